@@ -1,0 +1,471 @@
+//! L2 order book: price levels in sorted arrays, best price at the end of each array, so the
+//! changes that matter (near the top) move the fewest elements. Capacity is fixed at start:
+//! no allocation on update (a full side drops its worst level and counts it).
+//!
+//! A book is *synced* while the feed vouches for its sequence (snapshot + contiguous diffs)
+//! and *valid* while it is synced and passes the checks of R1.3 at its last commit. Venues that
+//! publish a best bid/offer stream (Binance `bookTicker`) also set a [`Ticker`]; the top of the
+//! book is then the ticker and the depth levels strictly behind it ([`L2Book::walk`]).
+#![forbid(unsafe_code)]
+
+use crate::types::{Nanos, Price, Qty, Side};
+
+/// One price level. `px_frac`/`qty_frac` are the fractional digits of the exchange's text,
+/// kept so checksum venues can rebuild the exact strings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Level {
+    /// Price at the instrument's `price_dec`.
+    pub px: i64,
+    /// Quantity at the instrument's `qty_dec` (> 0 for stored levels).
+    pub qty: i64,
+    /// Fractional digits of the price text.
+    pub px_frac: u8,
+    /// Fractional digits of the quantity text.
+    pub qty_frac: u8,
+}
+
+/// Why a book failed validation or an update was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BookError {
+    /// Best bid ≥ best ask.
+    #[error("crossed book")]
+    Crossed,
+    /// A price ≤ 0.
+    #[error("non-positive price")]
+    BadPrice,
+    /// A quantity < 0.
+    #[error("negative quantity")]
+    BadQty,
+    /// Levels out of order (only possible through a bug; checked by `validate_full`).
+    #[error("levels out of order")]
+    Unordered,
+    /// Checksum mismatch.
+    #[error("checksum mismatch")]
+    Checksum,
+}
+
+/// One side of a book. Sorted by `key` ascending, best last (`key = px` for bids, `-px` for asks).
+#[derive(Clone, Debug)]
+pub struct BookSide {
+    levels: Vec<Level>,
+    bid: bool,
+    cap: usize,
+    /// Levels dropped because the side was full (deep levels, far from the top).
+    pub dropped: u64,
+}
+
+impl BookSide {
+    fn new(bid: bool, cap: usize) -> BookSide {
+        BookSide {
+            levels: Vec::with_capacity(cap),
+            bid,
+            cap: cap.max(1),
+            dropped: 0,
+        }
+    }
+
+    #[inline(always)]
+    fn key(&self, px: i64) -> i64 {
+        if self.bid {
+            px
+        } else {
+            -px
+        }
+    }
+
+    /// Set the quantity at `px` (0 deletes; deleting an absent level is normal).
+    #[inline]
+    pub fn set(&mut self, lvl: Level) -> Result<(), BookError> {
+        if lvl.px <= 0 {
+            return Err(BookError::BadPrice);
+        }
+        if lvl.qty < 0 {
+            return Err(BookError::BadQty);
+        }
+        let k = self.key(lvl.px);
+        // Most changes are near the top (end of the array); binary search is still O(log n).
+        let bid = self.bid;
+        let pos = self.levels.binary_search_by(|l| {
+            let lk = if bid { l.px } else { -l.px };
+            lk.cmp(&k)
+        });
+        match pos {
+            Ok(i) => {
+                if lvl.qty == 0 {
+                    self.levels.remove(i);
+                } else {
+                    self.levels[i] = lvl;
+                }
+            }
+            Err(i) => {
+                if lvl.qty == 0 {
+                    return Ok(());
+                }
+                if self.levels.len() == self.cap {
+                    // full: drop the worst level (index 0) if the new one is better, else the new one
+                    self.dropped += 1;
+                    if i == 0 {
+                        return Ok(());
+                    }
+                    self.levels.remove(0);
+                    self.levels.insert(i - 1, lvl);
+                } else {
+                    self.levels.insert(i, lvl);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Best level.
+    #[inline(always)]
+    pub fn best(&self) -> Option<&Level> {
+        self.levels.last()
+    }
+
+    /// Levels from best to worst.
+    #[inline]
+    pub fn iter(&self) -> impl Iterator<Item = &Level> + '_ {
+        self.levels.iter().rev()
+    }
+
+    /// Number of levels.
+    pub fn len(&self) -> usize {
+        self.levels.len()
+    }
+
+    /// True if no levels.
+    pub fn is_empty(&self) -> bool {
+        self.levels.is_empty()
+    }
+
+    /// Remove all levels (keeps capacity).
+    pub fn clear(&mut self) {
+        self.levels.clear();
+    }
+
+    /// Quantity at exactly `px`, if present.
+    pub fn qty_at(&self, px: i64) -> Option<i64> {
+        let k = self.key(px);
+        let bid = self.bid;
+        self.levels
+            .binary_search_by(|l| (if bid { l.px } else { -l.px }).cmp(&k))
+            .ok()
+            .map(|i| self.levels[i].qty)
+    }
+
+    fn check_order(&self) -> Result<(), BookError> {
+        for w in self.levels.windows(2) {
+            if self.key(w[0].px) >= self.key(w[1].px) {
+                return Err(BookError::Unordered);
+            }
+        }
+        for l in &self.levels {
+            if l.px <= 0 {
+                return Err(BookError::BadPrice);
+            }
+            if l.qty <= 0 {
+                return Err(BookError::BadQty);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The venue's own best bid/offer message (Binance `bookTicker`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ticker {
+    /// Best bid price.
+    pub bid_px: Price,
+    /// Quantity at the best bid.
+    pub bid_qty: Qty,
+    /// Best ask price.
+    pub ask_px: Price,
+    /// Quantity at the best ask.
+    pub ask_qty: Qty,
+    /// Exchange update id.
+    pub seq: u64,
+    /// Receive time.
+    pub recv_ns: Nanos,
+}
+
+/// Checksum algorithm a venue attaches to book commits. Venue modules implement them in
+/// [`crate::venues::checksum`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[repr(i64)]
+pub enum ChecksumKind {
+    /// No checksum.
+    #[default]
+    None = 0,
+}
+
+impl ChecksumKind {
+    /// From the `p1` payload of a commit event.
+    pub fn from_i64(_v: i64) -> ChecksumKind {
+        ChecksumKind::None
+    }
+}
+
+/// An L2 book with its sync state.
+#[derive(Clone, Debug)]
+pub struct L2Book {
+    /// Bid side.
+    pub bids: BookSide,
+    /// Ask side.
+    pub asks: BookSide,
+    /// Latest ticker (best bid/offer stream), if the venue has one.
+    pub ticker: Option<Ticker>,
+    /// The feed vouches for the sequence (snapshot applied, no gap since).
+    pub synced: bool,
+    /// Synced and passed validation at the last commit.
+    pub valid: bool,
+    /// Exchange update id of the last commit.
+    pub seq: u64,
+    /// Receive time of the last commit.
+    pub depth_recv_ns: Nanos,
+    /// A snapshot is being applied (between `BookClear` and its commit).
+    pub in_snapshot: bool,
+}
+
+impl L2Book {
+    /// An empty, unsynced book with room for `cap` levels per side.
+    pub fn new(cap: usize) -> L2Book {
+        L2Book {
+            bids: BookSide::new(true, cap),
+            asks: BookSide::new(false, cap),
+            ticker: None,
+            synced: false,
+            valid: false,
+            seq: 0,
+            depth_recv_ns: 0,
+            in_snapshot: false,
+        }
+    }
+
+    /// The side holding `side` orders (`Buy` → bids).
+    #[inline(always)]
+    pub fn side_mut(&mut self, side: Side) -> &mut BookSide {
+        match side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
+        }
+    }
+
+    /// The side holding `side` orders (`Buy` → bids).
+    #[inline(always)]
+    pub fn side(&self, side: Side) -> &BookSide {
+        match side {
+            Side::Buy => &self.bids,
+            Side::Sell => &self.asks,
+        }
+    }
+
+    /// Start a snapshot: drop all levels, unsync.
+    pub fn clear(&mut self, seq: u64) {
+        self.bids.clear();
+        self.asks.clear();
+        self.synced = false;
+        self.valid = false;
+        self.in_snapshot = true;
+        self.seq = seq;
+    }
+
+    /// Mark unsynced (gap, disconnect): nothing trades on it until the next snapshot.
+    pub fn invalidate(&mut self) {
+        self.synced = false;
+        self.valid = false;
+    }
+
+    /// Close a batch of level updates at update id `seq`; validates the top (O(1)).
+    /// `snapshot` = this commit completes a snapshot. Returns the validation result.
+    pub fn commit(&mut self, seq: u64, recv_ns: Nanos, snapshot: bool) -> Result<(), BookError> {
+        if snapshot {
+            self.in_snapshot = false;
+            self.synced = true;
+        }
+        self.seq = seq;
+        self.depth_recv_ns = recv_ns;
+        let r = self.check_top();
+        self.valid = self.synced && r.is_ok();
+        r
+    }
+
+    /// Best bid from the depth levels.
+    pub fn depth_best_bid(&self) -> Option<Level> {
+        self.bids.best().copied()
+    }
+    /// Best ask from the depth levels.
+    pub fn depth_best_ask(&self) -> Option<Level> {
+        self.asks.best().copied()
+    }
+
+    /// Best bid: the ticker if there is one, else the depth book.
+    #[inline]
+    pub fn best_bid(&self) -> Option<(Price, Qty)> {
+        match &self.ticker {
+            Some(t) if t.bid_qty.0 > 0 => Some((t.bid_px, t.bid_qty)),
+            _ => self.bids.best().map(|l| (Price(l.px), Qty(l.qty))),
+        }
+    }
+
+    /// Best ask: the ticker if there is one, else the depth book.
+    #[inline]
+    pub fn best_ask(&self) -> Option<(Price, Qty)> {
+        match &self.ticker {
+            Some(t) if t.ask_qty.0 > 0 => Some((t.ask_px, t.ask_qty)),
+            _ => self.asks.best().map(|l| (Price(l.px), Qty(l.qty))),
+        }
+    }
+
+    /// Receive time of the newest information in the book (ticker or depth).
+    #[inline]
+    pub fn last_update_ns(&self) -> Nanos {
+        match &self.ticker {
+            Some(t) => t.recv_ns.max(self.depth_recv_ns),
+            None => self.depth_recv_ns,
+        }
+    }
+
+    /// Visit the levels a taker on `side` would hit (`Buy` walks asks), best first: the ticker's
+    /// level, then depth levels strictly behind it. `f` returns `false` to stop.
+    #[inline]
+    pub fn walk(&self, taker: Side, mut f: impl FnMut(Price, Qty) -> bool) {
+        let (book_side, top) = match taker {
+            Side::Buy => (&self.asks, self.ticker.map(|t| (t.ask_px, t.ask_qty))),
+            Side::Sell => (&self.bids, self.ticker.map(|t| (t.bid_px, t.bid_qty))),
+        };
+        let mut bound: Option<i64> = None;
+        if let Some((px, q)) = top {
+            if q.0 > 0 {
+                if !f(px, q) {
+                    return;
+                }
+                bound = Some(px.0);
+            }
+        }
+        for l in book_side.iter() {
+            if let Some(b) = bound {
+                let behind = match taker {
+                    Side::Buy => l.px > b,
+                    Side::Sell => l.px < b,
+                };
+                if !behind {
+                    continue;
+                }
+            }
+            if !f(Price(l.px), Qty(l.qty)) {
+                return;
+            }
+        }
+    }
+
+    fn check_top(&self) -> Result<(), BookError> {
+        if let (Some(b), Some(a)) = (self.bids.best(), self.asks.best()) {
+            if b.px >= a.px {
+                return Err(BookError::Crossed);
+            }
+        }
+        Ok(())
+    }
+
+    /// Full O(n) validation (R1.3): strict ordering, positive prices and quantities, not crossed.
+    /// The hot path relies on the insert invariants plus the O(1) top check at each commit; tests
+    /// and `verify-book` run this one.
+    pub fn validate_full(&self) -> Result<(), BookError> {
+        self.bids.check_order()?;
+        self.asks.check_order()?;
+        self.check_top()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lv(px: i64, qty: i64) -> Level {
+        Level {
+            px,
+            qty,
+            px_frac: 0,
+            qty_frac: 0,
+        }
+    }
+
+    #[test]
+    fn sides_sort_best_last_and_delete() {
+        let mut b = L2Book::new(16);
+        for (px, q) in [(100, 1), (102, 2), (101, 3)] {
+            b.bids.set(lv(px, q)).unwrap();
+        }
+        for (px, q) in [(105, 1), (103, 2), (104, 3)] {
+            b.asks.set(lv(px, q)).unwrap();
+        }
+        assert_eq!(b.bids.best().unwrap().px, 102);
+        assert_eq!(b.asks.best().unwrap().px, 103);
+        let bids: Vec<i64> = b.bids.iter().map(|l| l.px).collect();
+        assert_eq!(bids, vec![102, 101, 100]);
+        let asks: Vec<i64> = b.asks.iter().map(|l| l.px).collect();
+        assert_eq!(asks, vec![103, 104, 105]);
+        b.bids.set(lv(102, 0)).unwrap();
+        b.bids.set(lv(99, 0)).unwrap(); // absent: fine
+        assert_eq!(b.bids.best().unwrap().px, 101);
+        b.bids.set(lv(101, 7)).unwrap();
+        assert_eq!(b.bids.qty_at(101), Some(7));
+        assert_eq!(b.bids.set(lv(0, 1)), Err(BookError::BadPrice));
+        assert_eq!(b.bids.set(lv(5, -1)), Err(BookError::BadQty));
+        b.validate_full().unwrap();
+    }
+
+    #[test]
+    fn crossed_book_fails_commit() {
+        let mut b = L2Book::new(8);
+        b.clear(1);
+        b.bids.set(lv(105, 1)).unwrap();
+        b.asks.set(lv(104, 1)).unwrap();
+        assert_eq!(b.commit(1, 0, true), Err(BookError::Crossed));
+        assert!(b.synced && !b.valid);
+        b.bids.set(lv(105, 0)).unwrap();
+        b.commit(2, 0, false).unwrap();
+        assert!(b.valid);
+    }
+
+    #[test]
+    fn full_side_drops_worst() {
+        let mut b = L2Book::new(3);
+        for px in [100, 101, 102] {
+            b.bids.set(lv(px, 1)).unwrap();
+        }
+        b.bids.set(lv(103, 1)).unwrap();
+        assert_eq!(
+            b.bids.iter().map(|l| l.px).collect::<Vec<_>>(),
+            vec![103, 102, 101]
+        );
+        b.bids.set(lv(50, 1)).unwrap(); // worse than everything: not kept
+        assert_eq!(b.bids.len(), 3);
+        assert_eq!(b.bids.dropped, 2);
+        assert_eq!(b.bids.levels.capacity(), 3, "no reallocation");
+    }
+
+    #[test]
+    fn walk_uses_ticker_then_levels_behind_it() {
+        let mut b = L2Book::new(8);
+        for (px, q) in [(100, 5), (101, 5), (102, 5)] {
+            b.asks.set(lv(px, q)).unwrap();
+        }
+        b.ticker = Some(Ticker {
+            bid_px: Price(99),
+            bid_qty: Qty(1),
+            ask_px: Price(101),
+            ask_qty: Qty(2),
+            seq: 0,
+            recv_ns: 0,
+        });
+        let mut seen = vec![];
+        b.walk(Side::Buy, |p, q| {
+            seen.push((p.0, q.0));
+            true
+        });
+        assert_eq!(seen, vec![(101, 2), (102, 5)]);
+        assert_eq!(b.best_ask(), Some((Price(101), Qty(2))));
+    }
+}

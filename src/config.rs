@@ -1,0 +1,935 @@
+//! Configuration (R6.6): TOML files under `configs/`, units in key names (`_ns`, `_bps`,
+//! `_usd`), validated at start. Unknown keys, missing files and bad values are errors that
+//! name the key; the binary prints them and exits non-zero. No secrets live here: API keys
+//! come from the environment only (`ARBOT_<VENUE>_API_KEY` / `_API_SECRET`, live mode).
+#![forbid(unsafe_code)]
+
+use crate::instrument::{InstrumentDef, InstrumentSpec};
+use crate::replay::Pace;
+use crate::types::{InstrumentId, VenueId};
+use crate::wait::WaitKind;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Run mode (R3.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Recorded data, simulated fills.
+    Replay,
+    /// Live data, simulated fills (the default).
+    #[default]
+    Paper,
+    /// Live data, real orders (needs `--live`).
+    Live,
+}
+
+impl Mode {
+    /// Config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Replay => "replay",
+            Mode::Paper => "paper",
+            Mode::Live => "live",
+        }
+    }
+}
+
+/// The whole file.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `replay`, `paper` (default) or `live`.
+    #[serde(default)]
+    pub mode: Mode,
+    /// Output, logging, statistics.
+    #[serde(default)]
+    pub run: RunConfig,
+    /// Replay input (mode `replay`).
+    #[serde(default)]
+    pub replay: Option<ReplayConfig>,
+    /// Thread layout and waiting.
+    #[serde(default)]
+    pub threads: ThreadsConfig,
+    /// Venues by name.
+    pub venues: BTreeMap<String, VenueConfig>,
+    /// Instrument specs written out.
+    #[serde(default)]
+    pub instruments: Vec<InstrumentDef>,
+    /// Instrument specs read from a venue's instrument-endpoint response.
+    #[serde(default)]
+    pub instrument_files: Vec<InstrumentFile>,
+    /// Groups of instruments pricing the same asset (spatial arbitrage).
+    #[serde(default)]
+    pub groups: Vec<GroupConfig>,
+    /// Opportunity thresholds.
+    #[serde(default)]
+    pub detection: DetectionConfig,
+    /// Risk limits.
+    #[serde(default)]
+    pub risk: RiskConfig,
+    /// Order policy.
+    #[serde(default)]
+    pub execution: ExecutionConfig,
+}
+
+/// `[run]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunConfig {
+    /// Output directory (report, journals, log); `--out` overrides.
+    pub out_dir: PathBuf,
+    /// Periodic statistics line in the log every this many ns (wall clock).
+    pub stats_interval_ns: u64,
+    /// Rotate `arbot.log` at this size.
+    pub log_max_bytes: u64,
+    /// Rotated logs kept (`arbot.log.1` ...).
+    pub log_keep: u32,
+    /// Stop after this many ns of wall time (0 = until the input ends / Ctrl-C).
+    pub max_runtime_ns: u64,
+}
+
+impl Default for RunConfig {
+    fn default() -> RunConfig {
+        RunConfig {
+            out_dir: PathBuf::from("out"),
+            stats_interval_ns: 1_000_000_000,
+            log_max_bytes: 64 << 20,
+            log_keep: 5,
+            max_runtime_ns: 0,
+        }
+    }
+}
+
+/// `[replay]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayConfig {
+    /// `max` (as fast as possible) or `recorded`.
+    #[serde(default)]
+    pub pace: Pace,
+    /// Speed-up factor for `recorded` pace (2.0 = twice as fast).
+    #[serde(default = "one")]
+    pub speed: f64,
+    /// At most this many messages inside the pipeline at once (0 = no limit). With a small
+    /// lead, `pace = "max"` measures per-message latency without a self-made backlog; with no
+    /// limit it measures throughput (latency then includes queueing).
+    #[serde(default)]
+    pub lead_msgs: u64,
+    /// Recorded files and the venue each belongs to.
+    pub files: Vec<ReplayFileConfig>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// `[[replay.files]]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayFileConfig {
+    /// Venue name.
+    pub venue: String,
+    /// Path (relative paths are relative to the config file's directory's parent, i.e. the
+    /// repository root for files in `configs/`; absolute paths as given).
+    pub path: PathBuf,
+}
+
+/// `[threads]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThreadsConfig {
+    /// Wait strategy of hot threads: `spin`, `spin-yield`, `park`.
+    pub wait: WaitKind,
+    /// Busy polls before yielding/sleeping (`spin-yield`, `park`).
+    pub spins_before_yield: u32,
+    /// Sleep per idle poll for `park`, ns.
+    pub park_ns: u64,
+    /// Events per feed → detection ring.
+    pub md_ring_capacity: usize,
+    /// Bytes per replay → feed ring.
+    pub raw_ring_bytes: usize,
+    /// Feed threads and the venues each serves; default: one thread per venue.
+    pub feeds: Vec<FeedThreadConfig>,
+    /// Core of the detection thread.
+    pub detection_core: Option<usize>,
+    /// Core of the execution thread.
+    pub execution_core: Option<usize>,
+}
+
+impl Default for ThreadsConfig {
+    fn default() -> ThreadsConfig {
+        ThreadsConfig {
+            wait: WaitKind::Park,
+            spins_before_yield: 200,
+            park_ns: 20_000,
+            md_ring_capacity: 1 << 16,
+            raw_ring_bytes: 8 << 20,
+            feeds: Vec::new(),
+            detection_core: None,
+            execution_core: None,
+        }
+    }
+}
+
+/// `[[threads.feeds]]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedThreadConfig {
+    /// Thread name.
+    pub name: String,
+    /// Venues it serves.
+    pub venues: Vec<String>,
+    /// Core to pin to.
+    #[serde(default)]
+    pub core: Option<usize>,
+}
+
+/// `[venues.<name>]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VenueConfig {
+    /// Exchange protocol (`binance`, ...; see [`crate::venues::EXCHANGES`]).
+    pub exchange: String,
+    /// Market of that exchange, where it has several (Binance: `spot`, `usdm`, `coinm`).
+    #[serde(default)]
+    pub market: Option<String>,
+    /// Taker fee in bps (0.1 % = 10 bps).
+    pub taker_fee_bps: f64,
+    /// Maker fee in bps (negative = rebate).
+    #[serde(default)]
+    pub maker_fee_bps: f64,
+    /// One-way order latency to the venue for the fill simulator, ns.
+    #[serde(default = "default_latency")]
+    pub order_latency_ns: u64,
+    /// Starting balances by asset (`USDT = 100000`).
+    #[serde(default)]
+    pub balances: BTreeMap<String, f64>,
+    /// Leverage for derivatives margin (margin = notional / leverage).
+    #[serde(default = "one")]
+    pub leverage: f64,
+    /// Levels kept per book side.
+    #[serde(default = "default_book_levels")]
+    pub book_levels: usize,
+}
+
+fn default_latency() -> u64 {
+    1_000_000
+}
+fn default_book_levels() -> usize {
+    5000
+}
+
+/// `[[instrument_files]]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstrumentFile {
+    /// Venue name.
+    pub venue: String,
+    /// Path of the instrument-endpoint response (raw JSON or a recorded `URL -> t: body` line).
+    pub path: PathBuf,
+    /// Which symbols to take from it.
+    pub symbols: Vec<String>,
+}
+
+/// `[[groups]]`: instruments that price the same asset.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    /// Asset name (`BTC`).
+    pub asset: String,
+    /// Members as `venue:SYMBOL`.
+    pub instruments: Vec<String>,
+    /// Quote assets treated as one (`["USDT", "USD"]`); members must all quote in one of them.
+    #[serde(default)]
+    pub equivalent_quotes: Vec<String>,
+    /// USD value of one unit of the group's quote (1.0 for USD/USDT).
+    #[serde(default = "one")]
+    pub quote_usd: f64,
+}
+
+/// `[detection]`, defaults from R2.1/R2.6.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectionConfig {
+    /// Minimum net spread after both taker fees, bps (R2.1 default 0.25 % = 25 bps).
+    pub min_net_spread_bps: f64,
+    /// Minimum expected profit after fees, USD (R2.1 default 5).
+    pub min_profit_usd: f64,
+    /// Minimum depth available at the traded prices, USD, on the thinner side (R2.1 default 1,000).
+    pub min_depth_usd: f64,
+    /// Minimum confidence score (R2.6 default 0.6).
+    pub min_confidence: f64,
+    /// After a signal on a pair, do not signal the same pair again for this long unless
+    /// the prices move (replay cannot show our own fills in the book; see README).
+    pub reentry_cooldown_ns: u64,
+    /// Data older than this scores 0 on freshness in the confidence score, ns.
+    pub confidence_age_ns: u64,
+    /// Order latency at which the latency factor of the confidence score reaches 0, ns.
+    pub confidence_latency_ns: u64,
+}
+
+impl Default for DetectionConfig {
+    fn default() -> DetectionConfig {
+        DetectionConfig {
+            min_net_spread_bps: 25.0,
+            min_profit_usd: 5.0,
+            min_depth_usd: 1000.0,
+            min_confidence: 0.6,
+            reentry_cooldown_ns: 1_000_000_000,
+            confidence_age_ns: 1_000_000_000,
+            confidence_latency_ns: 20_000_000,
+        }
+    }
+}
+
+/// `[risk]`, defaults from R4.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RiskConfig {
+    /// Per-trade notional cap, USD (per leg).
+    pub max_trade_notional_usd: f64,
+    /// Trades in flight at once (R3.5 default 5).
+    pub max_in_flight: u32,
+    /// Refuse when the gross spread is above this, bps (R4.4 default 5 % = 500 bps).
+    pub max_spread_bps: f64,
+    /// A book older than this is not traded, ns (R1.3 default 1 s).
+    pub stale_after_ns: u64,
+    /// A book older than this is invalid, ns (R1.3 default 10 s).
+    pub hard_stale_after_ns: u64,
+    /// Net position per coin across venues, USD (R4.1 default 10,000).
+    pub max_position_per_coin_usd: f64,
+    /// Gross position per venue, USD (R4.1 default 50,000).
+    pub max_exposure_per_venue_usd: f64,
+    /// Gross position over all venues, USD (R4.1 default 100,000).
+    pub max_total_exposure_usd: f64,
+}
+
+impl Default for RiskConfig {
+    fn default() -> RiskConfig {
+        RiskConfig {
+            max_trade_notional_usd: 10_000.0,
+            max_in_flight: 5,
+            max_spread_bps: 500.0,
+            stale_after_ns: 1_000_000_000,
+            hard_stale_after_ns: 10_000_000_000,
+            max_position_per_coin_usd: 10_000.0,
+            max_exposure_per_venue_usd: 50_000.0,
+            max_total_exposure_usd: 100_000.0,
+        }
+    }
+}
+
+/// How legs are sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum OrderTypeConfig {
+    /// Limit IOC at the detected prices (default, R3.2).
+    #[default]
+    Ioc,
+    /// Market orders.
+    Market,
+}
+
+/// What to do with a one-legged trade (R3.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnwindPolicy {
+    /// Close the excess on the venue where it was filled, at the next available price.
+    #[default]
+    Unwind,
+    /// Keep the exposure (recorded as such).
+    Hold,
+}
+
+/// `[execution]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExecutionConfig {
+    /// `ioc` or `market`.
+    pub order_type: OrderTypeConfig,
+    /// Execution window per trade, ns (R3.2 default 5 s, at most 30 s).
+    pub window_ns: u64,
+    /// One-leg policy.
+    pub one_leg: UnwindPolicy,
+    /// Unwind orders walk at most this far from the best price, bps.
+    pub unwind_max_slippage_bps: f64,
+    /// `recvWindow` sent with orders, ms.
+    pub recv_window_ms: u32,
+}
+
+impl Default for ExecutionConfig {
+    fn default() -> ExecutionConfig {
+        ExecutionConfig {
+            order_type: OrderTypeConfig::Ioc,
+            window_ns: 5_000_000_000,
+            one_leg: UnwindPolicy::Unwind,
+            unwind_max_slippage_bps: 100.0,
+            recv_window_ms: 5000,
+        }
+    }
+}
+
+/// A configuration error, with the key it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("config file {path}: {source}")]
+    Read {
+        /// Path.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// TOML syntax, unknown key, wrong type (the message names the key and line).
+    #[error("config file {path}: {msg}")]
+    Parse {
+        /// Path.
+        path: String,
+        /// Parser message.
+        msg: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("config key `{key}`: {msg}")]
+    Invalid {
+        /// Dotted key.
+        key: String,
+        /// What is wrong.
+        msg: String,
+    },
+}
+
+fn invalid(key: impl Into<String>, msg: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        msg: msg.into(),
+    }
+}
+
+/// A venue with its id.
+#[derive(Clone, Debug)]
+pub struct VenueSetup {
+    /// Id (position in name order).
+    pub id: VenueId,
+    /// Name.
+    pub name: String,
+    /// Its config.
+    pub cfg: VenueConfig,
+}
+
+/// A spatial group with instrument ids.
+#[derive(Clone, Debug)]
+pub struct GroupSetup {
+    /// Asset.
+    pub asset: String,
+    /// Members.
+    pub members: Vec<InstrumentId>,
+    /// USD per quote unit.
+    pub quote_usd: f64,
+}
+
+/// Everything resolved: ids assigned, specs loaded, paths resolved.
+#[derive(Clone, Debug)]
+pub struct Setup {
+    /// The file as parsed.
+    pub cfg: Config,
+    /// Venues by id.
+    pub venues: Vec<VenueSetup>,
+    /// Instruments by id.
+    pub instruments: Vec<InstrumentSpec>,
+    /// Groups.
+    pub groups: Vec<GroupSetup>,
+    /// Replay files with venue ids and resolved paths.
+    pub replay_files: Vec<crate::replay::ReplayFile>,
+    /// Feed threads: name, venues, core.
+    pub feeds: Vec<(String, Vec<VenueId>, Option<usize>)>,
+}
+
+impl Setup {
+    /// Venue id by name.
+    pub fn venue_id(&self, name: &str) -> Option<VenueId> {
+        self.venues.iter().find(|v| v.name == name).map(|v| v.id)
+    }
+}
+
+/// Parse a config from text (paths resolve against `base_dir`).
+pub fn parse(text: &str, path_label: &str) -> Result<Config, ConfigError> {
+    toml::from_str::<Config>(text).map_err(|e| ConfigError::Parse {
+        path: path_label.to_string(),
+        msg: e.to_string(),
+    })
+}
+
+/// Read, parse and validate a config file.
+pub fn load(path: &Path) -> Result<Setup, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: path.display().to_string(),
+        source: e,
+    })?;
+    let cfg = parse(&text, &path.display().to_string())?;
+    // relative data paths are relative to the repository root = parent of `configs/`
+    let base = path
+        .parent()
+        .map(|p| {
+            if p.file_name().map(|n| n == "configs").unwrap_or(false) {
+                p.parent().unwrap_or(p).to_path_buf()
+            } else {
+                p.to_path_buf()
+            }
+        })
+        .unwrap_or_else(|| PathBuf::from("."));
+    resolve(cfg, &base)
+}
+
+fn resolve_path(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        let joined = base.join(p);
+        if joined.exists() || !p.exists() {
+            joined
+        } else {
+            p.to_path_buf()
+        }
+    }
+}
+
+fn finite_nonneg(key: &str, v: f64) -> Result<(), ConfigError> {
+    if !v.is_finite() || v < 0.0 {
+        return Err(invalid(
+            key,
+            format!("must be a finite number ≥ 0, got {v}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Validate and resolve a parsed config.
+pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
+    if cfg.venues.is_empty() {
+        return Err(invalid("venues", "at least one venue is required"));
+    }
+    if cfg.venues.len() > 255 {
+        return Err(invalid("venues", "at most 255 venues"));
+    }
+    let mut venues = Vec::new();
+    for (i, (name, v)) in cfg.venues.iter().enumerate() {
+        let k = |f: &str| format!("venues.{name}.{f}");
+        match v.exchange.as_str() {
+            "binance" => {
+                if v.market.is_none() {
+                    return Err(invalid(
+                        k("market"),
+                        "required for binance: spot, usdm or coinm",
+                    ));
+                }
+            }
+            other => {
+                return Err(invalid(
+                    k("exchange"),
+                    format!("unknown exchange {other:?} (supported: binance)"),
+                ))
+            }
+        }
+        if !v.taker_fee_bps.is_finite() || v.taker_fee_bps < 0.0 || v.taker_fee_bps > 1000.0 {
+            return Err(invalid(k("taker_fee_bps"), "must be in [0, 1000]"));
+        }
+        if !v.maker_fee_bps.is_finite() || v.maker_fee_bps.abs() > 1000.0 {
+            return Err(invalid(k("maker_fee_bps"), "must be in [-1000, 1000]"));
+        }
+        if v.order_latency_ns == 0 {
+            return Err(invalid(
+                k("order_latency_ns"),
+                "must be > 0 (an order cannot reach the venue instantly)",
+            ));
+        }
+        if !(v.leverage.is_finite() && v.leverage >= 1.0 && v.leverage <= 125.0) {
+            return Err(invalid(k("leverage"), "must be in [1, 125]"));
+        }
+        if v.book_levels == 0 || v.book_levels > 100_000 {
+            return Err(invalid(k("book_levels"), "must be in [1, 100000]"));
+        }
+        for (a, b) in &v.balances {
+            finite_nonneg(&k(&format!("balances.{a}")), *b)?;
+        }
+        venues.push(VenueSetup {
+            id: VenueId(i as u8),
+            name: name.clone(),
+            cfg: v.clone(),
+        });
+    }
+    let vid = |key: &str, name: &str| -> Result<VenueId, ConfigError> {
+        venues
+            .iter()
+            .find(|v| v.name == name)
+            .map(|v| v.id)
+            .ok_or_else(|| invalid(key, format!("unknown venue {name:?}")))
+    };
+
+    // instruments
+    let mut defs: Vec<(String, InstrumentDef)> = Vec::new();
+    for (i, d) in cfg.instruments.iter().enumerate() {
+        defs.push((format!("instruments[{i}]"), d.clone()));
+    }
+    for (i, f) in cfg.instrument_files.iter().enumerate() {
+        let key = format!("instrument_files[{i}]");
+        let v = vid(&format!("{key}.venue"), &f.venue)?;
+        let vc = &venues[v.idx()].cfg;
+        let p = resolve_path(base, &f.path);
+        let text = std::fs::read_to_string(&p)
+            .map_err(|e| invalid(format!("{key}.path"), format!("{}: {e}", p.display())))?;
+        let all = crate::venues::parse_instrument_file(vc, &f.venue, &text)
+            .map_err(|e| invalid(format!("{key}.path"), e))?;
+        for s in &f.symbols {
+            let d = all
+                .iter()
+                .find(|d| d.symbol.eq_ignore_ascii_case(s))
+                .ok_or_else(|| {
+                    invalid(
+                        format!("{key}.symbols"),
+                        format!("{s:?} not in {}", p.display()),
+                    )
+                })?;
+            defs.push((key.clone(), d.clone()));
+        }
+    }
+    let mut instruments: Vec<InstrumentSpec> = Vec::new();
+    for (key, d) in &defs {
+        let v = vid(&format!("{key}.venue"), &d.venue)?;
+        if instruments
+            .iter()
+            .any(|s| s.venue == v && s.symbol.eq_ignore_ascii_case(&d.symbol))
+        {
+            return Err(invalid(
+                key.as_str(),
+                format!("{}:{} defined twice", d.venue, d.symbol),
+            ));
+        }
+        let spec = d
+            .to_spec(InstrumentId(instruments.len() as u16), v)
+            .map_err(|e| invalid(format!("{key}.{}", e.field), e.to_string()))?;
+        instruments.push(spec);
+    }
+    if instruments.is_empty() {
+        return Err(invalid("instruments", "no instruments configured"));
+    }
+    let find_inst = |key: &str, s: &str| -> Result<InstrumentId, ConfigError> {
+        let (vn, sym) = s
+            .split_once(':')
+            .ok_or_else(|| invalid(key, format!("{s:?}: expected `venue:SYMBOL`")))?;
+        let v = vid(key, vn)?;
+        instruments
+            .iter()
+            .find(|i| i.venue == v && i.symbol.eq_ignore_ascii_case(sym))
+            .map(|i| i.id)
+            .ok_or_else(|| invalid(key, format!("{s:?} is not a configured instrument")))
+    };
+
+    // groups
+    let mut groups = Vec::new();
+    for (gi, g) in cfg.groups.iter().enumerate() {
+        let key = format!("groups[{gi}]");
+        let mut members = Vec::new();
+        for s in &g.instruments {
+            let id = find_inst(&format!("{key}.instruments"), s)?;
+            let spec = &instruments[id.idx()];
+            if !spec.base.eq_ignore_ascii_case(&g.asset) {
+                return Err(invalid(
+                    format!("{key}.instruments"),
+                    format!("{s} has base {} but the group is {}", spec.base, g.asset),
+                ));
+            }
+            if members.contains(&id) {
+                return Err(invalid(
+                    format!("{key}.instruments"),
+                    format!("{s} listed twice"),
+                ));
+            }
+            members.push(id);
+        }
+        if members.len() < 2 {
+            return Err(invalid(
+                format!("{key}.instruments"),
+                "a group needs at least 2 instruments",
+            ));
+        }
+        // quotes must be equal or declared equivalent (USD, USDT, USDC are kept apart by default)
+        let q0 = instruments[members[0].idx()].quote.clone();
+        for m in &members[1..] {
+            let q = &instruments[m.idx()].quote;
+            let eq = q == &q0
+                || (g
+                    .equivalent_quotes
+                    .iter()
+                    .any(|x| x.eq_ignore_ascii_case(q))
+                    && g.equivalent_quotes
+                        .iter()
+                        .any(|x| x.eq_ignore_ascii_case(&q0)));
+            if !eq {
+                return Err(invalid(
+                    format!("{key}.equivalent_quotes"),
+                    format!("quotes {q0} and {q} differ; list both to treat them as one"),
+                ));
+            }
+        }
+        if !(g.quote_usd.is_finite() && g.quote_usd > 0.0) {
+            return Err(invalid(format!("{key}.quote_usd"), "must be > 0"));
+        }
+        groups.push(GroupSetup {
+            asset: g.asset.to_ascii_uppercase(),
+            members,
+            quote_usd: g.quote_usd,
+        });
+    }
+
+    // detection / risk / execution ranges
+    let d = &cfg.detection;
+    if !d.min_net_spread_bps.is_finite() || d.min_net_spread_bps < -1000.0 {
+        return Err(invalid(
+            "detection.min_net_spread_bps",
+            "must be a finite number ≥ -1000",
+        ));
+    }
+    finite_nonneg("detection.min_profit_usd", d.min_profit_usd)?;
+    finite_nonneg("detection.min_depth_usd", d.min_depth_usd)?;
+    if !(0.0..=1.0).contains(&d.min_confidence) {
+        return Err(invalid("detection.min_confidence", "must be in [0, 1]"));
+    }
+    if d.confidence_age_ns == 0 || d.confidence_latency_ns == 0 {
+        return Err(invalid("detection.confidence_age_ns", "must be > 0"));
+    }
+    let r = &cfg.risk;
+    finite_nonneg("risk.max_trade_notional_usd", r.max_trade_notional_usd)?;
+    if r.max_trade_notional_usd == 0.0 {
+        return Err(invalid("risk.max_trade_notional_usd", "must be > 0"));
+    }
+    if r.max_in_flight == 0 || r.max_in_flight > 64 {
+        return Err(invalid("risk.max_in_flight", "must be in [1, 64]"));
+    }
+    finite_nonneg("risk.max_spread_bps", r.max_spread_bps)?;
+    if r.stale_after_ns == 0 || r.hard_stale_after_ns < r.stale_after_ns {
+        return Err(invalid(
+            "risk.hard_stale_after_ns",
+            "need 0 < stale_after_ns ≤ hard_stale_after_ns",
+        ));
+    }
+    finite_nonneg(
+        "risk.max_position_per_coin_usd",
+        r.max_position_per_coin_usd,
+    )?;
+    finite_nonneg(
+        "risk.max_exposure_per_venue_usd",
+        r.max_exposure_per_venue_usd,
+    )?;
+    finite_nonneg("risk.max_total_exposure_usd", r.max_total_exposure_usd)?;
+    let e = &cfg.execution;
+    if e.window_ns == 0 || e.window_ns > 30_000_000_000 {
+        return Err(invalid(
+            "execution.window_ns",
+            "must be in (0, 30 s] (R3.2)",
+        ));
+    }
+    finite_nonneg(
+        "execution.unwind_max_slippage_bps",
+        e.unwind_max_slippage_bps,
+    )?;
+    let t = &cfg.threads;
+    if t.md_ring_capacity < 1024 {
+        return Err(invalid("threads.md_ring_capacity", "must be ≥ 1024"));
+    }
+    if t.raw_ring_bytes < (1 << 20) {
+        return Err(invalid(
+            "threads.raw_ring_bytes",
+            "must be ≥ 1 MiB (a Binance snapshot is ~60 KiB)",
+        ));
+    }
+    if cfg.run.stats_interval_ns < 10_000_000 {
+        return Err(invalid("run.stats_interval_ns", "must be ≥ 10 ms"));
+    }
+
+    // feed threads: default one per venue; every venue on exactly one thread
+    let mut feeds = Vec::new();
+    if t.feeds.is_empty() {
+        for v in &venues {
+            feeds.push((format!("feed-{}", v.name), vec![v.id], None));
+        }
+    } else {
+        let mut seen = vec![false; venues.len()];
+        for (fi, f) in t.feeds.iter().enumerate() {
+            let key = format!("threads.feeds[{fi}].venues");
+            let mut vs = Vec::new();
+            for n in &f.venues {
+                let v = vid(&key, n)?;
+                if seen[v.idx()] {
+                    return Err(invalid(key, format!("venue {n} is on two feed threads")));
+                }
+                seen[v.idx()] = true;
+                vs.push(v);
+            }
+            if vs.is_empty() {
+                return Err(invalid(key, "a feed thread needs at least one venue"));
+            }
+            feeds.push((f.name.clone(), vs, f.core));
+        }
+        if let Some(i) = seen.iter().position(|s| !s) {
+            return Err(invalid(
+                "threads.feeds",
+                format!("venue {} is on no feed thread", venues[i].name),
+            ));
+        }
+    }
+
+    // replay files
+    let mut replay_files = Vec::new();
+    match (&cfg.replay, cfg.mode) {
+        (None, Mode::Replay) => {
+            return Err(invalid(
+                "replay",
+                "mode = \"replay\" needs a [replay] section with files",
+            ))
+        }
+        (Some(rp), _) => {
+            if rp.files.is_empty() && cfg.mode == Mode::Replay {
+                return Err(invalid("replay.files", "no files"));
+            }
+            if !(rp.speed.is_finite() && rp.speed > 0.0) {
+                return Err(invalid("replay.speed", "must be > 0"));
+            }
+            for (i, f) in rp.files.iter().enumerate() {
+                let key = format!("replay.files[{i}]");
+                let v = vid(&format!("{key}.venue"), &f.venue)?;
+                let p = resolve_path(base, &f.path);
+                if cfg.mode == Mode::Replay && !p.is_file() {
+                    return Err(invalid(
+                        format!("{key}.path"),
+                        format!("file not found: {}", p.display()),
+                    ));
+                }
+                replay_files.push(crate::replay::ReplayFile { path: p, venue: v });
+            }
+        }
+        (None, _) => {}
+    }
+    if cfg.mode != Mode::Replay {
+        return Err(invalid(
+            "mode",
+            format!(
+                "{} mode needs the live feed path (not built yet); use mode = \"replay\"",
+                cfg.mode.as_str()
+            ),
+        ));
+    }
+    Ok(Setup {
+        cfg,
+        venues,
+        instruments,
+        groups,
+        replay_files,
+        feeds,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+mode = "replay"
+[replay]
+files = [{ venue = "a", path = "Cargo.toml" }]
+[venues.a]
+exchange = "binance"
+market = "spot"
+taker_fee_bps = 10.0
+[venues.b]
+exchange = "binance"
+market = "usdm"
+taker_fee_bps = 5.0
+[[instruments]]
+venue = "a"
+symbol = "BTCUSDT"
+base = "BTC"
+quote = "USDT"
+tick_size = "0.01"
+lot_size = "0.00001"
+[[instruments]]
+venue = "b"
+symbol = "BTCUSDT"
+base = "BTC"
+quote = "USDT"
+kind = "linear-perp"
+tick_size = "0.1"
+lot_size = "0.001"
+[[groups]]
+asset = "BTC"
+instruments = ["a:BTCUSDT", "b:BTCUSDT"]
+"#;
+
+    fn setup(text: &str) -> Result<Setup, ConfigError> {
+        resolve(
+            parse(text, "t.toml")?,
+            Path::new(env!("CARGO_MANIFEST_DIR")),
+        )
+    }
+
+    #[test]
+    fn good_config_resolves_with_defaults() {
+        let s = setup(GOOD).unwrap();
+        assert_eq!(s.venues.len(), 2);
+        assert_eq!(s.instruments.len(), 2);
+        assert_eq!(s.groups[0].members.len(), 2);
+        assert_eq!(s.cfg.detection.min_net_spread_bps, 25.0);
+        assert_eq!(s.cfg.detection.min_profit_usd, 5.0);
+        assert_eq!(s.cfg.detection.min_depth_usd, 1000.0);
+        assert_eq!(s.cfg.risk.max_in_flight, 5);
+        assert_eq!(s.feeds.len(), 2, "one feed thread per venue by default");
+    }
+
+    fn err(text: &str) -> String {
+        setup(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = err(&GOOD.replace(
+            "taker_fee_bps = 10.0",
+            "taker_fee_bps = 10.0\ntaker_fee = 1",
+        ));
+        assert!(e.contains("taker_fee"), "{e}");
+        let e = err(&GOOD.replace("taker_fee_bps = 10.0", "taker_fee_bps = \"ten\""));
+        assert!(e.contains("taker_fee_bps"), "{e}");
+        let e = err(&GOOD.replace("taker_fee_bps = 10.0", "taker_fee_bps = -1.0"));
+        assert!(e.contains("venues.a.taker_fee_bps"), "{e}");
+        let e = err(&GOOD.replace("path = \"Cargo.toml\"", "path = \"nope.gz\""));
+        assert!(
+            e.contains("replay.files[0].path") && e.contains("not found"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("\"a:BTCUSDT\", ", "\"a:ETHUSDT\", "));
+        assert!(e.contains("groups[0].instruments"), "{e}");
+        let e = err(&GOOD.replace("quote = \"USDT\"\nkind", "quote = \"USD\"\nkind"));
+        assert!(e.contains("equivalent_quotes"), "{e}");
+        let e = err(&format!("{GOOD}\n[detection]\nmin_confidence = 2.0\n"));
+        assert!(e.contains("detection.min_confidence"), "{e}");
+        let e = err(&format!("{GOOD}\n[risk]\nmax_in_flight = 0\n"));
+        assert!(e.contains("risk.max_in_flight"), "{e}");
+        let e = err(&GOOD.replace(
+            "exchange = \"binance\"\nmarket = \"spot\"",
+            "exchange = \"mtgox\"",
+        ));
+        assert!(e.contains("venues.a.exchange"), "{e}");
+        let e = err(&GOOD.replace("tick_size = \"0.01\"", "tick_size = \"0\""));
+        assert!(e.contains("tick_size"), "{e}");
+        let e = err(&GOOD.replace("mode = \"replay\"", "mode = \"yolo\""));
+        assert!(e.contains("mode"), "{e}");
+    }
+
+    #[test]
+    fn missing_file_is_an_error() {
+        let e = load(Path::new("/nonexistent/arbot.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/nonexistent/arbot.toml"), "{e}");
+    }
+}

@@ -1,0 +1,314 @@
+//! Detection-thread state: the L2 books of every instrument (built from the feeds'
+//! [`MdEvent`]s), per-venue book health counters, and the spatial detector over the
+//! configured groups ([`spatial`]).
+#![forbid(unsafe_code)]
+
+pub mod spatial;
+
+use crate::book::{ChecksumKind, L2Book, Level, Ticker};
+use crate::config::Setup;
+use crate::event::{flags, MdEvent, MdKind};
+use crate::instrument::InstrumentSpec;
+use crate::journal::{LogCode, LogRecord, Severity};
+use crate::types::{Bps, InstrumentId, Nanos, Price, Qty, VenueId};
+
+/// Book-health counters per venue (detection side).
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct BookHealth {
+    /// Times a book went from valid to invalid (gap, crossed, checksum, disconnect).
+    pub invalid_book_events: u64,
+    /// Commits that failed validation (crossed or bad level).
+    pub failed_validations: u64,
+    /// Snapshot commits that made a book synced.
+    pub synced: u64,
+    /// Checksums verified.
+    pub checksums_ok: u64,
+    /// Checksum mismatches.
+    pub checksum_mismatches: u64,
+    /// Levels the feed sent that the book refused (non-positive price, negative quantity).
+    pub bad_levels: u64,
+    /// Depth commits seen.
+    pub commits: u64,
+    /// Ticker (best bid/offer) updates seen.
+    pub tickers: u64,
+    /// Public trades seen.
+    pub trades: u64,
+    /// Venue connection down events.
+    pub venue_down: u64,
+}
+
+/// Books plus what happened to them.
+pub struct Market {
+    /// Books by instrument id.
+    pub books: Vec<L2Book>,
+    /// Specs by instrument id.
+    pub specs: Vec<InstrumentSpec>,
+    /// Venue connection state (true until a feed says otherwise).
+    pub venue_up: Vec<bool>,
+    /// Health counters by venue id.
+    pub health: Vec<BookHealth>,
+    /// Last message index applied per instrument.
+    pub last_msg_seq: Vec<u64>,
+    /// Receive time of the newest message applied (the engine's "now" in replay).
+    pub now_ns: Nanos,
+    /// Instruments whose top of book may have changed during the current message.
+    dirty: Vec<InstrumentId>,
+    dirty_flag: Vec<bool>,
+}
+
+impl Market {
+    /// Books sized per the venues' `book_levels`.
+    pub fn new(setup: &Setup) -> Market {
+        let books = setup
+            .instruments
+            .iter()
+            .map(|s| L2Book::new(setup.venues[s.venue.idx()].cfg.book_levels))
+            .collect();
+        let n = setup.instruments.len();
+        Market {
+            books,
+            specs: setup.instruments.clone(),
+            venue_up: vec![true; setup.venues.len()],
+            health: vec![BookHealth::default(); setup.venues.len()],
+            last_msg_seq: vec![0; n],
+            now_ns: 0,
+            dirty: Vec::with_capacity(n),
+            dirty_flag: vec![false; n],
+        }
+    }
+
+    #[inline]
+    fn mark(&mut self, i: InstrumentId) {
+        if !self.dirty_flag[i.idx()] {
+            self.dirty_flag[i.idx()] = true;
+            self.dirty.push(i);
+        }
+    }
+
+    /// Instruments touched by the current message; clears the set.
+    pub fn take_dirty(&mut self, out: &mut Vec<InstrumentId>) {
+        out.clear();
+        for i in self.dirty.drain(..) {
+            self.dirty_flag[i.idx()] = false;
+            out.push(i);
+        }
+    }
+
+    /// Apply one event. Log-worthy transitions are passed to `log`.
+    #[inline]
+    pub fn apply(&mut self, ev: &MdEvent, log: &mut impl FnMut(LogRecord)) {
+        if ev.recv_ns > self.now_ns {
+            self.now_ns = ev.recv_ns;
+        }
+        let i = ev.instrument;
+        if i.idx() >= self.books.len()
+            && !matches!(
+                ev.kind,
+                MdKind::VenueStatus | MdKind::FeedEnd | MdKind::Noop
+            )
+        {
+            return;
+        }
+        let v = ev.venue.idx();
+        let base_log = LogRecord {
+            ts_ns: ev.recv_ns,
+            venue: ev.venue,
+            instrument: i,
+            msg_seq: ev.msg_seq,
+            ..LogRecord::default()
+        };
+        match ev.kind {
+            MdKind::Noop | MdKind::FeedEnd => {}
+            MdKind::Bbo => {
+                let b = &mut self.books[i.idx()];
+                b.ticker = Some(Ticker {
+                    bid_px: Price(ev.p0),
+                    bid_qty: Qty(ev.q0),
+                    ask_px: Price(ev.p1),
+                    ask_qty: Qty(ev.q1),
+                    seq: ev.venue_seq,
+                    recv_ns: ev.recv_ns,
+                });
+                self.health[v].tickers += 1;
+                self.last_msg_seq[i.idx()] = ev.msg_seq;
+                self.mark(i);
+            }
+            MdKind::Trade => self.health[v].trades += 1,
+            MdKind::BookClear => {
+                self.books[i.idx()].clear(ev.venue_seq);
+            }
+            MdKind::BookLevel => {
+                let lvl = Level {
+                    px: ev.p0,
+                    qty: ev.q0,
+                    px_frac: ev.px_frac,
+                    qty_frac: ev.qty_frac,
+                };
+                let b = &mut self.books[i.idx()];
+                if b.side_mut(ev.side).set(lvl).is_err() {
+                    self.health[v].bad_levels += 1;
+                    if b.valid {
+                        self.health[v].invalid_book_events += 1;
+                    }
+                    b.invalidate();
+                }
+            }
+            MdKind::BookCommit => {
+                let snapshot = ev.flags & flags::SNAPSHOT != 0;
+                self.health[v].commits += 1;
+                self.last_msg_seq[i.idx()] = ev.msg_seq;
+                let b = &mut self.books[i.idx()];
+                let was_valid = b.valid;
+                let r = b.commit(ev.venue_seq, ev.recv_ns, snapshot);
+                let kind = ChecksumKind::from_i64(ev.p1);
+                if kind != ChecksumKind::None && b.synced {
+                    match crate::venues::checksum(kind, b) {
+                        Some(c) if c == ev.p0 => self.health[v].checksums_ok += 1,
+                        Some(c) => {
+                            self.health[v].checksum_mismatches += 1;
+                            b.invalidate();
+                            log(LogRecord {
+                                severity: Severity::Warn,
+                                code: LogCode::ChecksumMismatch,
+                                a: ev.p0,
+                                b: c,
+                                ..base_log
+                            });
+                        }
+                        None => {}
+                    }
+                }
+                let b = &self.books[i.idx()];
+                if snapshot && b.synced {
+                    self.health[v].synced += 1;
+                    log(LogRecord {
+                        code: LogCode::BookSynced,
+                        a: ev.venue_seq as i64,
+                        ..base_log
+                    });
+                }
+                if let Err(e) = r {
+                    self.health[v].failed_validations += 1;
+                    if was_valid {
+                        self.health[v].invalid_book_events += 1;
+                        log(LogRecord {
+                            severity: Severity::Warn,
+                            code: LogCode::BookInvalid,
+                            a: 100 + e as i64,
+                            ..base_log
+                        });
+                    }
+                }
+                self.mark(i);
+            }
+            MdKind::BookInvalid => {
+                let b = &mut self.books[i.idx()];
+                if b.valid || b.synced {
+                    self.health[v].invalid_book_events += 1;
+                }
+                b.invalidate();
+                log(LogRecord {
+                    severity: Severity::Warn,
+                    code: LogCode::BookInvalid,
+                    a: ev.p0,
+                    ..base_log
+                });
+                self.mark(i);
+            }
+            MdKind::VenueStatus => {
+                let up = ev.p0 != 0;
+                if v < self.venue_up.len() {
+                    self.venue_up[v] = up;
+                    if !up {
+                        self.health[v].venue_down += 1;
+                        for (k, s) in self.specs.iter().enumerate() {
+                            if s.venue == ev.venue {
+                                self.books[k].invalidate();
+                                self.dirty_flag[k] = false;
+                            }
+                        }
+                    }
+                    log(LogRecord {
+                        severity: if up { Severity::Info } else { Severity::Warn },
+                        code: LogCode::VenueStatus,
+                        a: up as i64,
+                        ..base_log
+                    });
+                }
+            }
+        }
+    }
+
+    /// True if `i` may be traded now: venue up, book synced and valid, newest data younger
+    /// than `max_age_ns`.
+    #[inline]
+    pub fn tradable(&self, i: InstrumentId, max_age_ns: u64) -> Result<(), Unusable> {
+        let b = &self.books[i.idx()];
+        if !self.venue_up[self.specs[i.idx()].venue.idx()] || !b.valid {
+            return Err(Unusable::Invalid);
+        }
+        if self.now_ns.saturating_sub(b.last_update_ns()) > max_age_ns {
+            return Err(Unusable::Stale);
+        }
+        Ok(())
+    }
+
+    /// Venue of an instrument.
+    #[inline]
+    pub fn venue_of(&self, i: InstrumentId) -> VenueId {
+        self.specs[i.idx()].venue
+    }
+}
+
+/// Why a book cannot be traded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unusable {
+    /// Not synced / failed validation / venue down.
+    Invalid,
+    /// Older than the limit.
+    Stale,
+}
+
+/// Statistics of one ordered venue pair (buy at `buy`'s ask, sell at `sell`'s bid).
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct PairStats {
+    /// Largest top-of-book gross spread seen, bps (at any market-data event where both had a
+    /// best bid/ask).
+    pub max_gross_spread_bps: f64,
+    /// When it was seen.
+    pub max_gross_at_ns: u64,
+    /// Largest top-of-book spread net of both taker fees seen, bps.
+    pub max_net_spread_bps: f64,
+    /// Pair evaluations (market-data events touching either side with both quotes present).
+    pub evaluations: u64,
+    /// Evaluations whose net top-of-book spread was below the minimum.
+    pub below_min_net_spread: u64,
+    /// Sized trade below the minimum profit.
+    pub below_min_profit: u64,
+    /// Top-of-book depth below the minimum.
+    pub below_min_depth: u64,
+    /// Size rounded to lots fell below a venue's minimum quantity/notional.
+    pub below_min_order: u64,
+    /// Confidence below the minimum.
+    pub low_confidence: u64,
+    /// A book was stale.
+    pub stale: u64,
+    /// A book was invalid / venue down.
+    pub invalid: u64,
+    /// Suppressed by the re-entry cooldown.
+    pub cooldown: u64,
+    /// Balance-derived size cap was zero.
+    pub no_balance: u64,
+    /// Opportunities that passed every threshold (signals).
+    pub signals: u64,
+    /// Signals the risk gate approved.
+    pub traded: u64,
+    /// Signals the gate refused.
+    pub rejected: u64,
+    #[serde(skip)]
+    pub(crate) last_signal_ns: u64,
+    #[serde(skip)]
+    pub(crate) max_gross_bits: Option<Bps>,
+    #[serde(skip)]
+    pub(crate) max_net_bits: Option<Bps>,
+}

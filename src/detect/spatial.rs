@@ -1,0 +1,484 @@
+//! Spatial (cross-venue) detection (R2.1, R2.5, R2.6): for every ordered pair of instruments
+//! in a group (buy at one venue's ask, sell at another's bid) compute the gross spread, the
+//! taker fees of both legs, the net spread, a size from walking both books within the caps
+//! and each venue's lot/min rules, the expected profit and a confidence score.
+//!
+//! Prices of different instruments are compared at the group's common decimal scale (the
+//! largest `price_dec` in the group, so the conversion is an exact integer multiply).
+//! Sizes are compared as base amounts (1e-8 BTC), so spot, linear and inverse contracts mix:
+//! an inverse contract worth 100 USD is `100 / price` BTC.
+//!
+//! Confidence (0–1) = 0.4·freshness + 0.3·depth cover + 0.3·latency score, where
+//! freshness = 1 − min(1, oldest book age / `confidence_age_ns`), depth cover =
+//! min(1, liquidity within both limit prices / (2 × trade size)), latency score =
+//! 1 − min(1, slower venue's order latency / `confidence_latency_ns`).
+#![forbid(unsafe_code)]
+
+use super::{Market, PairStats, Unusable};
+use crate::config::Setup;
+use crate::instrument::InstrumentSpec;
+use crate::journal::{LegPlan, Opportunity};
+use crate::types::{
+    apply_bps, pow10, spread_bps, Amount, Bps, InstrumentId, Price, Qty, Ratio, Side, AMOUNT_ONE,
+};
+
+/// Balance-derived size limit, supplied by the risk state (read-only here; the gate re-checks).
+pub trait SizeCaps {
+    /// Largest base amount (1e-8 units) the free balances allow for buying `buy` at `buy_px`
+    /// and selling `sell` at `sell_px`.
+    fn cap_base(
+        &self,
+        buy: &InstrumentSpec,
+        buy_px: Price,
+        sell: &InstrumentSpec,
+        sell_px: Price,
+    ) -> Amount;
+}
+
+/// No balance limit (tests).
+pub struct Unlimited;
+impl SizeCaps for Unlimited {
+    fn cap_base(&self, _: &InstrumentSpec, _: Price, _: &InstrumentSpec, _: Price) -> Amount {
+        Amount(i64::MAX / 4)
+    }
+}
+
+/// A group at run time.
+#[derive(Clone, Debug)]
+pub struct Group {
+    /// Asset.
+    pub asset: String,
+    /// Members.
+    pub members: Vec<InstrumentId>,
+    /// Per member: multiplier from its price scale to the group's.
+    pub mult: Vec<i64>,
+    /// Common price decimals.
+    pub common_dec: u32,
+    /// USD per quote unit, ×1e8.
+    pub quote_usd_e8: i64,
+    /// First index of this group's pairs in [`Spatial::pairs`] (n×n layout, diagonal unused).
+    pub pair_base: usize,
+}
+
+/// Thresholds in integer units.
+#[derive(Clone, Copy, Debug)]
+pub struct Params {
+    /// Minimum net spread.
+    pub min_net: Bps,
+    /// Minimum profit, 1e-8 USD.
+    pub min_profit_usd: Amount,
+    /// Minimum top-of-book depth, 1e-8 USD.
+    pub min_depth_usd: Amount,
+    /// Minimum confidence, ppm.
+    pub min_conf_ppm: i64,
+    /// Per-trade notional cap, 1e-8 USD.
+    pub max_notional_usd: Amount,
+    /// Books older than this are not traded.
+    pub stale_ns: u64,
+    /// Re-entry cooldown per pair.
+    pub cooldown_ns: u64,
+    /// Confidence freshness reference.
+    pub conf_age_ns: u64,
+    /// Confidence latency reference.
+    pub conf_latency_ns: u64,
+}
+
+/// The spatial detector.
+pub struct Spatial {
+    /// Groups.
+    pub groups: Vec<Group>,
+    /// Pair statistics, `group.pair_base + buy_member * n + sell_member`.
+    pub pairs: Vec<PairStats>,
+    inst_groups: Vec<Vec<(usize, usize)>>,
+    fee: Vec<Bps>,
+    latency: Vec<u64>,
+    /// Thresholds.
+    pub params: Params,
+    next_id: u64,
+}
+
+const K: usize = 64;
+
+#[derive(Clone, Copy, Default)]
+struct Lv {
+    px: Price,
+    qty: Qty,
+}
+
+fn top_levels(m: &Market, i: InstrumentId, taker: Side, out: &mut [Lv; K]) -> usize {
+    let mut n = 0;
+    m.books[i.idx()].walk(taker, |px, qty| {
+        out[n] = Lv { px, qty };
+        n += 1;
+        n < K
+    });
+    n
+}
+
+/// Walk `qty` (native) through the book on the taker side: (quote, base, worst px, filled).
+pub fn walk_qty(
+    m: &Market,
+    i: InstrumentId,
+    taker: Side,
+    qty: Qty,
+) -> (Amount, Amount, Price, Qty) {
+    let spec = &m.specs[i.idx()];
+    let (mut quote, mut base, mut worst, mut rem) = (0i64, 0i64, Price(0), qty.0);
+    m.books[i.idx()].walk(taker, |px, q| {
+        let t = rem.min(q.0);
+        quote += spec.quote_amount(Qty(t), px).0;
+        base += spec.base_amount(Qty(t), px).0;
+        worst = px;
+        rem -= t;
+        rem > 0
+    });
+    (Amount(quote), Amount(base), worst, Qty(qty.0 - rem))
+}
+
+impl Spatial {
+    /// From a resolved config.
+    pub fn new(setup: &Setup) -> Spatial {
+        let d = &setup.cfg.detection;
+        let r = &setup.cfg.risk;
+        let mut groups = Vec::new();
+        let mut pairs = Vec::new();
+        let mut inst_groups = vec![Vec::new(); setup.instruments.len()];
+        for (gi, g) in setup.groups.iter().enumerate() {
+            let common_dec = g
+                .members
+                .iter()
+                .map(|m| setup.instruments[m.idx()].price_dec)
+                .max()
+                .unwrap_or(0);
+            let mult = g
+                .members
+                .iter()
+                .map(|m| pow10(common_dec - setup.instruments[m.idx()].price_dec))
+                .collect();
+            for (k, m) in g.members.iter().enumerate() {
+                inst_groups[m.idx()].push((gi, k));
+            }
+            let n = g.members.len();
+            groups.push(Group {
+                asset: g.asset.clone(),
+                members: g.members.clone(),
+                mult,
+                common_dec,
+                quote_usd_e8: (g.quote_usd * AMOUNT_ONE as f64).round() as i64,
+                pair_base: pairs.len(),
+            });
+            pairs.extend((0..n * n).map(|_| PairStats::default()));
+        }
+        Spatial {
+            groups,
+            pairs,
+            inst_groups,
+            fee: setup
+                .venues
+                .iter()
+                .map(|v| Bps::from_num(v.cfg.taker_fee_bps))
+                .collect(),
+            latency: setup
+                .venues
+                .iter()
+                .map(|v| v.cfg.order_latency_ns)
+                .collect(),
+            params: Params {
+                min_net: Bps::from_num(d.min_net_spread_bps),
+                min_profit_usd: Amount::from_f64(d.min_profit_usd),
+                min_depth_usd: Amount::from_f64(d.min_depth_usd),
+                min_conf_ppm: (d.min_confidence * 1e6).round() as i64,
+                max_notional_usd: Amount::from_f64(r.max_trade_notional_usd),
+                stale_ns: r.stale_after_ns,
+                cooldown_ns: d.reentry_cooldown_ns,
+                conf_age_ns: d.confidence_age_ns,
+                conf_latency_ns: d.confidence_latency_ns,
+            },
+            next_id: 1,
+        }
+    }
+
+    /// Taker fee of a venue.
+    pub fn fee(&self, v: crate::types::VenueId) -> Bps {
+        self.fee[v.idx()]
+    }
+
+    /// Pair statistics index for (group, buy member, sell member).
+    pub fn pair_idx(&self, g: usize, buy: usize, sell: usize) -> usize {
+        self.groups[g].pair_base + buy * self.groups[g].members.len() + sell
+    }
+
+    /// Evaluate every pair involving the instruments in `dirty`; each opportunity that
+    /// passes the thresholds goes to `out` with its pair index.
+    pub fn evaluate(
+        &mut self,
+        m: &Market,
+        dirty: &[InstrumentId],
+        caps: &impl SizeCaps,
+        trigger: (u64, u64),
+        out: &mut impl FnMut(Opportunity, usize),
+    ) {
+        for &i in dirty {
+            for gk in 0..self.inst_groups[i.idx()].len() {
+                let (g, k) = self.inst_groups[i.idx()][gk];
+                let n = self.groups[g].members.len();
+                for o in 0..n {
+                    if o == k {
+                        continue;
+                    }
+                    // i buys, o sells; then o buys, i sells
+                    self.eval_pair(m, g, k, o, caps, trigger, out);
+                    self.eval_pair(m, g, o, k, caps, trigger, out);
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn usable_top(m: &Market, i: InstrumentId, side: Side) -> Option<(Price, Qty)> {
+        let b = &m.books[i.idx()];
+        if b.ticker.is_none() && !b.synced {
+            return None;
+        }
+        match side {
+            Side::Sell => b.best_ask(),
+            Side::Buy => b.best_bid(),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn eval_pair(
+        &mut self,
+        m: &Market,
+        g: usize,
+        bk: usize,
+        sk: usize,
+        caps: &impl SizeCaps,
+        trigger: (u64, u64),
+        out: &mut impl FnMut(Opportunity, usize),
+    ) {
+        let grp = &self.groups[g];
+        let (a, b) = (grp.members[bk], grp.members[sk]);
+        let (Some((ask_px, ask_qty)), Some((bid_px, bid_qty))) = (
+            Self::usable_top(m, a, Side::Sell),
+            Self::usable_top(m, b, Side::Buy),
+        ) else {
+            return;
+        };
+        let (ma, mb) = (grp.mult[bk], grp.mult[sk]);
+        let quote_usd_e8 = grp.quote_usd_e8;
+        let pi = grp.pair_base + bk * grp.members.len() + sk;
+        let (sa, sb) = (&m.specs[a.idx()], &m.specs[b.idx()]);
+        let (fa, fb) = (self.fee[sa.venue.idx()], self.fee[sb.venue.idx()]);
+        let p = self.params;
+        let gross = spread_bps(ask_px.0 * ma, bid_px.0 * mb);
+        let net_top = gross - fa - fb;
+        let st = &mut self.pairs[pi];
+        st.evaluations += 1;
+        if st.max_gross_bits.is_none_or(|x| gross > x) {
+            st.max_gross_bits = Some(gross);
+            st.max_gross_spread_bps = gross.to_num::<f64>();
+            st.max_gross_at_ns = m.now_ns;
+        }
+        if st.max_net_bits.is_none_or(|x| net_top > x) {
+            st.max_net_bits = Some(net_top);
+            st.max_net_spread_bps = net_top.to_num::<f64>();
+        }
+        if net_top < p.min_net {
+            st.below_min_net_spread += 1;
+            return;
+        }
+        for i in [a, b] {
+            match m.tradable(i, p.stale_ns) {
+                Ok(()) => {}
+                Err(Unusable::Stale) => {
+                    st.stale += 1;
+                    return;
+                }
+                Err(Unusable::Invalid) => {
+                    st.invalid += 1;
+                    return;
+                }
+            }
+        }
+        if st.last_signal_ns != 0 && m.now_ns.saturating_sub(st.last_signal_ns) < p.cooldown_ns {
+            st.cooldown += 1;
+            return;
+        }
+        let usd =
+            |q: Amount| Amount((q.0 as i128 * quote_usd_e8 as i128 / AMOUNT_ONE as i128) as i64);
+        let depth =
+            usd(sa.quote_amount(ask_qty, ask_px)).min(usd(sb.quote_amount(bid_qty, bid_px)));
+        if depth < p.min_depth_usd {
+            st.below_min_depth += 1;
+            return;
+        }
+        // size caps in base units: notional cap at the ask, and free balances
+        let notional_cap_quote =
+            p.max_notional_usd.0 as i128 * AMOUNT_ONE as i128 / quote_usd_e8 as i128;
+        let cap_notional =
+            (notional_cap_quote * pow10(sa.price_dec) as i128 / ask_px.0 as i128) as i64;
+        let cap = caps.cap_base(sa, ask_px, sb, bid_px).0.min(cap_notional);
+        if cap <= 0 {
+            st.no_balance += 1;
+            return;
+        }
+        // walk both books while the marginal level pair still clears fees + min net spread
+        let mut asks = [Lv::default(); K];
+        let mut bids = [Lv::default(); K];
+        let na = top_levels(m, a, Side::Buy, &mut asks);
+        let nb = top_levels(m, b, Side::Sell, &mut bids);
+        let (mut i, mut j) = (0, 0);
+        let mut rem_a = if na > 0 {
+            sa.base_amount(asks[0].qty, asks[0].px).0
+        } else {
+            0
+        };
+        let mut rem_b = if nb > 0 {
+            sb.base_amount(bids[0].qty, bids[0].px).0
+        } else {
+            0
+        };
+        let mut avail: i64 = 0;
+        while i < na && j < nb {
+            let s = spread_bps(asks[i].px.0 * ma, bids[j].px.0 * mb) - fa - fb;
+            if s < p.min_net {
+                break;
+            }
+            let t = rem_a.min(rem_b);
+            avail += t;
+            rem_a -= t;
+            rem_b -= t;
+            if rem_a == 0 {
+                i += 1;
+                if i < na {
+                    rem_a = sa.base_amount(asks[i].qty, asks[i].px).0;
+                }
+            }
+            if rem_b == 0 {
+                j += 1;
+                if j < nb {
+                    rem_b = sb.base_amount(bids[j].qty, bids[j].px).0;
+                }
+            }
+        }
+        let q = avail.min(cap);
+        // native quantities: round the coarser lot first, then match the finer one to it
+        let lot_a = sa.base_amount(sa.lot_size, ask_px).0;
+        let lot_b = sb.base_amount(sb.lot_size, bid_px).0;
+        let (qa, qb, buy_exec, sell_exec);
+        if lot_a >= lot_b {
+            let q1 = sa.qty_for_base_floor(Amount(q), ask_px);
+            let e1 = walk_qty(m, a, Side::Buy, q1);
+            let q2 = sb.qty_for_base_floor(e1.1, bid_px);
+            let e2 = walk_qty(m, b, Side::Sell, q2);
+            (qa, qb, buy_exec, sell_exec) = (q1, q2, e1, e2);
+        } else {
+            let q2 = sb.qty_for_base_floor(Amount(q), bid_px);
+            let e2 = walk_qty(m, b, Side::Sell, q2);
+            let q1 = sa.qty_for_base_floor(e2.1, ask_px);
+            let e1 = walk_qty(m, a, Side::Buy, q1);
+            (qa, qb, buy_exec, sell_exec) = (q1, q2, e1, e2);
+        }
+        if !sa.order_ok(qa, buy_exec.2)
+            || !sb.order_ok(qb, sell_exec.2)
+            || buy_exec.3 != qa
+            || sell_exec.3 != qb
+        {
+            st.below_min_order += 1;
+            return;
+        }
+        let (cost_q, base_a) = (buy_exec.0, buy_exec.1);
+        let (proc_q, base_b) = (sell_exec.0, sell_exec.1);
+        // expected gross on the matched base: base × (sell VWAP − buy VWAP)
+        let mb_ = base_a.0.min(base_b.0) as i128;
+        let gross_q = mb_ * proc_q.0 as i128 / base_b.0.max(1) as i128
+            - mb_ * cost_q.0 as i128 / base_a.0.max(1) as i128;
+        let fee_a = apply_bps(cost_q, fa);
+        let fee_b = apply_bps(proc_q, fb);
+        let net_q = gross_q as i64 - fee_a.0 - fee_b.0;
+        let net_bps = if cost_q.0 > 0 {
+            let v = ((net_q as i128 * 10_000) << 32) / cost_q.0 as i128;
+            Bps::from_bits(v.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
+        } else {
+            Bps::ZERO
+        };
+        if net_bps < p.min_net {
+            st.below_min_net_spread += 1;
+            return;
+        }
+        let profit = usd(Amount(net_q));
+        if profit < p.min_profit_usd {
+            st.below_min_profit += 1;
+            return;
+        }
+        // confidence
+        let age_a = m.now_ns.saturating_sub(m.books[a.idx()].last_update_ns());
+        let age_b = m.now_ns.saturating_sub(m.books[b.idx()].last_update_ns());
+        let age = age_a.max(age_b);
+        let ppm = |x: u64, r: u64| -> i64 {
+            ((x as u128 * 1_000_000 / r.max(1) as u128).min(1_000_000)) as i64
+        };
+        let fresh = 1_000_000 - ppm(age, p.conf_age_ns);
+        let size = base_a.0.max(1) as u64;
+        let depth_cover = ppm(avail.max(0) as u64, 2 * size);
+        let lat = self.latency[sa.venue.idx()].max(self.latency[sb.venue.idx()]);
+        let lat_score = 1_000_000 - ppm(lat, p.conf_latency_ns);
+        let conf_ppm = (4 * fresh + 3 * depth_cover + 3 * lat_score) / 10;
+        if conf_ppm < p.min_conf_ppm {
+            st.low_confidence += 1;
+            return;
+        }
+        st.signals += 1;
+        st.last_signal_ns = m.now_ns.max(1);
+        let id = self.next_id;
+        self.next_id += 1;
+        let ba = &m.books[a.idx()];
+        let bb = &m.books[b.idx()];
+        let opp = Opportunity {
+            id,
+            group: g as u16,
+            detected_ns: m.now_ns,
+            trigger_msg_seq: trigger.0,
+            buy: LegPlan {
+                venue: sa.venue,
+                instrument: a,
+                side: Side::Buy,
+                top_px: ask_px,
+                limit_px: buy_exec.2,
+                qty: qa,
+                base: base_a,
+                quote: cost_q,
+                fee: fee_a,
+                book_age_ns: age_a,
+                book_seq: ba.ticker.map(|t| t.seq).unwrap_or(0).max(ba.seq),
+                book_msg_seq: m.last_msg_seq[a.idx()],
+            },
+            sell: LegPlan {
+                venue: sb.venue,
+                instrument: b,
+                side: Side::Sell,
+                top_px: bid_px,
+                limit_px: sell_exec.2,
+                qty: qb,
+                base: base_b,
+                quote: proc_q,
+                fee: fee_b,
+                book_age_ns: age_b,
+                book_seq: bb.ticker.map(|t| t.seq).unwrap_or(0).max(bb.seq),
+                book_msg_seq: m.last_msg_seq[b.idx()],
+            },
+            gross_spread_bps: gross,
+            net_spread_bps: net_bps,
+            expected_gross_usd: usd(Amount(gross_q as i64)),
+            expected_fees_usd: usd(Amount(fee_a.0 + fee_b.0)),
+            expected_profit_usd: profit,
+            depth_usd: depth,
+            available_base: Amount(avail),
+            confidence: Ratio::from_num(conf_ppm) / Ratio::from_num(1_000_000),
+            handoff_tsc: trigger.1,
+            signal_tsc: crate::clock::raw(),
+        };
+        out(opp, pi);
+    }
+}

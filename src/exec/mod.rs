@@ -1,0 +1,428 @@
+//! Execution thread (R3.2, R3.3): turns approved intents into signed exchange requests
+//! (pre-encoded into reused buffers), sends both legs at once, tracks each trade until both
+//! legs are final, unwinds one-legged exposure by the configured policy, and reports the
+//! finished trade to detection (balances) and to the journal.
+//!
+//! In `replay` and `paper` the encoded request is handed to the fill simulator ([`sim`]),
+//! which runs where the books are (detection thread), instead of the network.
+#![forbid(unsafe_code)]
+
+pub mod sim;
+
+use crate::clock;
+use crate::config::{OrderTypeConfig, Setup, UnwindPolicy};
+use crate::journal::{ColdMsg, LegFill, LegStatus, TradeRecord, TradeStatus};
+use crate::ring::{Consumer, Producer};
+use crate::risk::ApprovedIntent;
+use crate::stats::Latency;
+use crate::types::{Amount, InstrumentId, Side, VenueId};
+use crate::venues::binance::orders::{OrderEncoder, OrderFields, OrderKind};
+use crate::wait::Waiter;
+use sim::{SimFill, SimOrder};
+
+/// Detection → execution.
+#[derive(Clone, Copy, Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum ToExec {
+    /// Trade this.
+    Intent(ApprovedIntent),
+    /// A simulated venue answered.
+    Fill(SimFill),
+    /// No more input: exit when idle.
+    Shutdown,
+}
+
+/// Execution → detection.
+#[derive(Clone, Copy, Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum FromExec {
+    /// An order for the simulated venue.
+    Order(SimOrder),
+    /// A trade is final (slot, record).
+    Done(u8, TradeRecord),
+    /// Messages from detection processed so far.
+    Ack(u64),
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct TradeSlot {
+    busy: bool,
+    intent: Option<ApprovedIntent>,
+    legs: [LegFill; 3],
+    n_legs: u8,
+    outstanding: u8,
+    unwinding: bool,
+}
+
+/// Static per-instrument data the execution thread needs.
+#[derive(Clone, Debug)]
+struct InstExec {
+    symbol: String,
+    price_dec: u32,
+    qty_dec: u32,
+    lot: i64,
+    venue: VenueId,
+    encoder: usize,
+    spec: crate::instrument::InstrumentSpec,
+}
+
+/// Execution counters.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct ExecStats {
+    /// Intents received.
+    pub intents: u64,
+    /// Orders encoded and sent (entry legs + unwinds).
+    pub orders: u64,
+    /// Unwind orders.
+    pub unwinds: u64,
+    /// Trades final.
+    pub trades_done: u64,
+    /// Times the journal ring was full (record dropped, counted).
+    pub journal_dropped: u64,
+    /// Times the ring to detection was full (waited).
+    pub ring_full: u64,
+}
+
+/// The execution thread's state.
+pub struct Executor {
+    insts: Vec<InstExec>,
+    encoders: Vec<OrderEncoder>,
+    latency: Vec<u64>,
+    slots: Vec<TradeSlot>,
+    market_orders: bool,
+    one_leg: UnwindPolicy,
+    recv_window_ms: u32,
+    /// Counters.
+    pub stats: ExecStats,
+    /// handoff → order bytes ready.
+    pub tick_to_order: Latency,
+    /// signal created → intent dequeued here.
+    pub intent_hop: Latency,
+    /// Order encoding + signing.
+    pub encode: Latency,
+    processed: u64,
+}
+
+/// Fixed, non-secret key used to sign simulated orders, so replay/paper measure the real
+/// signing cost without any credential. Live mode reads keys from the environment.
+pub const SIM_KEY: &[u8] = b"arbot-simulation-key-not-a-secret";
+
+impl Executor {
+    /// From a resolved config.
+    pub fn new(setup: &Setup) -> Executor {
+        let mut encoders = Vec::new();
+        let mut enc_of_venue = vec![usize::MAX; setup.venues.len()];
+        for v in &setup.venues {
+            if v.cfg.exchange == "binance" {
+                if let Ok(m) = crate::venues::binance::market_of(&v.cfg) {
+                    enc_of_venue[v.id.idx()] = encoders.len();
+                    encoders.push(OrderEncoder::new(m, "simulated", SIM_KEY));
+                }
+            }
+        }
+        let insts = setup
+            .instruments
+            .iter()
+            .map(|s| InstExec {
+                symbol: s.symbol.clone(),
+                price_dec: s.price_dec,
+                qty_dec: s.qty_dec,
+                lot: s.lot_size.0,
+                venue: s.venue,
+                encoder: enc_of_venue[s.venue.idx()],
+                spec: s.clone(),
+            })
+            .collect();
+        let e = &setup.cfg.execution;
+        Executor {
+            insts,
+            encoders,
+            latency: setup
+                .venues
+                .iter()
+                .map(|v| v.cfg.order_latency_ns)
+                .collect(),
+            slots: vec![TradeSlot::default(); setup.cfg.risk.max_in_flight as usize],
+            market_orders: e.order_type == OrderTypeConfig::Market,
+            one_leg: e.one_leg,
+            recv_window_ms: e.recv_window_ms,
+            stats: ExecStats::default(),
+            tick_to_order: Latency::new(),
+            intent_hop: Latency::new(),
+            encode: Latency::new(),
+            processed: 0,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn encode(
+        &mut self,
+        inst: InstrumentId,
+        side: Side,
+        market: bool,
+        px: i64,
+        qty: i64,
+        id: u64,
+        ts_ms: u64,
+    ) {
+        let ie = &self.insts[inst.idx()];
+        if ie.encoder == usize::MAX {
+            return;
+        }
+        let t0 = clock::raw();
+        let _bytes = self.encoders[ie.encoder].encode(&OrderFields {
+            symbol: &ie.symbol,
+            side,
+            kind: if market {
+                OrderKind::Market
+            } else {
+                OrderKind::LimitIoc
+            },
+            qty,
+            qty_dec: ie.qty_dec,
+            px,
+            price_dec: ie.price_dec,
+            client_id: id,
+            timestamp_ms: ts_ms,
+            recv_window_ms: self.recv_window_ms,
+        });
+        self.encode.record_since(t0);
+        self.stats.orders += 1;
+    }
+
+    /// Handle one message from detection; outputs go to `out` (to detection) and `cold`.
+    pub fn handle(
+        &mut self,
+        msg: ToExec,
+        out: &mut impl FnMut(FromExec),
+        cold: &mut impl FnMut(ColdMsg),
+    ) {
+        match msg {
+            ToExec::Intent(it) => self.on_intent(it, out),
+            ToExec::Fill(f) => self.on_fill(f, out, cold),
+            ToExec::Shutdown => {}
+        }
+        self.processed += 1;
+        out(FromExec::Ack(self.processed));
+    }
+
+    fn on_intent(&mut self, it: ApprovedIntent, out: &mut impl FnMut(FromExec)) {
+        let now = clock::raw();
+        let o = *it.opp();
+        self.stats.intents += 1;
+        self.intent_hop.record_between(o.signal_tsc, now);
+        let ts_ms = o.detected_ns / 1_000_000;
+        let mut sent = 0u8;
+        for (k, leg) in [o.buy, o.sell].iter().enumerate() {
+            self.encode(
+                leg.instrument,
+                leg.side,
+                self.market_orders,
+                leg.limit_px.0,
+                leg.qty.0,
+                o.id * 4 + k as u64,
+                ts_ms,
+            );
+            out(FromExec::Order(SimOrder {
+                trade_id: o.id,
+                slot: it.slot(),
+                leg: k as u8,
+                venue: leg.venue,
+                instrument: leg.instrument,
+                side: leg.side,
+                market: self.market_orders,
+                limit_px: leg.limit_px,
+                qty: leg.qty,
+                send_ns: o.detected_ns,
+                arrival_ns: o.detected_ns + self.latency[leg.venue.idx()],
+            }));
+            sent += 1;
+        }
+        // both legs are out: tick-to-order is when the second leg's bytes are ready
+        self.tick_to_order
+            .record_between(o.handoff_tsc, clock::raw());
+        let s = &mut self.slots[it.slot() as usize];
+        *s = TradeSlot {
+            busy: true,
+            intent: Some(it),
+            legs: [LegFill::default(); 3],
+            n_legs: 2,
+            outstanding: sent,
+            unwinding: false,
+        };
+    }
+
+    fn on_fill(
+        &mut self,
+        f: SimFill,
+        out: &mut impl FnMut(FromExec),
+        cold: &mut impl FnMut(ColdMsg),
+    ) {
+        let Some(s) = self.slots.get_mut(f.slot as usize) else {
+            return;
+        };
+        let Some(it) = s.intent else { return };
+        if !s.busy || it.opp().id != f.trade_id {
+            return;
+        }
+        s.legs[f.leg as usize] = f.fill;
+        s.outstanding = s.outstanding.saturating_sub(1);
+        if s.outstanding > 0 {
+            return;
+        }
+        if !s.unwinding {
+            let (b, sl) = (s.legs[0], s.legs[1]);
+            let diff = b.base.0 - sl.base.0;
+            let both_full = b.status == LegStatus::Filled && sl.status == LegStatus::Filled;
+            if !both_full && self.one_leg == UnwindPolicy::Unwind {
+                // long `diff` on the buy venue → sell it there; short → buy back on the sell venue
+                let (leg, side) = if diff > 0 {
+                    (b, Side::Sell)
+                } else {
+                    (sl, Side::Buy)
+                };
+                let ie = &self.insts[leg.instrument.idx()];
+                let px = if leg.filled_qty.0 > 0 {
+                    // base→native at the leg's average price
+                    let avg = (leg.quote.0 as i128 * crate::types::pow10(ie.price_dec) as i128
+                        / leg.base.0.max(1) as i128) as i64;
+                    crate::types::Price(avg)
+                } else {
+                    leg.limit_px
+                };
+                let q = ie.spec.qty_for_base_floor(Amount(diff.abs()), px);
+                if q.0 >= ie.lot && q.0 > 0 {
+                    let send = b.known_ns.max(sl.known_ns);
+                    let arrival = send + self.latency[ie.venue.idx()];
+                    let id = it.opp().id * 4 + 2;
+                    let (venue, inst) = (ie.venue, leg.instrument);
+                    self.encode(inst, side, true, 0, q.0, id, send / 1_000_000);
+                    self.stats.unwinds += 1;
+                    let s = &mut self.slots[f.slot as usize];
+                    s.unwinding = true;
+                    s.outstanding = 1;
+                    s.n_legs = 3;
+                    out(FromExec::Order(SimOrder {
+                        trade_id: it.opp().id,
+                        slot: f.slot,
+                        leg: 2,
+                        venue,
+                        instrument: inst,
+                        side,
+                        market: true,
+                        limit_px: crate::types::Price(0),
+                        qty: q,
+                        send_ns: send,
+                        arrival_ns: arrival,
+                    }));
+                    return;
+                }
+            }
+        }
+        let s = self.slots[f.slot as usize];
+        let rec = finish(&it, &s.legs[..s.n_legs as usize]);
+        self.slots[f.slot as usize].busy = false;
+        self.stats.trades_done += 1;
+        out(FromExec::Done(f.slot, rec));
+        cold(ColdMsg::Trade(rec));
+    }
+}
+
+/// Build the trade record from its legs: PnL adds up from the legs (R3.3: one-leg outcomes
+/// are recorded with their real PnL).
+pub fn finish(it: &ApprovedIntent, legs: &[LegFill]) -> TradeRecord {
+    let o = *it.opp();
+    let mut rec = TradeRecord {
+        id: o.id,
+        opp: o,
+        n_legs: legs.len() as u8,
+        ..TradeRecord::default()
+    };
+    let (mut gross, mut fees, mut resid) = (0i64, 0i64, 0i64);
+    for (k, l) in legs.iter().enumerate() {
+        rec.legs[k] = *l;
+        match l.side {
+            Side::Buy => {
+                gross -= l.quote.0;
+                resid += l.base.0;
+            }
+            Side::Sell => {
+                gross += l.quote.0;
+                resid -= l.base.0;
+            }
+        }
+        fees += l.fee.0;
+        rec.done_ns = rec.done_ns.max(l.known_ns);
+    }
+    let (b, s) = (legs[0], legs[1]);
+    rec.status = if b.filled_qty.0 == 0 && s.filled_qty.0 == 0 {
+        TradeStatus::Missed
+    } else if b.status == LegStatus::Filled && s.status == LegStatus::Filled {
+        TradeStatus::Filled
+    } else if legs.len() > 2 {
+        TradeStatus::OneLeg
+    } else {
+        TradeStatus::Partial
+    };
+    rec.gross_pnl_usd = Amount(gross);
+    rec.fees_usd = Amount(fees);
+    rec.net_pnl_usd = Amount(gross - fees);
+    rec.residual_base = Amount(resid);
+    rec
+}
+
+/// Run the execution thread until `Shutdown`.
+pub fn run(
+    mut ex: Executor,
+    mut rx: Consumer<ToExec>,
+    mut tx: Producer<FromExec>,
+    mut cold: Producer<ColdMsg>,
+    mut waiter: Waiter,
+) -> Executor {
+    crate::alloc_probe::enter_hot();
+    let mut push_waiter = waiter.clone();
+    loop {
+        let Some(msg) = rx.pop() else {
+            if rx.is_abandoned() && rx.is_empty() {
+                break;
+            }
+            waiter.idle();
+            continue;
+        };
+        waiter.reset();
+        let shutdown = matches!(msg, ToExec::Shutdown);
+        let mut ring_full = 0u64;
+        let mut dropped = 0u64;
+        ex.handle(
+            msg,
+            &mut |m| {
+                let mut m = m;
+                loop {
+                    match tx.push(m) {
+                        Ok(()) => break,
+                        Err(back) => {
+                            m = back;
+                            ring_full += 1;
+                            if tx.is_abandoned() {
+                                break;
+                            }
+                            push_waiter.idle();
+                        }
+                    }
+                }
+            },
+            &mut |c| {
+                if cold.push(c).is_err() {
+                    dropped += 1;
+                }
+            },
+        );
+        ex.stats.ring_full += ring_full;
+        ex.stats.journal_dropped += dropped;
+        if shutdown {
+            break;
+        }
+    }
+    crate::alloc_probe::leave_hot();
+    ex
+}

@@ -1,0 +1,349 @@
+//! Fixed-size records that hot threads hand to the cold thread through SPSC rings: log
+//! lines, signals (every opportunity that passed the thresholds, R6.3) and finished trades.
+//! The cold thread turns them into text and JSON; nothing on the hot path formats text.
+#![forbid(unsafe_code)]
+
+use crate::types::{Amount, Bps, InstrumentId, Nanos, Price, Qty, Ratio, Side, VenueId};
+
+/// What a log record is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[repr(u8)]
+pub enum LogCode {
+    /// Free-form: `text` holds the message.
+    #[default]
+    Note = 0,
+    /// A raw message could not be parsed (`text` = its first bytes).
+    ParseError,
+    /// A book became synced (`a` = update id).
+    BookSynced,
+    /// A book became invalid (`a` = [`crate::event::InvalidReason`] or 100 + book error).
+    BookInvalid,
+    /// A venue connection went down (`a` = 0) or up (`a` = 1).
+    VenueStatus,
+    /// A checksum did not match (`a` = expected, `b` = computed).
+    ChecksumMismatch,
+    /// A feed reached the end of its input.
+    FeedEnd,
+    /// A trade finished (`a` = trade id, `b` = net PnL in 1e-8 USD).
+    TradeDone,
+}
+
+/// Severity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[repr(u8)]
+pub enum Severity {
+    /// Normal operation.
+    #[default]
+    Info = 0,
+    /// Something was skipped or invalidated.
+    Warn = 1,
+    /// Needs attention.
+    Error = 2,
+}
+
+/// A log line as a fixed-size record.
+#[derive(Clone, Copy, Debug)]
+pub struct LogRecord {
+    /// Data time (receive time of the message that caused it), ns since the epoch.
+    pub ts_ns: Nanos,
+    /// Severity.
+    pub severity: Severity,
+    /// Kind.
+    pub code: LogCode,
+    /// Venue.
+    pub venue: VenueId,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Code-specific value.
+    pub a: i64,
+    /// Code-specific value.
+    pub b: i64,
+    /// Message index (replay merge order).
+    pub msg_seq: u64,
+    /// Up to 64 bytes of text (message prefix, note).
+    pub text: [u8; 64],
+    /// Bytes used in `text`.
+    pub text_len: u8,
+}
+
+impl Default for LogRecord {
+    fn default() -> LogRecord {
+        LogRecord {
+            ts_ns: 0,
+            severity: Severity::Info,
+            code: LogCode::Note,
+            venue: VenueId(0),
+            instrument: InstrumentId(0),
+            a: 0,
+            b: 0,
+            msg_seq: 0,
+            text: [0; 64],
+            text_len: 0,
+        }
+    }
+}
+
+impl LogRecord {
+    /// A record with `text` truncated to 64 bytes.
+    pub fn with_text(mut self, t: &[u8]) -> LogRecord {
+        let n = t.len().min(64);
+        self.text[..n].copy_from_slice(&t[..n]);
+        self.text_len = n as u8;
+        self
+    }
+}
+
+/// Why a signal did not become a trade (or `Traded`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[repr(u8)]
+pub enum SignalStatus {
+    /// Approved by the risk gate and sent to execution.
+    #[default]
+    Traded = 0,
+    /// All execution slots busy (R3.5).
+    NoSlot,
+    /// Not enough free balance/margin on a venue.
+    InsufficientBalance,
+    /// Would exceed the per-coin net position limit.
+    PositionLimit,
+    /// Would exceed a per-venue or total exposure limit.
+    ExposureLimit,
+    /// A book is older than the trading limit.
+    StaleBook,
+    /// A book is not synced/valid, or its venue is down.
+    InvalidBook,
+    /// Gross spread above the sanity limit (R4.4, 5 %).
+    SpreadTooWide,
+    /// The execution ring was full.
+    QueueFull,
+}
+
+impl SignalStatus {
+    /// Journal spelling.
+    pub fn as_str(self) -> &'static str {
+        use SignalStatus::*;
+        match self {
+            Traded => "traded",
+            NoSlot => "no_slot",
+            InsufficientBalance => "insufficient_balance",
+            PositionLimit => "position_limit",
+            ExposureLimit => "exposure_limit",
+            StaleBook => "stale_book",
+            InvalidBook => "invalid_book",
+            SpreadTooWide => "spread_too_wide",
+            QueueFull => "queue_full",
+        }
+    }
+}
+
+/// One side of an opportunity.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LegPlan {
+    /// Venue.
+    pub venue: VenueId,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Side of our order.
+    pub side: Side,
+    /// Best price on that side when detected (ask for a buy, bid for a sell).
+    pub top_px: Price,
+    /// Limit price: the worst level the size walks to.
+    pub limit_px: Price,
+    /// Order quantity, native units, lot-aligned.
+    pub qty: Qty,
+    /// Base amount of `qty` at the expected fill prices (1e-8 base units).
+    pub base: Amount,
+    /// Expected quote notional (1e-8 quote units).
+    pub quote: Amount,
+    /// Expected fee (1e-8 quote units).
+    pub fee: Amount,
+    /// Age of the book at detection, ns.
+    pub book_age_ns: u64,
+    /// Exchange update id of the book (ticker or depth, whichever is newer).
+    pub book_seq: u64,
+    /// Message index of the last update applied to the book.
+    pub book_msg_seq: u64,
+}
+
+/// An opportunity that passed the thresholds (R2.5).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Opportunity {
+    /// Sequential id.
+    pub id: u64,
+    /// Group index (asset).
+    pub group: u16,
+    /// Detection time: receive time of the message that triggered it, ns since the epoch.
+    pub detected_ns: Nanos,
+    /// Index of that message.
+    pub trigger_msg_seq: u64,
+    /// Buy leg (at the ask of one venue).
+    pub buy: LegPlan,
+    /// Sell leg (at the bid of another).
+    pub sell: LegPlan,
+    /// Top-of-book gross spread, bps: `bid_sell / ask_buy - 1`.
+    pub gross_spread_bps: Bps,
+    /// Net spread of the sized trade after both taker fees, bps of the buy notional.
+    pub net_spread_bps: Bps,
+    /// Expected gross profit, 1e-8 USD.
+    pub expected_gross_usd: Amount,
+    /// Expected fees, 1e-8 USD.
+    pub expected_fees_usd: Amount,
+    /// Expected net profit, 1e-8 USD.
+    pub expected_profit_usd: Amount,
+    /// Depth at the quoted prices: the smaller of the two top levels, 1e-8 USD.
+    pub depth_usd: Amount,
+    /// Liquidity available within both limit prices, base 1e-8 units.
+    pub available_base: Amount,
+    /// Confidence 0–1 (R2.6).
+    pub confidence: Ratio,
+    /// `quanta` stamp when the triggering message was handed to the feed code.
+    pub handoff_tsc: u64,
+    /// `quanta` stamp when the opportunity was created.
+    pub signal_tsc: u64,
+}
+
+/// A signal and what became of it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SignalRecord {
+    /// The opportunity.
+    pub opp: Opportunity,
+    /// Traded, or why not.
+    pub status: SignalStatus,
+}
+
+/// Outcome of one leg order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(u8)]
+pub enum LegStatus {
+    /// Not final yet.
+    #[default]
+    Pending = 0,
+    /// Filled in full.
+    Filled,
+    /// Filled in part; the rest expired (IOC).
+    Partial,
+    /// Nothing filled.
+    Unfilled,
+    /// The venue's book was not valid when the order arrived: treated as not filled.
+    NoBook,
+    /// The data ended before the order arrived.
+    DataEnded,
+}
+
+impl LegStatus {
+    /// Journal spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LegStatus::Pending => "pending",
+            LegStatus::Filled => "filled",
+            LegStatus::Partial => "partial",
+            LegStatus::Unfilled => "unfilled",
+            LegStatus::NoBook => "no_book",
+            LegStatus::DataEnded => "data_ended",
+        }
+    }
+}
+
+/// Max price levels recorded per leg fill.
+pub const MAX_FILLS: usize = 12;
+
+/// What one order did.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LegFill {
+    /// Venue.
+    pub venue: VenueId,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Side.
+    pub side: Side,
+    /// True for an unwind order.
+    pub unwind: bool,
+    /// Ordered quantity.
+    pub order_qty: Qty,
+    /// Limit price.
+    pub limit_px: Price,
+    /// Filled quantity.
+    pub filled_qty: Qty,
+    /// Quote notional filled, 1e-8 quote units.
+    pub quote: Amount,
+    /// Base amount filled, 1e-8 base units.
+    pub base: Amount,
+    /// Fee, 1e-8 quote units (USD-equivalent).
+    pub fee: Amount,
+    /// When the order reached the venue (simulated), ns since the epoch.
+    pub arrival_ns: Nanos,
+    /// When the result is back at the engine, ns since the epoch.
+    pub known_ns: Nanos,
+    /// Levels filled: (price, quantity), best first.
+    pub fills: [(Price, Qty); MAX_FILLS],
+    /// Entries used in `fills` (more levels are merged into the last entry's quantity).
+    pub n_fills: u8,
+    /// Message index of the last update applied to the book when it filled.
+    pub book_msg_seq: u64,
+    /// Outcome.
+    pub status: LegStatus,
+}
+
+/// Overall trade outcome.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(u8)]
+pub enum TradeStatus {
+    /// Both legs filled in full.
+    #[default]
+    Filled = 0,
+    /// Both legs filled the same amount, less than planned.
+    Partial,
+    /// The legs filled different amounts: one-leg exposure, unwound or held (R3.3).
+    OneLeg,
+    /// Neither leg filled.
+    Missed,
+}
+
+impl TradeStatus {
+    /// Journal spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TradeStatus::Filled => "filled",
+            TradeStatus::Partial => "partial",
+            TradeStatus::OneLeg => "one_leg",
+            TradeStatus::Missed => "missed",
+        }
+    }
+}
+
+/// A finished trade: both legs final and any unwind done.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TradeRecord {
+    /// Trade id (= opportunity id).
+    pub id: u64,
+    /// The opportunity it came from.
+    pub opp: Opportunity,
+    /// Legs: [buy, sell, unwind?].
+    pub legs: [LegFill; 3],
+    /// Legs used.
+    pub n_legs: u8,
+    /// Outcome.
+    pub status: TradeStatus,
+    /// Σ sell quote − Σ buy quote over all legs, 1e-8 USD.
+    pub gross_pnl_usd: Amount,
+    /// Σ fees, 1e-8 USD.
+    pub fees_usd: Amount,
+    /// Gross − fees, 1e-8 USD.
+    pub net_pnl_usd: Amount,
+    /// Base bought − base sold over all legs (exposure left), 1e-8 base units.
+    pub residual_base: Amount,
+    /// When the trade became final, ns since the epoch.
+    pub done_ns: Nanos,
+}
+
+/// What detection and execution send to the cold thread.
+#[derive(Clone, Copy, Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum ColdMsg {
+    /// A log line.
+    Log(LogRecord),
+    /// A signal (journal `signals.jsonl`).
+    Signal(SignalRecord),
+    /// A finished trade (journal `trades.jsonl`).
+    Trade(TradeRecord),
+}

@@ -1,0 +1,58 @@
+//! # arbot: low-latency cross-venue crypto arbitrage
+//!
+//! ```text
+//!  venue A ─▶ [feed thread A: pinned, busy-poll] ─┐ SPSC ring (MdEvent, 80 B)
+//!  venue B ─▶ [feed thread B: pinned, busy-poll] ─┼────────────▶ [detection thread] ── SPSC ──▶ [execution thread] ─▶ venues
+//!  venue C ─▶ [feed thread C: pinned, busy-poll] ─┘              books, spatial detection,      order encoding + signing,
+//!      ▲                                                         risk gate, fill simulator ◀──  order state, unwinds
+//!      │ raw bytes (replay reader / sockets)                      (replay/paper)       SPSC
+//!                          every hot thread ── SPSC ──▶ [logger / stats thread, cold] ─▶ arbot.log, journals, report
+//! ```
+//!
+//! Module map:
+//! - [`types`]: ids, sides, fixed-point `Price`/`Qty`/`Amount`, `Bps` ratios.
+//! - [`fixed_point`]: decimal text ⇄ scaled integers, exact, allocation-free.
+//! - [`instrument`]: tick/lot/min-notional specs and base/quote conversions (spot, linear, inverse).
+//! - [`event`]: the 80-byte `MdEvent` that crosses from feed to detection.
+//! - [`ring`]: SPSC rings (records and raw bytes), the only `unsafe` besides OS calls.
+//! - [`wait`]: `spin` / `spin-yield` / `park` wait strategies (R7.4).
+//! - [`clock`]: quanta raw clock for stage stamps, epoch ns for receive times.
+//! - [`book`]: L2 book in sorted arrays, validation (R1.3), ticker overlay.
+//! - [`feed`]: feed threads, event sink, sources (replay ring now, sockets later).
+//! - [`venues`]: exchange adapters (`binance`: wire, sync rules, orders, instruments).
+//! - [`replay`]: reads recorded gz files, merges by receive time, paces (R3.1, R8.1).
+//! - [`config`]: TOML config, validated, units in key names (R6.6).
+//! - [`detect`]: books on the detection thread, spatial detection (R2.1, R2.5, R2.6).
+//! - [`risk`]: the risk gate, the only maker of `ApprovedIntent` (R4.1, R4.4, R3.5).
+//! - [`exec`]: execution thread, order state, one-leg unwinds, fill simulator (R3.2, R3.3, R3.6).
+//! - [`journal`]: fixed-size records hot threads hand to the cold thread.
+//! - [`logger`]: the cold thread: log file with rotation, journals, periodic stats (R6.1–R6.3).
+//! - [`stats`]: latency histograms (hdrhistogram) per stage.
+//! - [`report`]: `report.json` and the human summary.
+//! - [`engine`]: wires the threads for a run.
+//! - [`affinity`]: core pinning.
+//! - [`alloc_probe`]: marks hot threads for the counting-allocator test.
+#![warn(missing_docs)]
+
+pub mod affinity;
+pub mod alloc_probe;
+pub mod book;
+pub mod clock;
+pub mod config;
+pub mod detect;
+pub mod engine;
+pub mod event;
+pub mod exec;
+pub mod feed;
+pub mod fixed_point;
+pub mod instrument;
+pub mod journal;
+pub mod logger;
+pub mod replay;
+pub mod report;
+pub mod ring;
+pub mod risk;
+pub mod stats;
+pub mod types;
+pub mod venues;
+pub mod wait;

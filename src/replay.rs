@@ -1,0 +1,362 @@
+//! Replay reader (R3.1, R8.1): reads recorded files, merges them by receive time, and hands
+//! each raw message to the byte ring of the feed thread that owns its venue, as fast as
+//! possible (`pace = "max"`) or at the recorded pace (`pace = "recorded"`, with `speed`).
+//!
+//! File format `binance-gz` (the layout of `../shared/data/binance/`, also what R1.6 recording
+//! writes): gzip text, one message per line, `<recv_ns> <raw message>`. Lines are kept in file
+//! order (the order they arrived on one connection, even where recorded stamps step back by a
+//! few µs); files are merged by taking the earliest head, ties to the first file. Every line is
+//! handed on, including ones whose timestamp does not parse (with the previous line's time, so
+//! the venue's parser counts them as errors): nothing is silently dropped.
+//!
+//! The merge order is also the global message index ([`crate::ring::RawMeta::seq`]) that lets
+//! detection process messages in one deterministic order whatever the thread timing.
+#![forbid(unsafe_code)]
+
+use crate::feed::tag;
+use crate::ring::{ByteProducer, PushError, RawMeta};
+use crate::types::VenueId;
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Replay speed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pace {
+    /// As fast as the pipeline takes it.
+    #[default]
+    Max,
+    /// At the recorded inter-message times (divided by `speed`).
+    Recorded,
+}
+
+/// One file to replay.
+#[derive(Clone, Debug)]
+pub struct ReplayFile {
+    /// Path of the gzip file.
+    pub path: PathBuf,
+    /// Venue whose handler gets its messages.
+    pub venue: VenueId,
+}
+
+/// Per-file result of a replay.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct FileStats {
+    /// Path.
+    pub path: String,
+    /// Lines handed on.
+    pub lines: u64,
+    /// Lines whose receive timestamp did not parse (handed on anyway).
+    pub bad_timestamps: u64,
+    /// Lines larger than the ring can hold (skipped, counted; never seen on real data).
+    pub oversized: u64,
+    /// First and last receive time.
+    pub first_ns: u64,
+    /// Last receive time.
+    pub last_ns: u64,
+    /// Times a recorded timestamp was earlier than the previous one in the same file.
+    pub time_steps_back: u64,
+}
+
+/// Error opening or reading a replay file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// File missing or unreadable.
+    #[error("replay file {path}: {source}")]
+    Io {
+        /// Path.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+struct Head {
+    line: Vec<u8>,
+    recv_ns: u64,
+    payload_at: usize,
+    eof: bool,
+}
+
+struct FileReader {
+    rd: Box<dyn BufRead + Send>,
+    venue: VenueId,
+    head: Head,
+    stats: FileStats,
+    last_good_ns: u64,
+}
+
+impl FileReader {
+    fn open(f: &ReplayFile) -> Result<FileReader, ReplayError> {
+        let path = f.path.display().to_string();
+        let file = std::fs::File::open(&f.path).map_err(|e| ReplayError::Io {
+            path: path.clone(),
+            source: e,
+        })?;
+        let rd: Box<dyn Read + Send> = if path.ends_with(".gz") {
+            Box::new(flate2::read::MultiGzDecoder::new(file))
+        } else {
+            Box::new(file)
+        };
+        let mut r = FileReader {
+            rd: Box::new(BufReader::with_capacity(1 << 20, rd)),
+            venue: f.venue,
+            head: Head {
+                line: Vec::with_capacity(1 << 16),
+                recv_ns: 0,
+                payload_at: 0,
+                eof: false,
+            },
+            stats: FileStats {
+                path,
+                ..FileStats::default()
+            },
+            last_good_ns: 0,
+        };
+        r.advance()?;
+        Ok(r)
+    }
+
+    /// Read the next non-empty line into `head`.
+    fn advance(&mut self) -> Result<(), ReplayError> {
+        loop {
+            self.head.line.clear();
+            let n = self
+                .rd
+                .read_until(b'\n', &mut self.head.line)
+                .map_err(|e| ReplayError::Io {
+                    path: self.stats.path.clone(),
+                    source: e,
+                })?;
+            if n == 0 {
+                self.head.eof = true;
+                return Ok(());
+            }
+            while matches!(self.head.line.last(), Some(b'\n' | b'\r')) {
+                self.head.line.pop();
+            }
+            if self.head.line.is_empty() {
+                continue;
+            }
+            let sp = self.head.line.iter().position(|b| *b == b' ');
+            let ts = sp.and_then(|i| {
+                std::str::from_utf8(&self.head.line[..i])
+                    .ok()?
+                    .parse::<u64>()
+                    .ok()
+            });
+            match (sp, ts) {
+                (Some(i), Some(t)) => {
+                    if t < self.last_good_ns {
+                        self.stats.time_steps_back += 1;
+                    }
+                    self.head.recv_ns = t;
+                    self.head.payload_at = i + 1;
+                    self.last_good_ns = t;
+                }
+                _ => {
+                    self.stats.bad_timestamps += 1;
+                    self.head.recv_ns = self.last_good_ns;
+                    self.head.payload_at = 0;
+                }
+            }
+            return Ok(());
+        }
+    }
+}
+
+/// Merges several recorded files by receive time (earliest head first, ties to the lower file
+/// index), assigning each line its global message index. Used by the threaded reader and by
+/// single-threaded tools (tests, `verify-book`).
+pub struct Merger {
+    files: Vec<FileReader>,
+    seq: u64,
+}
+
+impl Merger {
+    /// Open every file (fails on the first missing one, naming it).
+    pub fn open(files: &[ReplayFile]) -> Result<Merger, ReplayError> {
+        Ok(Merger {
+            files: files
+                .iter()
+                .map(FileReader::open)
+                .collect::<Result<Vec<_>, _>>()?,
+            seq: 0,
+        })
+    }
+
+    /// Index of the file whose head is next, if any line is left.
+    fn next_file(&self) -> Option<usize> {
+        let mut best: Option<usize> = None;
+        for (i, f) in self.files.iter().enumerate() {
+            if f.head.eof {
+                continue;
+            }
+            match best {
+                None => best = Some(i),
+                Some(b) if f.head.recv_ns < self.files[b].head.recv_ns => best = Some(i),
+                _ => {}
+            }
+        }
+        best
+    }
+
+    /// The next line: (venue, meta with the global index, payload). Call
+    /// [`Merger::advance`] after using it.
+    pub fn peek(&self) -> Option<(VenueId, RawMeta, &[u8])> {
+        let i = self.next_file()?;
+        let f = &self.files[i];
+        Some((
+            f.venue,
+            RawMeta {
+                recv_ns: f.head.recv_ns,
+                tag: tag::make(f.venue.0, false, tag::NO_INSTRUMENT),
+                seq: self.seq,
+            },
+            &f.head.line[f.head.payload_at..],
+        ))
+    }
+
+    /// Move past the line returned by `peek`; `delivered` = it was handed on (counted and
+    /// numbered), else it is counted as oversized.
+    pub fn advance(&mut self, delivered: bool) -> Result<(), ReplayError> {
+        let Some(i) = self.next_file() else {
+            return Ok(());
+        };
+        let f = &mut self.files[i];
+        if delivered {
+            self.seq += 1;
+            f.stats.lines += 1;
+            if f.stats.first_ns == 0 {
+                f.stats.first_ns = f.head.recv_ns;
+            }
+            f.stats.last_ns = f.stats.last_ns.max(f.head.recv_ns);
+        } else {
+            f.stats.oversized += 1;
+        }
+        f.advance()
+    }
+
+    /// Per-file statistics so far.
+    pub fn stats(&self) -> Vec<FileStats> {
+        self.files.iter().map(|f| f.stats.clone()).collect()
+    }
+}
+
+/// Call `f` for every line of `files` in merge order, on this thread.
+pub fn for_each_merged(
+    files: &[ReplayFile],
+    mut f: impl FnMut(VenueId, RawMeta, &[u8]),
+) -> Result<Vec<FileStats>, ReplayError> {
+    let mut m = Merger::open(files)?;
+    while let Some((v, meta, data)) = m.peek() {
+        f(v, meta, data);
+        m.advance(true)?;
+    }
+    Ok(m.stats())
+}
+
+/// The reader thread: owns the merger and the producer ends of the feed threads' rings.
+pub struct ReplayReader {
+    merger: Merger,
+    /// Ring per feed thread.
+    rings: Vec<ByteProducer>,
+    /// venue index → ring index.
+    route: Vec<usize>,
+    pace: Pace,
+    speed: f64,
+    stop: Arc<AtomicBool>,
+    lead: Option<(Arc<crate::stats::Progress>, u64)>,
+}
+
+impl ReplayReader {
+    /// Open every file (fails on the first missing one, naming it).
+    pub fn open(
+        files: &[ReplayFile],
+        rings: Vec<ByteProducer>,
+        route: Vec<usize>,
+        pace: Pace,
+        speed: f64,
+        stop: Arc<AtomicBool>,
+    ) -> Result<ReplayReader, ReplayError> {
+        Ok(ReplayReader {
+            merger: Merger::open(files)?,
+            rings,
+            route,
+            pace,
+            speed: if speed > 0.0 { speed } else { 1.0 },
+            stop,
+            lead: None,
+        })
+    }
+
+    /// Hand over message `n` only once detection has finished message `n - lead`
+    /// (`progress.messages` ≥ n − lead + 1): at most `lead` messages are inside the pipeline,
+    /// so latency is measured without an artificial backlog. `lead = 0` means no limit.
+    pub fn with_lead(mut self, progress: Arc<crate::stats::Progress>, lead: u64) -> ReplayReader {
+        if lead > 0 {
+            self.lead = Some((progress, lead));
+        }
+        self
+    }
+
+    /// Run to the end of every file; returns per-file stats. Dropping the rings at the end
+    /// tells the feed threads that the input is finished.
+    pub fn run(mut self) -> Result<Vec<FileStats>, ReplayError> {
+        let start_wall = std::time::Instant::now();
+        let mut t0_data: Option<u64> = None;
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let Some((venue, meta, payload)) = self.merger.peek() else {
+                break;
+            };
+            if self.pace == Pace::Recorded {
+                let t0 = *t0_data.get_or_insert(meta.recv_ns);
+                let due_ns = (meta.recv_ns.saturating_sub(t0) as f64 / self.speed) as u64;
+                let due = std::time::Duration::from_nanos(due_ns);
+                let now = start_wall.elapsed();
+                if due > now {
+                    std::thread::sleep(due - now);
+                }
+            }
+            if let Some((p, lead)) = &self.lead {
+                let mut spins = 0u32;
+                while meta.seq >= crate::stats::Progress::get(&p.messages) + lead {
+                    if self.stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    spins += 1;
+                    if spins < 100 {
+                        std::hint::spin_loop();
+                    } else {
+                        std::thread::yield_now();
+                    }
+                }
+            }
+            let ring = &mut self.rings[self.route[venue.idx()]];
+            let mut delivered = false;
+            loop {
+                match ring.push(meta, payload) {
+                    Ok(()) => {
+                        delivered = true;
+                        break;
+                    }
+                    Err(PushError::Full) => {
+                        if self.stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        std::thread::sleep(std::time::Duration::from_micros(20));
+                    }
+                    Err(PushError::TooLarge) => break,
+                }
+            }
+            self.merger.advance(delivered)?;
+        }
+        Ok(self.merger.stats())
+    }
+}

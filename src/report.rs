@@ -1,0 +1,361 @@
+//! `report.json` and the human summary printed at exit (R6.2).
+//!
+//! Everything except `latency_ns` and `run` is a deterministic function of the config and the
+//! data: two replays of the same files give byte-identical values there.
+#![forbid(unsafe_code)]
+
+use crate::config::Setup;
+use crate::engine::RunResult;
+use crate::feed::VenueCounters;
+use crate::stats::LatencySummary;
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// Per-venue feed and book health.
+#[derive(Clone, Debug, Serialize)]
+pub struct VenueReport {
+    /// Raw messages (every recorded line, snapshot included).
+    pub messages: u64,
+    /// Best bid/offer updates.
+    pub bbo_updates: u64,
+    /// Depth diff messages.
+    pub depth_updates: u64,
+    /// Public trades.
+    pub trades: u64,
+    /// REST snapshots received.
+    pub snapshots: u64,
+    /// Snapshots that synced a book.
+    pub syncs: u64,
+    /// Resyncs after a gap / invalidation.
+    pub resyncs: u64,
+    /// Sequence gaps.
+    pub gaps: u64,
+    /// Times a book turned invalid (gap, failed validation, checksum, disconnect).
+    pub invalid_book_events: u64,
+    /// Commits that failed validation.
+    pub failed_validations: u64,
+    /// Unparseable messages (counted and skipped).
+    pub parse_errors: u64,
+    /// Well-formed messages not used.
+    pub unknown_messages: u64,
+    /// Diffs older than the book, dropped (normal right after a sync).
+    pub stale_diffs: u64,
+    /// Diffs buffered while waiting for the snapshot.
+    pub buffered_diffs: u64,
+    /// Buffered diffs discarded because the buffer was full.
+    pub buffer_dropped: u64,
+    /// Snapshots not used.
+    pub snapshots_rejected: u64,
+    /// Checksums verified / mismatched.
+    pub checksums_ok: u64,
+    /// Checksum mismatches.
+    pub checksum_mismatches: u64,
+    /// Times the feed → detection ring was full (the feed waited).
+    pub ring_full: u64,
+    /// Events produced.
+    pub events: u64,
+    /// Disconnects.
+    pub disconnects: u64,
+    /// Reconnects.
+    pub reconnects: u64,
+}
+
+fn venue_report(c: &VenueCounters, h: &crate::detect::BookHealth) -> VenueReport {
+    let g = VenueCounters::get;
+    VenueReport {
+        messages: g(&c.messages),
+        bbo_updates: g(&c.bbo_updates),
+        depth_updates: g(&c.depth_updates),
+        trades: g(&c.trades),
+        snapshots: g(&c.snapshots),
+        syncs: g(&c.syncs),
+        resyncs: g(&c.resyncs),
+        gaps: g(&c.gaps),
+        invalid_book_events: h.invalid_book_events,
+        failed_validations: h.failed_validations,
+        parse_errors: g(&c.parse_errors),
+        unknown_messages: g(&c.unknown_messages),
+        stale_diffs: g(&c.stale_diffs),
+        buffered_diffs: g(&c.buffered_diffs),
+        buffer_dropped: g(&c.buffer_dropped),
+        snapshots_rejected: g(&c.snapshots_rejected),
+        checksums_ok: h.checksums_ok,
+        checksum_mismatches: h.checksum_mismatches,
+        ring_full: g(&c.ring_full),
+        events: g(&c.events),
+        disconnects: g(&c.disconnects),
+        reconnects: g(&c.reconnects),
+    }
+}
+
+fn round(x: f64, d: i32) -> f64 {
+    let m = 10f64.powi(d);
+    (x * m).round() / m
+}
+
+/// Build the report as JSON.
+pub fn build(setup: &Setup, config_path: &str, r: &RunResult) -> Value {
+    let mut venues = BTreeMap::new();
+    for v in &setup.venues {
+        venues.insert(
+            v.name.clone(),
+            serde_json::to_value(venue_report(
+                &r.counters[v.id.idx()],
+                &r.det.market.health[v.id.idx()],
+            ))
+            .unwrap_or(Value::Null),
+        );
+    }
+    let sp = &r.det.spatial;
+    let mut pairs = Vec::new();
+    for (gi, g) in sp.groups.iter().enumerate() {
+        for (bk, b) in g.members.iter().enumerate() {
+            for (sk, s) in g.members.iter().enumerate() {
+                if bk == sk {
+                    continue;
+                }
+                let st = &sp.pairs[sp.pair_idx(gi, bk, sk)];
+                let (bs, ss) = (&setup.instruments[b.idx()], &setup.instruments[s.idx()]);
+                let fees = sp.fee(bs.venue).to_num::<f64>() + sp.fee(ss.venue).to_num::<f64>();
+                pairs.push(json!({
+                    "asset": g.asset,
+                    "buy_venue": bs.venue_name,
+                    "sell_venue": ss.venue_name,
+                    "buy_symbol": bs.symbol,
+                    "sell_symbol": ss.symbol,
+                    "max_gross_spread_bps": round(st.max_gross_spread_bps, 4),
+                    "max_gross_at_ns": st.max_gross_at_ns,
+                    "taker_fees_bps": round(fees, 4),
+                    "max_net_spread_bps": round(st.max_net_spread_bps, 4),
+                    "signals": st.signals,
+                    "traded": st.traded,
+                    "rejected": st.rejected,
+                    "evaluations": st.evaluations,
+                    "skipped": {
+                        "below_min_net_spread": st.below_min_net_spread,
+                        "below_min_profit": st.below_min_profit,
+                        "below_min_depth": st.below_min_depth,
+                        "below_min_order": st.below_min_order,
+                        "low_confidence": st.low_confidence,
+                        "stale_book": st.stale,
+                        "invalid_book": st.invalid,
+                        "cooldown": st.cooldown,
+                        "no_balance": st.no_balance,
+                    },
+                }));
+            }
+        }
+    }
+    let t = &r.det.trades;
+    let e8 = |x: i64| round(x as f64 / 1e8, 6);
+    let mut by_reason = BTreeMap::new();
+    for s in 0..r.det.signal_status.len() {
+        let n = r.det.signal_status[s];
+        if n > 0 {
+            let st: crate::journal::SignalStatus = status_from(s);
+            by_reason.insert(st.as_str().to_string(), n);
+        }
+    }
+    let lat = |x: LatencySummary| serde_json::to_value(x).unwrap_or(Value::Null);
+    let l = &r.det.lat;
+    let ex = &r.exec;
+    let why = why_no_trades(setup, r);
+    let balances: Vec<Value> = r
+        .det
+        .risk
+        .balances()
+        .into_iter()
+        .map(|(v, a, total, reserved)| {
+            json!({"venue": setup.venues[v].name, "asset": a, "total": total.to_f64(), "reserved": reserved.to_f64()})
+        })
+        .collect();
+    let positions: Vec<Value> = r
+        .det
+        .risk
+        .positions()
+        .into_iter()
+        .map(|(i, q)| {
+            let s = &setup.instruments[i];
+            json!({"venue": s.venue_name, "symbol": s.symbol, "qty": s.qty_f64(crate::types::Qty(q))})
+        })
+        .collect();
+    json!({
+        "mode": setup.cfg.mode.as_str(),
+        "config": config_path,
+        "data": {
+            "files": r.files,
+            "messages_applied": r.det.messages,
+            "merge_skips": r.det.merge_skips,
+        },
+        "venues": venues,
+        "pairs": pairs,
+        "signals": {
+            "total": r.det.signal_status.iter().sum::<u64>(),
+            "by_status": by_reason,
+        },
+        "trades": {
+            "attempted": t.attempted,
+            "filled": t.filled,
+            "partial": t.partial,
+            "one_leg": t.one_leg,
+            "missed": t.missed,
+            "unwinds": ex.stats.unwinds,
+            "winners": t.winners,
+            "win_rate": if t.attempted > 0 { round(t.winners as f64 / t.attempted as f64, 4) } else { 0.0 },
+            "gross_pnl_usd": e8(t.gross_pnl_usd),
+            "fees_usd": e8(t.fees_usd),
+            "net_pnl_usd": e8(t.net_pnl_usd),
+            "avg_net_pnl_usd": if t.attempted > 0 { e8(t.net_pnl_usd / t.attempted as i64) } else { 0.0 },
+            "volume_usd": e8(t.volume_usd),
+            "residual_base_abs": e8(t.residual_base_abs),
+        },
+        "why_no_trades": why,
+        "risk": { "balances": balances, "positions": positions, "in_flight_at_end": r.det.risk.in_flight() },
+        "health": {
+            "journal_dropped": r.det.journal_dropped + ex.stats.journal_dropped,
+            "exec_ring_full": r.det.exec_ring_full + ex.stats.ring_full,
+            "sim_orders_no_book": r.det.sim_no_book,
+            "log_io_errors": r.logger.io_errors,
+        },
+        "latency_ns": {
+            "tick_to_signal": lat(l.tick_to_signal.summary()),
+            "tick_to_order": lat(ex.tick_to_order.summary()),
+            "tick_to_detect": lat(l.tick_to_detect.summary()),
+            "feed_parse": lat(l.feed.summary()),
+            "md_queue": lat(l.md_queue.summary()),
+            "intent_queue": lat(ex.intent_hop.summary()),
+            "order_encode": lat(ex.encode.summary()),
+        },
+        "run": {
+            "wall_s": round(r.wall_ns as f64 / 1e9, 3),
+            "log": r.logger,
+            "wait": setup.cfg.threads.wait.as_str(),
+            "threads": r.pinned.iter().map(|(n, c, ok)| json!({"name": n, "core": c, "pinned": ok})).collect::<Vec<_>>(),
+            "cores_available": crate::affinity::available_cores().len(),
+        },
+    })
+}
+
+fn status_from(i: usize) -> crate::journal::SignalStatus {
+    use crate::journal::SignalStatus::*;
+    [
+        Traded,
+        NoSlot,
+        InsufficientBalance,
+        PositionLimit,
+        ExposureLimit,
+        StaleBook,
+        InvalidBook,
+        SpreadTooWide,
+        QueueFull,
+    ]
+    .get(i)
+    .copied()
+    .unwrap_or(Traded)
+}
+
+/// When nothing traded: the best gross spread of each pair against the fees it must beat.
+fn why_no_trades(setup: &Setup, r: &RunResult) -> Value {
+    if r.det.trades.attempted > 0 {
+        return Value::Null;
+    }
+    let sp = &r.det.spatial;
+    let min_net = setup.cfg.detection.min_net_spread_bps;
+    let mut best: Option<(f64, String)> = None;
+    for (gi, g) in sp.groups.iter().enumerate() {
+        for (bk, b) in g.members.iter().enumerate() {
+            for (sk, s) in g.members.iter().enumerate() {
+                if bk == sk {
+                    continue;
+                }
+                let st = &sp.pairs[sp.pair_idx(gi, bk, sk)];
+                if st.evaluations == 0 {
+                    continue;
+                }
+                let (bs, ss) = (&setup.instruments[b.idx()], &setup.instruments[s.idx()]);
+                let fees = sp.fee(bs.venue).to_num::<f64>() + sp.fee(ss.venue).to_num::<f64>();
+                let msg = format!(
+                    "best pair: buy {} / sell {}: max gross spread {:.2} bps < taker fees {:.2} bps + minimum net spread {:.2} bps = {:.2} bps needed (best net {:.2} bps)",
+                    bs.venue_name,
+                    ss.venue_name,
+                    st.max_gross_spread_bps,
+                    fees,
+                    min_net,
+                    fees + min_net,
+                    st.max_net_spread_bps
+                );
+                if best
+                    .as_ref()
+                    .is_none_or(|(x, _)| st.max_net_spread_bps > *x)
+                {
+                    best = Some((st.max_net_spread_bps, msg));
+                }
+            }
+        }
+    }
+    match best {
+        Some((net, msg)) if net < min_net => json!(msg),
+        Some(_) => json!("spreads cleared fees at times, but no opportunity passed the profit/depth/size/confidence thresholds or the risk gate: see pairs[].skipped and signals.by_status"),
+        None => json!("no pair had best bid/ask on both venues"),
+    }
+}
+
+/// The same summary for a human.
+pub fn human(report: &Value) -> String {
+    let mut s = String::new();
+    let g = |v: &Value, k: &str| v.get(k).cloned().unwrap_or(Value::Null);
+    s.push_str(&format!(
+        "arbot {} run — {} s wall\n",
+        g(report, "mode").as_str().unwrap_or("?"),
+        g(&g(report, "run"), "wall_s")
+    ));
+    s.push_str("venues:\n");
+    if let Some(vs) = report.get("venues").and_then(Value::as_object) {
+        for (name, v) in vs {
+            s.push_str(&format!(
+                "  {name:<16} msgs {:>7}  bbo {:>6}  depth {:>6}  trades {:>6}  snapshots {}  gaps {}  resyncs {}  invalid {}  parse_errors {}\n",
+                g(v, "messages"), g(v, "bbo_updates"), g(v, "depth_updates"), g(v, "trades"),
+                g(v, "snapshots"), g(v, "gaps"), g(v, "resyncs"), g(v, "invalid_book_events"), g(v, "parse_errors")
+            ));
+        }
+    }
+    s.push_str("pairs (buy → sell):\n");
+    if let Some(ps) = report.get("pairs").and_then(Value::as_array) {
+        for p in ps {
+            s.push_str(&format!(
+                "  {:<14} → {:<14} max gross {:>8.3} bps  fees {:>6.2} bps  max net {:>8.3} bps  signals {:>5}  traded {:>5}\n",
+                g(p, "buy_venue").as_str().unwrap_or(""),
+                g(p, "sell_venue").as_str().unwrap_or(""),
+                g(p, "max_gross_spread_bps").as_f64().unwrap_or(0.0),
+                g(p, "taker_fees_bps").as_f64().unwrap_or(0.0),
+                g(p, "max_net_spread_bps").as_f64().unwrap_or(0.0),
+                g(p, "signals"),
+                g(p, "traded")
+            ));
+        }
+    }
+    let t = g(report, "trades");
+    s.push_str(&format!(
+        "trades: attempted {}  filled {}  partial {}  one-leg {}  missed {}  gross {} USD  fees {} USD  net {} USD\n",
+        g(&t, "attempted"), g(&t, "filled"), g(&t, "partial"), g(&t, "one_leg"), g(&t, "missed"),
+        g(&t, "gross_pnl_usd"), g(&t, "fees_usd"), g(&t, "net_pnl_usd")
+    ));
+    if let Some(w) = report.get("why_no_trades").and_then(Value::as_str) {
+        s.push_str(&format!("why no trades: {w}\n"));
+    }
+    s.push_str("latency (ns): p50 / p99 / p99.9 / max (count)\n");
+    if let Some(ls) = report.get("latency_ns").and_then(Value::as_object) {
+        for (k, v) in ls {
+            s.push_str(&format!(
+                "  {k:<15} {:>9} {:>9} {:>9} {:>10} ({})\n",
+                g(v, "p50"),
+                g(v, "p99"),
+                g(v, "p999"),
+                g(v, "max"),
+                g(v, "count")
+            ));
+        }
+    }
+    s
+}

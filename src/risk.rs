@@ -1,0 +1,516 @@
+//! The risk gate (R4.1, R4.4, R3.5), first cut. Only [`RiskGate::check`] can make an
+//! [`ApprovedIntent`] (its fields are private and it has no public constructor).
+//!
+//! Checks, in order: both books valid and fresh (stale/invalid guard), gross spread below the
+//! sanity limit (5 %), a free execution slot (max trades in flight), per-trade notional cap,
+//! free balance/margin on both venues (reserved until the trade is final, so two trades never
+//! spend the same funds), per-coin net position, per-venue and total exposure.
+//!
+//! Accounting (simulated fills): spot legs move the base and quote balances (fees charged in
+//! the quote asset); derivatives legs move a position (native contracts) with a signed entry
+//! cost, realise PnL into the margin asset when the position shrinks, and hold margin
+//! `|entry cost| / leverage` (quote asset for linear, base asset for inverse contracts).
+//! Exposure is measured per asset group: spot base balance change since start plus
+//! derivatives positions, valued at the trade's price.
+#![forbid(unsafe_code)]
+
+use crate::config::Setup;
+use crate::detect::spatial::SizeCaps;
+use crate::detect::{Market, Unusable};
+use crate::instrument::{InstrumentKind, InstrumentSpec};
+use crate::journal::{LegFill, LegPlan, Opportunity, SignalStatus, TradeRecord};
+use crate::types::{apply_bps, pow10, spread_bps, Amount, Bps, Price, Side, AMOUNT_ONE};
+
+/// An order intent the risk gate approved. Only this module can construct one.
+#[derive(Clone, Copy, Debug)]
+pub struct ApprovedIntent {
+    opp: Opportunity,
+    slot: u8,
+}
+
+impl ApprovedIntent {
+    /// The opportunity being traded.
+    pub fn opp(&self) -> &Opportunity {
+        &self.opp
+    }
+    /// Execution slot (0..max_in_flight).
+    pub fn slot(&self) -> u8 {
+        self.slot
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Reservation {
+    venue: usize,
+    asset: usize,
+    amount: i64,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    busy: bool,
+    trade_id: u64,
+    res: [Reservation; 2],
+    /// Planned signed base change per leg (venue, base asset, amount) while in flight.
+    pending: [(usize, usize, i64); 2],
+}
+
+/// A derivatives position on one instrument.
+#[derive(Clone, Copy, Debug, Default)]
+struct Position {
+    /// Native quantity, signed (+ long).
+    qty: i64,
+    /// Signed entry cost: quote units for linear, base units for inverse.
+    cost: i64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct InstInfo {
+    venue: usize,
+    kind: InstrumentKind,
+    base: usize,
+    quote: usize,
+    margin: usize,
+}
+
+/// Balances, positions, reservations and limits.
+pub struct RiskGate {
+    assets: Vec<String>,
+    /// [venue][asset] total balance, 1e-8 units.
+    bal: Vec<Vec<i64>>,
+    /// [venue][asset] reserved by trades in flight.
+    reserved: Vec<Vec<i64>>,
+    /// [venue][asset] balance at start.
+    initial: Vec<Vec<i64>>,
+    pos: Vec<Position>,
+    info: Vec<InstInfo>,
+    leverage_e8: Vec<i64>,
+    group_quote_usd_e8: Vec<i64>,
+    slots: Vec<Slot>,
+    in_flight: u32,
+    max_spread: Bps,
+    stale_ns: u64,
+    max_notional_usd: i64,
+    max_pos_coin_usd: i64,
+    max_venue_usd: i64,
+    max_total_usd: i64,
+    fee: Vec<Bps>,
+    /// Approved intents.
+    pub approved: u64,
+}
+
+fn asset_idx(assets: &mut Vec<String>, a: &str) -> usize {
+    let a = a.to_ascii_uppercase();
+    match assets.iter().position(|x| *x == a) {
+        Some(i) => i,
+        None => {
+            assets.push(a);
+            assets.len() - 1
+        }
+    }
+}
+
+#[inline]
+fn mul_div(a: i64, b: i64, c: i64) -> i64 {
+    if c == 0 {
+        return 0;
+    }
+    (a as i128 * b as i128 / c as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64
+}
+
+impl RiskGate {
+    /// From a resolved config: initial balances, limits, fees.
+    pub fn new(setup: &Setup) -> RiskGate {
+        let mut assets = Vec::new();
+        let mut info = Vec::new();
+        for s in &setup.instruments {
+            let base = asset_idx(&mut assets, &s.base);
+            let quote = asset_idx(&mut assets, &s.quote);
+            info.push(InstInfo {
+                venue: s.venue.idx(),
+                kind: s.kind,
+                base,
+                quote,
+                margin: if s.kind == InstrumentKind::InversePerp {
+                    base
+                } else {
+                    quote
+                },
+            });
+        }
+        for v in &setup.venues {
+            for a in v.cfg.balances.keys() {
+                asset_idx(&mut assets, a);
+            }
+        }
+        let nv = setup.venues.len();
+        let mut bal = vec![vec![0i64; assets.len()]; nv];
+        for v in &setup.venues {
+            for (a, x) in &v.cfg.balances {
+                let k = asset_idx(&mut assets, a);
+                bal[v.id.idx()][k] = Amount::from_f64(*x).0;
+            }
+        }
+        let r = &setup.cfg.risk;
+        RiskGate {
+            reserved: vec![vec![0; assets.len()]; nv],
+            initial: bal.clone(),
+            bal,
+            assets,
+            pos: vec![Position::default(); setup.instruments.len()],
+            info,
+            leverage_e8: setup
+                .venues
+                .iter()
+                .map(|v| (v.cfg.leverage * AMOUNT_ONE as f64) as i64)
+                .collect(),
+            group_quote_usd_e8: setup
+                .groups
+                .iter()
+                .map(|g| (g.quote_usd * AMOUNT_ONE as f64).round() as i64)
+                .collect(),
+            slots: vec![Slot::default(); r.max_in_flight as usize],
+            in_flight: 0,
+            max_spread: Bps::from_num(r.max_spread_bps),
+            stale_ns: r.stale_after_ns,
+            max_notional_usd: Amount::from_f64(r.max_trade_notional_usd).0,
+            max_pos_coin_usd: Amount::from_f64(r.max_position_per_coin_usd).0,
+            max_venue_usd: Amount::from_f64(r.max_exposure_per_venue_usd).0,
+            max_total_usd: Amount::from_f64(r.max_total_exposure_usd).0,
+            fee: setup
+                .venues
+                .iter()
+                .map(|v| Bps::from_num(v.cfg.taker_fee_bps))
+                .collect(),
+            approved: 0,
+        }
+    }
+
+    /// Trades in flight.
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight
+    }
+
+    /// Balances as (venue index, asset, total, reserved) where non-zero, for reports.
+    pub fn balances(&self) -> Vec<(usize, String, Amount, Amount)> {
+        let mut out = Vec::new();
+        for (v, row) in self.bal.iter().enumerate() {
+            for (a, x) in row.iter().enumerate() {
+                if *x != 0 || self.initial[v][a] != 0 {
+                    out.push((
+                        v,
+                        self.assets[a].clone(),
+                        Amount(*x),
+                        Amount(self.reserved[v][a]),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// Derivatives positions that are not flat: (instrument index, native qty).
+    pub fn positions(&self) -> Vec<(usize, i64)> {
+        self.pos
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.qty != 0)
+            .map(|(i, p)| (i, p.qty))
+            .collect()
+    }
+
+    fn margin_used(&self, venue: usize, asset: usize) -> i64 {
+        let mut used = 0;
+        for (k, inf) in self.info.iter().enumerate() {
+            if inf.venue == venue && inf.margin == asset && inf.kind != InstrumentKind::Spot {
+                let lev = self.leverage_e8[venue].max(AMOUNT_ONE);
+                used += mul_div(self.pos[k].cost.abs(), AMOUNT_ONE, lev);
+            }
+        }
+        used
+    }
+
+    /// Free amount of `asset` on `venue`: balance − reservations − margin in use.
+    pub fn free(&self, venue: usize, asset: usize) -> i64 {
+        self.bal[venue][asset] - self.reserved[venue][asset] - self.margin_used(venue, asset)
+    }
+
+    /// (asset, amount) a leg must reserve at its limit price.
+    fn need(&self, spec: &InstrumentSpec, leg: &LegPlan) -> (usize, i64) {
+        let inf = self.info[spec.id.idx()];
+        let fee = self.fee[inf.venue];
+        let notional = spec.quote_amount(leg.qty, leg.limit_px);
+        let fee_q = apply_bps(notional, fee).0;
+        let lev = self.leverage_e8[inf.venue].max(AMOUNT_ONE);
+        match (inf.kind, leg.side) {
+            (InstrumentKind::Spot, Side::Buy) => (inf.quote, notional.0 + fee_q),
+            (InstrumentKind::Spot, Side::Sell) => {
+                (inf.base, spec.base_amount(leg.qty, leg.limit_px).0)
+            }
+            (InstrumentKind::LinearPerp, _) => {
+                (inf.margin, mul_div(notional.0, AMOUNT_ONE, lev) + fee_q)
+            }
+            (InstrumentKind::InversePerp, _) => {
+                let base = spec.base_amount(leg.qty, leg.limit_px).0;
+                let fee_b = mul_div(fee_q, base, notional.0.max(1));
+                (inf.margin, mul_div(base, AMOUNT_ONE, lev) + fee_b)
+            }
+        }
+    }
+
+    /// Largest base amount a leg can take given the free balance, at `px`.
+    fn leg_cap(&self, spec: &InstrumentSpec, side: Side, px: Price) -> i64 {
+        let inf = self.info[spec.id.idx()];
+        let free = self.free(
+            inf.venue,
+            match (inf.kind, side) {
+                (InstrumentKind::Spot, Side::Buy) => inf.quote,
+                (InstrumentKind::Spot, Side::Sell) => inf.base,
+                _ => inf.margin,
+            },
+        );
+        if free <= 0 || px.0 <= 0 {
+            return 0;
+        }
+        let fee_bits = self.fee[inf.venue].to_bits().max(0) as i128;
+        // divide out the fee: x / (1 + fee)
+        let net = |x: i64| -> i64 {
+            (x as i128 * (10_000i128 << 32) / ((10_000i128 << 32) + fee_bits)) as i64
+        };
+        let lev = self.leverage_e8[inf.venue].max(AMOUNT_ONE);
+        let to_base = |quote: i64| mul_div(quote, pow10(spec.price_dec), px.0);
+        match (inf.kind, side) {
+            (InstrumentKind::Spot, Side::Buy) => to_base(net(free)),
+            (InstrumentKind::Spot, Side::Sell) => free,
+            (InstrumentKind::LinearPerp, _) => to_base(mul_div(net(free), lev, AMOUNT_ONE)),
+            (InstrumentKind::InversePerp, _) => mul_div(net(free), lev, AMOUNT_ONE),
+        }
+    }
+
+    /// Signed base position of `asset` held on `venue` (spot balance change plus derivatives).
+    fn venue_base_position(&self, m: &Market, venue: usize, asset: usize) -> i64 {
+        let mut x = 0;
+        let spot_here = self
+            .info
+            .iter()
+            .any(|i| i.venue == venue && i.kind == InstrumentKind::Spot && i.base == asset);
+        if spot_here {
+            x += self.bal[venue][asset] - self.initial[venue][asset];
+        }
+        for (k, inf) in self.info.iter().enumerate() {
+            if inf.venue != venue || inf.base != asset || inf.kind == InstrumentKind::Spot {
+                continue;
+            }
+            let p = self.pos[k];
+            if p.qty == 0 {
+                continue;
+            }
+            let spec = &m.specs[k];
+            x += match inf.kind {
+                InstrumentKind::InversePerp => p.cost,
+                _ => p.qty.signum() * spec.base_amount(crate::types::Qty(p.qty.abs()), Price(1)).0,
+            };
+        }
+        for s in &self.slots {
+            if s.busy {
+                for &(v, a, b) in &s.pending {
+                    if v == venue && a == asset {
+                        x += b;
+                    }
+                }
+            }
+        }
+        x
+    }
+
+    /// Decide on an opportunity. On approval the funds are reserved and a slot is taken.
+    pub fn check(&mut self, m: &Market, opp: &Opportunity) -> Result<ApprovedIntent, SignalStatus> {
+        for leg in [&opp.buy, &opp.sell] {
+            match m.tradable(leg.instrument, self.stale_ns) {
+                Ok(()) => {}
+                Err(Unusable::Stale) => return Err(SignalStatus::StaleBook),
+                Err(Unusable::Invalid) => return Err(SignalStatus::InvalidBook),
+            }
+        }
+        let sa = &m.specs[opp.buy.instrument.idx()];
+        let sb = &m.specs[opp.sell.instrument.idx()];
+        let ga = pow10(sa.price_dec.max(sb.price_dec) - sa.price_dec);
+        let gb = pow10(sa.price_dec.max(sb.price_dec) - sb.price_dec);
+        if spread_bps(opp.buy.top_px.0 * ga, opp.sell.top_px.0 * gb) > self.max_spread {
+            return Err(SignalStatus::SpreadTooWide);
+        }
+        let Some(slot) = self.slots.iter().position(|s| !s.busy) else {
+            return Err(SignalStatus::NoSlot);
+        };
+        let qusd = self
+            .group_quote_usd_e8
+            .get(opp.group as usize)
+            .copied()
+            .unwrap_or(AMOUNT_ONE);
+        let usd = |q: i64| mul_div(q, qusd, AMOUNT_ONE);
+        if usd(opp.buy.quote.0.max(opp.sell.quote.0)) > self.max_notional_usd {
+            return Err(SignalStatus::ExposureLimit);
+        }
+        let na = self.need(sa, &opp.buy);
+        let nb = self.need(sb, &opp.sell);
+        let (va, vb) = (sa.venue.idx(), sb.venue.idx());
+        let same = va == vb && na.0 == nb.0;
+        let ok_a = self.free(va, na.0) >= na.1 + if same { nb.1 } else { 0 };
+        let ok_b = self.free(vb, nb.0) >= nb.1;
+        if !ok_a || !ok_b {
+            return Err(SignalStatus::InsufficientBalance);
+        }
+        // exposure after the trade, valued at the buy price
+        let base_asset = self.info[sa.id.idx()].base;
+        let px_usd =
+            |base: i64| -> i64 { usd(mul_div(base.abs(), opp.buy.top_px.0, pow10(sa.price_dec))) };
+        let ea = self.venue_base_position(m, va, base_asset) + opp.buy.base.0;
+        let eb = self.venue_base_position(m, vb, base_asset) - opp.sell.base.0;
+        if px_usd(ea) > self.max_venue_usd || px_usd(eb) > self.max_venue_usd {
+            return Err(SignalStatus::ExposureLimit);
+        }
+        let mut total = 0i64;
+        let mut net = 0i64;
+        for v in 0..self.bal.len() {
+            let mut e = self.venue_base_position(m, v, base_asset);
+            if v == va {
+                e += opp.buy.base.0;
+            }
+            if v == vb {
+                e -= opp.sell.base.0;
+            }
+            total += px_usd(e);
+            net += e;
+        }
+        if total > self.max_total_usd {
+            return Err(SignalStatus::ExposureLimit);
+        }
+        let net_before = net - opp.buy.base.0 + opp.sell.base.0;
+        if px_usd(net) > self.max_pos_coin_usd && net.abs() > net_before.abs() {
+            return Err(SignalStatus::PositionLimit);
+        }
+        // approve: reserve and take the slot
+        self.reserved[va][na.0] += na.1;
+        self.reserved[vb][nb.0] += nb.1;
+        self.slots[slot] = Slot {
+            busy: true,
+            trade_id: opp.id,
+            res: [
+                Reservation {
+                    venue: va,
+                    asset: na.0,
+                    amount: na.1,
+                },
+                Reservation {
+                    venue: vb,
+                    asset: nb.0,
+                    amount: nb.1,
+                },
+            ],
+            pending: [
+                (va, base_asset, opp.buy.base.0),
+                (vb, base_asset, -opp.sell.base.0),
+            ],
+        };
+        self.in_flight += 1;
+        self.approved += 1;
+        Ok(ApprovedIntent {
+            opp: *opp,
+            slot: slot as u8,
+        })
+    }
+
+    /// A trade is final: release its reservations and book its fills.
+    pub fn on_trade_done(&mut self, m: &Market, slot: u8, rec: &TradeRecord) {
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            if s.busy && s.trade_id == rec.id {
+                for r in s.res {
+                    self.reserved[r.venue][r.asset] -= r.amount;
+                }
+                s.busy = false;
+                self.in_flight = self.in_flight.saturating_sub(1);
+            }
+        }
+        for leg in &rec.legs[..rec.n_legs as usize] {
+            self.apply_fill(m, leg);
+        }
+    }
+
+    fn apply_fill(&mut self, m: &Market, f: &LegFill) {
+        if f.filled_qty.0 == 0 {
+            return;
+        }
+        let spec = &m.specs[f.instrument.idx()];
+        let inf = self.info[spec.id.idx()];
+        let v = inf.venue;
+        match inf.kind {
+            InstrumentKind::Spot => match f.side {
+                Side::Buy => {
+                    self.bal[v][inf.quote] -= f.quote.0 + f.fee.0;
+                    self.bal[v][inf.base] += f.base.0;
+                }
+                Side::Sell => {
+                    self.bal[v][inf.base] -= f.base.0;
+                    self.bal[v][inf.quote] += f.quote.0 - f.fee.0;
+                }
+            },
+            kind => {
+                let inverse = kind == InstrumentKind::InversePerp;
+                let dq = if f.side == Side::Buy {
+                    f.filled_qty.0
+                } else {
+                    -f.filled_qty.0
+                };
+                let value = if inverse { f.base.0 } else { f.quote.0 };
+                // inverse: a long pays base (cost +), linear: a long pays quote (cost +)
+                let dcost = dq.signum() * value;
+                let p = &mut self.pos[spec.id.idx()];
+                let mut realized = 0i64;
+                if p.qty == 0 || p.qty.signum() == dq.signum() {
+                    p.qty += dq;
+                    p.cost += dcost;
+                } else {
+                    let close = dq.abs().min(p.qty.abs());
+                    let cost_closed = mul_div(p.cost, close, p.qty.abs());
+                    let fill_closed = mul_div(dcost, close, dq.abs());
+                    realized = if inverse {
+                        cost_closed + fill_closed
+                    } else {
+                        -(cost_closed + fill_closed)
+                    };
+                    p.qty += dq.signum() * close;
+                    p.cost -= cost_closed;
+                    let left = dq.abs() - close;
+                    if left > 0 {
+                        p.qty += dq.signum() * left;
+                        p.cost += dcost - fill_closed;
+                    }
+                    if p.qty == 0 {
+                        p.cost = 0;
+                    }
+                }
+                let fee = if inverse {
+                    mul_div(f.fee.0, f.base.0, f.quote.0.max(1))
+                } else {
+                    f.fee.0
+                };
+                self.bal[v][inf.margin] += realized - fee;
+            }
+        }
+    }
+}
+
+impl SizeCaps for RiskGate {
+    fn cap_base(
+        &self,
+        buy: &InstrumentSpec,
+        buy_px: Price,
+        sell: &InstrumentSpec,
+        sell_px: Price,
+    ) -> Amount {
+        Amount(
+            self.leg_cap(buy, Side::Buy, buy_px)
+                .min(self.leg_cap(sell, Side::Sell, sell_px)),
+        )
+    }
+}

@@ -1,0 +1,481 @@
+//! Binance wire formats (spot, USDⓈ-M, COIN-M market streams and REST depth snapshots),
+//! parsed with sonic-rs straight into fixed point, with no allocation.
+//!
+//! Sources:
+//! - spot streams: <https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams>
+//! - USDⓈ-M streams: <https://developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams>
+//! - COIN-M streams: <https://developers.binance.com/docs/derivatives/coin-margined-futures/websocket-market-streams>
+//! - REST depth: `GET /api/v3/depth`, `/fapi/v1/depth`, `/dapi/v1/depth`
+//!
+//! Real samples (from `../shared/data/binance/`, 2024-08-08):
+//! ```text
+//! {"stream":"btcusdt@bookTicker","data":{"u":50093239212,"s":"BTCUSDT","b":"61837.63000000","B":"3.78826000","a":"61837.64000000","A":"1.54698000"}}
+//! {"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1723161255308,"s":"BTCUSDT","U":50093239203,"u":50093239207,"b":[["55653.87000000","0.00000000"]],"a":[["61838.04000000","0.32332000"]]}}
+//! {"stream":"btcusdt@depth@0ms","data":{"e":"depthUpdate","E":1723161256299,"T":1723161256298,"s":"BTCUSDT","U":5123107832006,"u":5123107837557,"pu":5123107831937,"b":[["58710.20","0.014"]],"a":[["61800.30","3.330"]]}}
+//! {"stream":"btcusdt@trade","data":{"e":"trade","E":1723161255343,"s":"BTCUSDT","t":3735683259,"p":"61837.63000000","q":"0.02000000","T":1723161255342,"m":true,"M":true}}
+//! {"stream":"btcusd_perp@bookTicker","data":{"u":1007198632021,"e":"bookTicker","s":"BTCUSD_PERP","ps":"BTCUSD","b":"61804.7","B":"35","a":"61804.8","A":"1645","T":1723161257465,"E":1723161257476}}
+//! {"lastUpdateId":50093239218,"bids":[["61837.63000000","3.78826000"],...],"asks":[...]}
+//! ```
+#![forbid(unsafe_code)]
+
+use crate::book::Level;
+use crate::venues::wire_util::{DecSeed, LevelsSeed, Scale};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use std::fmt;
+
+/// Which stream a message came from (from the `stream` name's suffix).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum StreamKind {
+    /// `<sym>@bookTicker`.
+    BookTicker,
+    /// `<sym>@depth`, `@depth@100ms`, `@depth@0ms`, ...
+    Depth,
+    /// `<sym>@trade`.
+    Trade,
+    /// `<sym>@aggTrade`.
+    AggTrade,
+    /// Anything else (kline, markPrice, ...): counted as unknown.
+    #[default]
+    Other,
+}
+
+impl StreamKind {
+    /// Classify the part of a stream name after the first `@`.
+    pub fn from_suffix(s: &str) -> StreamKind {
+        if s == "bookTicker" {
+            StreamKind::BookTicker
+        } else if s == "depth" || s.starts_with("depth@") {
+            StreamKind::Depth
+        } else if s == "trade" {
+            StreamKind::Trade
+        } else if s == "aggTrade" {
+            StreamKind::AggTrade
+        } else {
+            StreamKind::Other
+        }
+    }
+}
+
+/// Fields of one stream message (flat; which are set depends on the kind). Levels of depth
+/// updates go to [`Levels`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamMsg {
+    /// Stream kind.
+    pub kind: StreamKind,
+    /// Index of the instrument in the handler's table.
+    pub inst: usize,
+    /// `U`: first update id in a depth event.
+    pub first_id: u64,
+    /// `u`: final update id (depth, bookTicker).
+    pub last_id: u64,
+    /// `pu`: final update id of the previous depth event (futures only).
+    pub prev_id: Option<u64>,
+    /// bookTicker `b`.
+    pub bid_px: i64,
+    /// bookTicker `B`.
+    pub bid_qty: i64,
+    /// bookTicker `a`.
+    pub ask_px: i64,
+    /// bookTicker `A`.
+    pub ask_qty: i64,
+    /// Trade id `t` (or aggregate id `a`).
+    pub trade_id: u64,
+    /// Trade price.
+    pub px: i64,
+    /// Trade quantity.
+    pub qty: i64,
+    /// `m`: buyer is the maker (the aggressor sold).
+    pub buyer_maker: bool,
+    /// `E` event time, ms.
+    pub event_ms: u64,
+    /// Fields seen, as bits (to check required fields).
+    pub seen: u32,
+}
+
+const F_U: u32 = 1;
+const F_UU: u32 = 2;
+const F_PU: u32 = 4;
+const F_B: u32 = 8;
+const F_BQ: u32 = 16;
+const F_A: u32 = 32;
+const F_AQ: u32 = 64;
+const F_T: u32 = 128;
+const F_P: u32 = 256;
+const F_Q: u32 = 512;
+const F_M: u32 = 1024;
+const F_LEVELS_B: u32 = 2048;
+const F_LEVELS_A: u32 = 4096;
+
+/// Reused level buffers of one handler.
+#[derive(Debug)]
+pub struct Levels {
+    /// Bids of the last depth message / snapshot.
+    pub bids: Vec<Level>,
+    /// Asks of the last depth message / snapshot.
+    pub asks: Vec<Level>,
+}
+
+impl Levels {
+    /// Buffers for up to `cap` levels per side per message.
+    pub fn with_capacity(cap: usize) -> Levels {
+        Levels {
+            bids: Vec::with_capacity(cap),
+            asks: Vec::with_capacity(cap),
+        }
+    }
+}
+
+/// Why a message was rejected.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WireError {
+    /// Not valid JSON / wrong shape / bad number (the text is the parser's).
+    Malformed,
+    /// The stream's symbol is not configured on this handler.
+    UnknownSymbol,
+    /// A stream we do not use.
+    UnknownStream,
+    /// A required field is missing.
+    MissingField(&'static str),
+}
+
+/// Look-up from a stream-name symbol (lowercase) to the handler's instrument index.
+pub trait SymbolTable {
+    /// Index and scale of the instrument whose lowercase stream symbol is `sym`.
+    fn find_stream(&self, sym: &str) -> Option<(usize, Scale)>;
+    /// Index and scale by exchange symbol (`BTCUSDT`), case-insensitive.
+    fn find_symbol(&self, sym: &str) -> Option<(usize, Scale)>;
+}
+
+/// Parse one combined-stream message `{"stream":..., "data":{...}}`.
+pub fn parse_stream<T: SymbolTable>(
+    raw: &[u8],
+    symbols: &T,
+    levels: &mut Levels,
+) -> Result<StreamMsg, WireError> {
+    levels.bids.clear();
+    levels.asks.clear();
+    let mut msg = StreamMsg::default();
+    let mut status = Status::Ok;
+    let mut de = sonic_rs::Deserializer::from_slice(raw);
+    let r = EnvelopeSeed {
+        symbols,
+        msg: &mut msg,
+        levels,
+        status: &mut status,
+    }
+    .deserialize(&mut de);
+    match status {
+        Status::UnknownSymbol => return Err(WireError::UnknownSymbol),
+        Status::UnknownStream => return Err(WireError::UnknownStream),
+        Status::Ok => {}
+    }
+    if r.is_err() || de.end().is_err() {
+        return Err(WireError::Malformed);
+    }
+    let need = match msg.kind {
+        StreamKind::BookTicker => F_UU | F_B | F_BQ | F_A | F_AQ,
+        StreamKind::Depth => F_U | F_UU,
+        StreamKind::Trade | StreamKind::AggTrade => F_T | F_P | F_Q | F_M,
+        StreamKind::Other => 0,
+    };
+    if msg.seen & need != need {
+        return Err(WireError::MissingField(missing_name(need & !msg.seen)));
+    }
+    if msg.kind == StreamKind::Depth && msg.seen & (F_LEVELS_A | F_LEVELS_B) == 0 {
+        return Err(WireError::MissingField("b/a"));
+    }
+    Ok(msg)
+}
+
+fn missing_name(bits: u32) -> &'static str {
+    for (b, n) in [
+        (F_U, "U"),
+        (F_UU, "u"),
+        (F_B, "b"),
+        (F_BQ, "B"),
+        (F_A, "a"),
+        (F_AQ, "A"),
+        (F_T, "t"),
+        (F_P, "p"),
+        (F_Q, "q"),
+        (F_M, "m"),
+    ] {
+        if bits & b != 0 {
+            return n;
+        }
+    }
+    "?"
+}
+
+enum Status {
+    Ok,
+    UnknownSymbol,
+    UnknownStream,
+}
+
+struct EnvelopeSeed<'a, T> {
+    symbols: &'a T,
+    msg: &'a mut StreamMsg,
+    levels: &'a mut Levels,
+    status: &'a mut Status,
+}
+
+impl<'de, T: SymbolTable> DeserializeSeed<'de> for EnvelopeSeed<'_, T> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, T: SymbolTable> Visitor<'de> for EnvelopeSeed<'_, T> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a combined-stream envelope")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut scale: Option<Scale> = None;
+        while let Some(k) = map.next_key::<&str>()? {
+            match k {
+                "stream" => {
+                    let name: &str = map.next_value()?;
+                    let (sym, suffix) = name.split_once('@').unwrap_or((name, ""));
+                    self.msg.kind = StreamKind::from_suffix(suffix);
+                    if self.msg.kind == StreamKind::Other {
+                        *self.status = Status::UnknownStream;
+                        return Err(de::Error::custom("unknown stream"));
+                    }
+                    match self.symbols.find_stream(sym) {
+                        Some((i, s)) => {
+                            self.msg.inst = i;
+                            scale = Some(s);
+                        }
+                        None => {
+                            *self.status = Status::UnknownSymbol;
+                            return Err(de::Error::custom("unknown symbol"));
+                        }
+                    }
+                }
+                "data" => {
+                    let Some(scale) = scale else {
+                        return Err(de::Error::custom("data before stream"));
+                    };
+                    map.next_value_seed(DataSeed {
+                        scale,
+                        msg: &mut *self.msg,
+                        levels: &mut *self.levels,
+                    })?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        if scale.is_none() {
+            return Err(de::Error::custom("no stream"));
+        }
+        Ok(())
+    }
+}
+
+struct DataSeed<'a> {
+    scale: Scale,
+    msg: &'a mut StreamMsg,
+    levels: &'a mut Levels,
+}
+
+impl<'de> DeserializeSeed<'de> for DataSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DataSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a stream payload object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let m = self.msg;
+        let sc = self.scale;
+        let depth = m.kind == StreamKind::Depth;
+        let agg = m.kind == StreamKind::AggTrade;
+        while let Some(k) = map.next_key::<&str>()? {
+            match k {
+                "U" => {
+                    m.first_id = map.next_value()?;
+                    m.seen |= F_U;
+                }
+                "u" => {
+                    m.last_id = map.next_value()?;
+                    m.seen |= F_UU;
+                }
+                "pu" => {
+                    m.prev_id = Some(map.next_value()?);
+                    m.seen |= F_PU;
+                }
+                "E" => m.event_ms = map.next_value()?,
+                "b" if depth => {
+                    map.next_value_seed(LevelsSeed {
+                        scale: sc,
+                        out: &mut self.levels.bids,
+                    })?;
+                    m.seen |= F_LEVELS_B;
+                }
+                "a" if depth => {
+                    map.next_value_seed(LevelsSeed {
+                        scale: sc,
+                        out: &mut self.levels.asks,
+                    })?;
+                    m.seen |= F_LEVELS_A;
+                }
+                "b" => {
+                    m.bid_px = map.next_value_seed(DecSeed(sc.price_dec))?.value;
+                    m.seen |= F_B;
+                }
+                "B" => {
+                    m.bid_qty = map.next_value_seed(DecSeed(sc.qty_dec))?.value;
+                    m.seen |= F_BQ;
+                }
+                "a" if agg => {
+                    m.trade_id = map.next_value()?;
+                    m.seen |= F_T;
+                }
+                "a" => {
+                    m.ask_px = map.next_value_seed(DecSeed(sc.price_dec))?.value;
+                    m.seen |= F_A;
+                }
+                "A" => {
+                    m.ask_qty = map.next_value_seed(DecSeed(sc.qty_dec))?.value;
+                    m.seen |= F_AQ;
+                }
+                "t" => {
+                    m.trade_id = map.next_value()?;
+                    m.seen |= F_T;
+                }
+                "p" => {
+                    m.px = map.next_value_seed(DecSeed(sc.price_dec))?.value;
+                    m.seen |= F_P;
+                }
+                "q" => {
+                    m.qty = map.next_value_seed(DecSeed(sc.qty_dec))?.value;
+                    m.seen |= F_Q;
+                }
+                "m" => {
+                    m.buyer_maker = map.next_value()?;
+                    m.seen |= F_M;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A parsed REST depth snapshot (levels in [`Levels`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SnapshotMsg {
+    /// `lastUpdateId`.
+    pub last_update_id: u64,
+    /// Index of the instrument, when the snapshot names it (`symbol`, COIN-M) or the caller
+    /// supplied it.
+    pub inst: Option<usize>,
+}
+
+/// Parse a REST depth snapshot `{"lastUpdateId":..,"bids":[..],"asks":[..]}`. The instrument
+/// comes from `hint` (the fetcher knows what it asked for) or the `symbol` field; its scale is
+/// needed before the levels, so when neither is known in advance the single-instrument
+/// fallback `default` is used.
+pub fn parse_snapshot<T: SymbolTable>(
+    raw: &[u8],
+    symbols: &T,
+    hint: Option<(usize, Scale)>,
+    levels: &mut Levels,
+) -> Result<SnapshotMsg, WireError> {
+    levels.bids.clear();
+    levels.asks.clear();
+    // The scale must be known before the levels; COIN-M puts "symbol" before "bids", and the
+    // other venues have no symbol at all, so the hint is required there.
+    let mut out = SnapshotMsg::default();
+    let mut de = sonic_rs::Deserializer::from_slice(raw);
+    let mut seen_id = false;
+    let r = SnapshotSeed {
+        symbols,
+        scale: hint.map(|h| h.1),
+        out: &mut out,
+        levels,
+        seen_id: &mut seen_id,
+    }
+    .deserialize(&mut de);
+    if let Some((i, _)) = hint {
+        out.inst = Some(i);
+    }
+    if r.is_err() || de.end().is_err() {
+        return Err(WireError::Malformed);
+    }
+    if !seen_id {
+        return Err(WireError::MissingField("lastUpdateId"));
+    }
+    if out.inst.is_none() {
+        return Err(WireError::UnknownSymbol);
+    }
+    Ok(out)
+}
+
+struct SnapshotSeed<'a, T> {
+    symbols: &'a T,
+    scale: Option<Scale>,
+    out: &'a mut SnapshotMsg,
+    levels: &'a mut Levels,
+    seen_id: &'a mut bool,
+}
+
+impl<'de, T: SymbolTable> DeserializeSeed<'de> for SnapshotSeed<'_, T> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, T: SymbolTable> Visitor<'de> for SnapshotSeed<'_, T> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a depth snapshot object")
+    }
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        while let Some(k) = map.next_key::<&str>()? {
+            match k {
+                "lastUpdateId" => {
+                    self.out.last_update_id = map.next_value()?;
+                    *self.seen_id = true;
+                }
+                "symbol" => {
+                    let s: &str = map.next_value()?;
+                    if let Some((i, sc)) = self.symbols.find_symbol(s) {
+                        if self.scale.is_none() {
+                            self.scale = Some(sc);
+                            self.out.inst = Some(i);
+                        }
+                    }
+                }
+                "bids" | "asks" => {
+                    let Some(scale) = self.scale else {
+                        return Err(de::Error::custom("snapshot instrument unknown"));
+                    };
+                    let out = if k == "bids" {
+                        &mut self.levels.bids
+                    } else {
+                        &mut self.levels.asks
+                    };
+                    map.next_value_seed(LevelsSeed { scale, out })?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

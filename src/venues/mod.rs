@@ -1,0 +1,93 @@
+//! Exchange adapters. Every venue folder has the same files: `mod.rs` (handler),
+//! `wire.rs` (message formats, real samples, doc links), `book.rs` (sync rules),
+//! `orders.rs` (order encoding/signing), `instruments.rs` (specs from the venue's endpoint).
+#![forbid(unsafe_code)]
+
+pub mod binance;
+pub mod wire_util;
+
+use crate::book::{ChecksumKind, L2Book};
+use crate::config::{Setup, VenueConfig};
+use crate::feed::{VenueCounters, VenueHandler};
+use crate::instrument::InstrumentDef;
+use crate::types::VenueId;
+use std::sync::Arc;
+
+/// Exchanges this build speaks (`exchange = "..."` in a venue's config).
+pub const EXCHANGES: &[&str] = &["binance"];
+
+/// Check the exchange-specific keys of a venue config: `Err((key, message))`.
+pub fn check_venue(v: &VenueConfig) -> Result<(), (&'static str, String)> {
+    match v.exchange.as_str() {
+        "binance" => binance::market_of(v).map(|_| ()),
+        other => Err((
+            "exchange",
+            format!(
+                "unknown exchange {other:?} (supported: {})",
+                EXCHANGES.join(", ")
+            ),
+        )),
+    }
+}
+
+/// Parse a venue's instrument-endpoint response (`NAME.0` recording or raw JSON body).
+pub fn parse_instrument_file(
+    v: &VenueConfig,
+    venue_name: &str,
+    text: &str,
+) -> Result<Vec<InstrumentDef>, String> {
+    match v.exchange.as_str() {
+        "binance" => {
+            let m = binance::market_of(v).map_err(|e| e.1)?;
+            let first = text.lines().next().unwrap_or("");
+            binance::instruments::parse_exchange_info(first, m, venue_name)
+        }
+        other => Err(format!("no instrument-file reader for {other}")),
+    }
+}
+
+/// Compute the venue checksum of `book` for `kind`; `None` when the kind has no checksum.
+pub fn checksum(kind: ChecksumKind, _book: &L2Book) -> Option<i64> {
+    match kind {
+        ChecksumKind::None => None,
+    }
+}
+
+/// Build the market-data handler for venue `v` of a resolved config.
+pub fn make_handler(
+    setup: &Setup,
+    v: VenueId,
+    counters: Arc<VenueCounters>,
+) -> Result<Box<dyn VenueHandler>, String> {
+    let vs = &setup.venues[v.idx()];
+    match vs.cfg.exchange.as_str() {
+        "binance" => {
+            let market =
+                binance::market_of(&vs.cfg).map_err(|e| format!("venue {}: {}", vs.name, e.1))?;
+            let insts = setup
+                .instruments
+                .iter()
+                .filter(|i| i.venue == v)
+                .map(|i| binance::InstrumentRef {
+                    id: i.id,
+                    symbol: i.symbol.clone(),
+                    scale: wire_util::Scale {
+                        price_dec: i.price_dec,
+                        qty_dec: i.qty_dec,
+                    },
+                })
+                .collect();
+            Ok(Box::new(binance::BinanceHandler::new(
+                v,
+                market,
+                insts,
+                binance::Limits {
+                    max_levels_per_msg: vs.cfg.book_levels.max(1000),
+                    ..binance::Limits::default()
+                },
+                counters,
+            )))
+        }
+        other => Err(format!("venue {}: unknown exchange {other}", vs.name)),
+    }
+}

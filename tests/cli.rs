@@ -1,0 +1,119 @@
+//! The binary: help, config errors (named key, exit 2), missing files, a good run.
+
+mod common;
+
+use std::process::Command;
+
+fn arbot(args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_arbot"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn write_cfg(name: &str, text: &str) -> std::path::PathBuf {
+    let d = common::tmp(name);
+    let p = d.join("c.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn base() -> String {
+    std::fs::read_to_string(common::root().join("configs/replay.toml"))
+        .unwrap()
+        .replace(
+            "../shared/data",
+            &common::root().join("../shared/data").display().to_string(),
+        )
+}
+
+#[test]
+fn help_explains_itself() {
+    let (c, out, _) = arbot(&["--help"]);
+    assert_eq!(c, 0);
+    assert!(out.contains("run") && out.contains("check-config"));
+    let (c, out, _) = arbot(&["run", "--help"]);
+    assert_eq!(c, 0);
+    assert!(out.contains("--config") && out.contains("--out") && out.contains("report.json"));
+}
+
+#[test]
+fn config_errors_name_the_key_and_exit_2() {
+    let cases = [
+        (
+            base().replace(
+                "taker_fee_bps = 10.0",
+                "taker_fee_bps = 10.0\ntaker_fee = 3",
+            ),
+            "taker_fee",
+        ),
+        (
+            base().replace("min_net_spread_bps = 25.0", "min_net_spread_bps = \"lots\""),
+            "min_net_spread_bps",
+        ),
+        (
+            base().replace("max_in_flight = 5", "max_in_flight = 0"),
+            "risk.max_in_flight",
+        ),
+        (
+            base().replace("spot_btcusdt_20240808.gz", "nope.gz"),
+            "replay.files[0].path",
+        ),
+        (
+            base().replace("tick_size = \"0.01\"", "tick_size = \"-0.01\""),
+            "tick_size",
+        ),
+        (
+            base().replace("order_latency_ns = 1_000_000", "order_latency_ns = 0"),
+            "order_latency_ns",
+        ),
+        (
+            base().replace("mode = \"replay\"", "mode = \"live\""),
+            "mode",
+        ),
+        ("this is = = not toml".to_string(), "c.toml"),
+    ];
+    for (i, (text, key)) in cases.iter().enumerate() {
+        let p = write_cfg(&format!("cfg{i}"), text);
+        let (c, _, err) = arbot(&["run", "--config", p.to_str().unwrap()]);
+        assert_eq!(c, 2, "case {i}: {err}");
+        assert!(
+            err.contains(key),
+            "case {i}: message should name {key}: {err}"
+        );
+        let (c, _, _) = arbot(&["check-config", "--config", p.to_str().unwrap()]);
+        assert_eq!(c, 2);
+    }
+    let (c, _, err) = arbot(&["run", "--config", "/nonexistent/x.toml"]);
+    assert_eq!(c, 2);
+    assert!(err.contains("/nonexistent/x.toml"), "{err}");
+}
+
+#[test]
+fn main_job_runs_and_writes_the_report() {
+    let out = common::tmp("cli-run");
+    let (c, stdout, err) = arbot(&[
+        "run",
+        "--config",
+        "configs/replay.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(c, 0, "{err}");
+    assert!(stdout.contains("why no trades"), "{stdout}");
+    assert!(stdout.contains("binance-spot"));
+    let rep: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(rep["mode"], "replay");
+    assert!(
+        rep["latency_ns"]["tick_to_detect"]["count"]
+            .as_u64()
+            .unwrap()
+            > 100_000
+    );
+}
