@@ -189,20 +189,31 @@ pub struct Ticker {
     pub recv_ns: Nanos,
 }
 
-/// Checksum algorithm a venue attaches to book commits. Venue modules implement them in
-/// [`crate::venues::checksum`].
+/// Checksum algorithm a venue attaches to book commits (computed in
+/// [`crate::venues::checksum`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[repr(i64)]
 pub enum ChecksumKind {
     /// No checksum.
     #[default]
     None = 0,
+    /// OKX / Bitget: top 25 bids and asks interleaved, signed CRC32.
+    Top25Interleaved = 1,
+    /// Kraken WS v1: top 10 asks then bids, digits only, unsigned CRC32.
+    Kraken10 = 2,
+    /// Kraken WS v2: as v1, numbers written at the instrument's precision.
+    Kraken10Fixed = 3,
 }
 
 impl ChecksumKind {
-    /// From the `p1` payload of a commit event.
-    pub fn from_i64(_v: i64) -> ChecksumKind {
-        ChecksumKind::None
+    /// From the `p1` payload of a commit event (unknown values: none).
+    pub fn from_i64(v: i64) -> ChecksumKind {
+        match v {
+            1 => ChecksumKind::Top25Interleaved,
+            2 => ChecksumKind::Kraken10,
+            3 => ChecksumKind::Kraken10Fixed,
+            _ => ChecksumKind::None,
+        }
     }
 }
 

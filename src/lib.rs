@@ -30,6 +30,7 @@
 //! - [`stats`]: latency histograms (hdrhistogram) per stage.
 //! - [`report`]: `report.json` and the human summary.
 //! - [`engine`]: wires the threads for a run.
+//! - [`verify`]: `verify-book`: recorded sessions through the real parsers and books.
 //! - [`affinity`]: core pinning.
 //! - [`alloc_probe`]: marks hot threads for the counting-allocator test.
 #![warn(missing_docs)]
@@ -55,4 +56,5 @@ pub mod risk;
 pub mod stats;
 pub mod types;
 pub mod venues;
+pub mod verify;
 pub mod wait;

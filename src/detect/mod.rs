@@ -59,17 +59,27 @@ pub struct Market {
 impl Market {
     /// Books sized per the venues' `book_levels`.
     pub fn new(setup: &Setup) -> Market {
-        let books = setup
+        let levels: Vec<usize> = setup
             .instruments
             .iter()
-            .map(|s| L2Book::new(setup.venues[s.venue.idx()].cfg.book_levels))
+            .map(|s| setup.venues[s.venue.idx()].cfg.book_levels)
             .collect();
-        let n = setup.instruments.len();
+        Market::from_specs(setup.instruments.clone(), setup.venues.len(), &levels)
+    }
+
+    /// Books for `specs` (ids must be their positions), `levels[i]` levels per side.
+    pub fn from_specs(specs: Vec<InstrumentSpec>, n_venues: usize, levels: &[usize]) -> Market {
+        let books = specs
+            .iter()
+            .enumerate()
+            .map(|(i, _)| L2Book::new(levels.get(i).copied().unwrap_or(5000)))
+            .collect();
+        let n = specs.len();
         Market {
             books,
-            specs: setup.instruments.clone(),
-            venue_up: vec![true; setup.venues.len()],
-            health: vec![BookHealth::default(); setup.venues.len()],
+            specs,
+            venue_up: vec![true; n_venues],
+            health: vec![BookHealth::default(); n_venues],
             last_msg_seq: vec![0; n],
             now_ns: 0,
             dirty: Vec::with_capacity(n),
@@ -162,7 +172,7 @@ impl Market {
                 let r = b.commit(ev.venue_seq, ev.recv_ns, snapshot);
                 let kind = ChecksumKind::from_i64(ev.p1);
                 if kind != ChecksumKind::None && b.synced {
-                    match crate::venues::checksum(kind, b) {
+                    match crate::venues::checksum(kind, b, &self.specs[i.idx()]) {
                         Some(c) if c == ev.p0 => self.health[v].checksums_ok += 1,
                         Some(c) => {
                             self.health[v].checksum_mismatches += 1;

@@ -10,6 +10,7 @@
 //! thread's wait strategy; book data is never dropped (a dropped level would corrupt the book).
 #![forbid(unsafe_code)]
 
+pub mod protocol;
 pub mod replay_source;
 
 use crate::clock;

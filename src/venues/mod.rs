@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod binance;
+pub mod checksum;
 pub mod wire_util;
 
 use crate::book::{ChecksumKind, L2Book};
@@ -47,10 +48,12 @@ pub fn parse_instrument_file(
 }
 
 /// Compute the venue checksum of `book` for `kind`; `None` when the kind has no checksum.
-pub fn checksum(kind: ChecksumKind, _book: &L2Book) -> Option<i64> {
-    match kind {
-        ChecksumKind::None => None,
-    }
+pub fn checksum(
+    kind: ChecksumKind,
+    book: &L2Book,
+    spec: &crate::instrument::InstrumentSpec,
+) -> Option<i64> {
+    checksum::compute(kind, book, spec)
 }
 
 /// Build the market-data handler for venue `v` of a resolved config.
