@@ -534,7 +534,7 @@ pub fn run_replay(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineErro
     for (fi, (name, venues, core)) in setup.feeds.iter().enumerate() {
         let (ptx, prx) = channel::<MdEvent>(t.md_ring_capacity);
         let (btx, brx) = byte_channel(t.raw_ring_bytes);
-        let (_ltx, lrx) = channel::<LogRecord>(1024);
+        let (ltx, lrx) = channel::<LogRecord>(1024);
         md_rx.push(prx);
         raw_tx.push(btx);
         feed_logs.push(lrx);
@@ -557,6 +557,7 @@ pub fn run_replay(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineErro
                 out: ptx,
                 waiter: waiter(setup),
                 stop: stop.clone(),
+                log: ltx,
             },
         ));
     }

@@ -54,6 +54,8 @@ pub mod report;
 pub mod ring;
 pub mod risk;
 pub mod stats;
+#[cfg(test)]
+pub mod testkit;
 pub mod types;
 pub mod venues;
 pub mod verify;

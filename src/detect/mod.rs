@@ -317,6 +317,10 @@ pub struct PairStats {
     pub rejected: u64,
     #[serde(skip)]
     pub(crate) last_signal_ns: u64,
+    /// Message index + 1 of the last evaluation (a pair is evaluated once per message even
+    /// when both of its books changed in it).
+    #[serde(skip)]
+    pub(crate) last_eval: u64,
     #[serde(skip)]
     pub(crate) max_gross_bits: Option<Bps>,
     #[serde(skip)]

@@ -15,6 +15,7 @@ pub mod replay_source;
 
 use crate::clock;
 use crate::event::{flags, InvalidReason, MdEvent, MdKind};
+use crate::journal::{LogCode, LogRecord, Severity};
 use crate::ring::{Producer, RawMeta};
 use crate::types::{InstrumentId, Nanos, Side, VenueId};
 use crate::wait::Waiter;
@@ -113,6 +114,15 @@ enum SinkOut<'a> {
     Vec(&'a mut Vec<MdEvent>),
 }
 
+/// Why a raw message was skipped (for the log line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Skip {
+    /// Could not be parsed.
+    ParseError,
+    /// Well-formed but not used.
+    Unknown,
+}
+
 /// Where a handler writes its events for the current message. Events are staged in a small
 /// fixed array, stamped once per batch, and pushed to the ring in batches; the last event of
 /// a message gets [`flags::LAST`] (a message with no event gets a `Noop`).
@@ -126,6 +136,9 @@ pub struct EventSink<'a> {
     pub events: u64,
     /// Times the ring was found full so far.
     pub ring_full: u64,
+    log: Option<&'a mut Producer<LogRecord>>,
+    /// Log records dropped because the log ring was full.
+    pub log_dropped: u64,
 }
 
 impl<'a> EventSink<'a> {
@@ -139,7 +152,15 @@ impl<'a> EventSink<'a> {
             hdr: MdEvent::default(),
             events: 0,
             ring_full: 0,
+            log: None,
+            log_dropped: 0,
         }
+    }
+
+    /// Also send a log record for every skipped message to `log` (the cold thread's ring).
+    pub fn with_log(mut self, log: &'a mut Producer<LogRecord>) -> EventSink<'a> {
+        self.log = Some(log);
+        self
     }
 
     /// A sink that appends to a vector (tests, `verify-book`).
@@ -152,6 +173,32 @@ impl<'a> EventSink<'a> {
             hdr: MdEvent::default(),
             events: 0,
             ring_full: 0,
+            log: None,
+            log_dropped: 0,
+        }
+    }
+
+    /// Record that the current message was skipped: a log record with its first 64 bytes goes
+    /// to the cold thread (parse errors only; unknown messages are just counted). The caller
+    /// counts it in [`VenueCounters`].
+    #[cold]
+    pub fn skipped(&mut self, why: Skip, raw: &[u8]) {
+        if why != Skip::ParseError {
+            return;
+        }
+        if let Some(l) = self.log.as_deref_mut() {
+            let rec = LogRecord {
+                ts_ns: self.hdr.recv_ns,
+                severity: Severity::Warn,
+                code: LogCode::ParseError,
+                venue: self.hdr.venue,
+                msg_seq: self.hdr.msg_seq,
+                ..LogRecord::default()
+            }
+            .with_text(raw);
+            if l.push(rec).is_err() {
+                self.log_dropped += 1;
+            }
         }
     }
 
@@ -406,6 +453,8 @@ pub struct FeedThread {
     pub waiter: Waiter,
     /// Set to stop early (live modes).
     pub stop: Arc<AtomicBool>,
+    /// Log records (parse errors) to the cold thread.
+    pub log: Producer<LogRecord>,
 }
 
 impl FeedThread {
@@ -417,6 +466,7 @@ impl FeedThread {
             mut out,
             mut waiter,
             stop,
+            mut log,
             ..
         } = self;
         let clock = clock::Clock::get();
@@ -428,7 +478,7 @@ impl FeedThread {
             route[h.venue().idx()] = i as u8;
         }
         let mut sink_waiter = waiter.clone();
-        let mut sink = EventSink::to_ring(&mut out, &mut sink_waiter);
+        let mut sink = EventSink::to_ring(&mut out, &mut sink_waiter).with_log(&mut log);
         crate::alloc_probe::enter_hot();
         loop {
             let mut did = false;

@@ -16,7 +16,7 @@ pub mod instruments;
 pub mod orders;
 pub mod wire;
 
-use crate::feed::{tag, EventSink, VenueCounters, VenueHandler};
+use crate::feed::{tag, EventSink, Skip, VenueCounters, VenueHandler};
 use crate::ring::RawMeta;
 use crate::types::{InstrumentId, Side, VenueId};
 use crate::venues::wire_util::Scale;
@@ -226,8 +226,12 @@ impl BinanceHandler {
             Err(WireError::UnknownSymbol) => {
                 VenueCounters::inc(&c.snapshots_rejected);
                 VenueCounters::inc(&c.parse_errors);
+                sink.skipped(Skip::ParseError, raw);
             }
-            Err(_) => VenueCounters::inc(&c.parse_errors),
+            Err(_) => {
+                VenueCounters::inc(&c.parse_errors);
+                sink.skipped(Skip::ParseError, raw);
+            }
         }
     }
 }
@@ -270,6 +274,7 @@ impl VenueHandler for BinanceHandler {
                         if self.market != Market::Spot && ids.prev.is_none() {
                             // futures diffs must carry `pu`; without it continuity is unknowable
                             VenueCounters::inc(&c.parse_errors);
+                            sink.skipped(Skip::ParseError, raw);
                             return;
                         }
                         st.sync.on_diff(
@@ -297,7 +302,8 @@ impl VenueHandler for BinanceHandler {
                 if raw.starts_with(b"{\"result\"") || raw.starts_with(b"{\"id\"") {
                     VenueCounters::inc(&c.unknown_messages)
                 } else {
-                    VenueCounters::inc(&c.parse_errors)
+                    VenueCounters::inc(&c.parse_errors);
+                    sink.skipped(Skip::ParseError, raw);
                 }
             }
         }
