@@ -364,10 +364,17 @@ pub fn finish(it: &ApprovedIntent, legs: &[LegFill]) -> TradeRecord {
     } else {
         TradeStatus::Partial
     };
-    rec.gross_pnl_usd = Amount(gross);
-    rec.fees_usd = Amount(fees);
-    rec.net_pnl_usd = Amount(gross - fees);
+    // mark the residual at the price of the last leg that filled
+    let mark = legs.iter().rev().find(|l| l.base.0 > 0);
+    let resid_mark = match mark {
+        Some(l) if resid != 0 => (resid as i128 * l.quote.0 as i128 / l.base.0 as i128) as i64,
+        _ => 0,
+    };
     rec.residual_base = Amount(resid);
+    rec.residual_mark_usd = Amount(resid_mark);
+    rec.gross_pnl_usd = Amount(gross + resid_mark);
+    rec.fees_usd = Amount(fees);
+    rec.net_pnl_usd = Amount(gross + resid_mark - fees);
     rec
 }
 
