@@ -560,14 +560,20 @@ impl FeedSource for WsSource {
             }
         }
         // venue status
-        let all_open = self
+        // (a connection that ended normally at the end of a recording is not a disconnect:
+        // the books stay as they are, like at the end of a replay file)
+        let all_ready = self
             .slots
             .iter()
-            .all(|s| matches!(s.state, SlotState::Open { .. }));
-        if all_open && !self.venue_up {
+            .all(|s| matches!(s.state, SlotState::Open { .. } | SlotState::Finished));
+        let any_open = self
+            .slots
+            .iter()
+            .any(|s| matches!(s.state, SlotState::Open { .. }));
+        if all_ready && any_open && !self.venue_up {
             self.venue_up = true;
             f(SourceEvent::Connected(venue));
-        } else if !all_open && self.venue_up {
+        } else if !all_ready && self.venue_up {
             self.venue_up = false;
             self.generation += 1;
             f(SourceEvent::Disconnected(venue));
