@@ -128,6 +128,9 @@ struct Slot {
     attempts: u32,
     last_rx_ns: u64,
     next_app_ping_ns: u64,
+    /// The connection has read its first frame (until then reads count as set-up: the
+    /// first frame turns tungstenite's read buffer into a shared one, a one-time allocation).
+    warm: bool,
 }
 
 /// Why a connection went away.
@@ -223,6 +226,7 @@ impl WsSource {
                 attempts: 0,
                 last_rx_ns: 0,
                 next_app_ping_ns: 0,
+                warm: false,
             });
         }
         if slots.is_empty() {
@@ -374,6 +378,7 @@ impl WsSource {
             let _ = c.flush();
         }
         s.state = SlotState::Open { since_ns: now };
+        s.warm = false;
         s.last_rx_ns = now;
         s.next_app_ping_ns = now;
         self.stats.connects += 1;
@@ -419,6 +424,7 @@ impl FeedSource for WsSource {
                     }
                 }
                 SlotState::Opening { since_ns } => {
+                    let _cold = Cold::new(); // connection set-up allocates (buffers, TLS)
                     let step = match self.slots[i].conn.as_mut() {
                         Some(c) => c.drive(),
                         None => Step::Failed("no connection".into()),
@@ -441,6 +447,7 @@ impl FeedSource for WsSource {
                         let Some(c) = s.conn.as_mut() else {
                             continue;
                         };
+                        let cold = if s.warm { None } else { Some(Cold::new()) };
                         for _ in 0..BUDGET {
                             match c.read() {
                                 Ok(Some(Message::Text(t))) => {
@@ -515,6 +522,10 @@ impl FeedSource for WsSource {
                                 detail = e;
                             }
                         }
+                        if cold.is_some() && s.last_rx_ns > since_ns {
+                            s.warm = true;
+                        }
+                        drop(cold);
                     }
                     if gone.is_none() {
                         // application keep-alive
@@ -553,8 +564,7 @@ impl FeedSource for WsSource {
                             WsError::Io(s) | WsError::Protocol(s) if !s.is_empty() => s.as_str(),
                             _ => what,
                         };
-                        let d = d.to_string();
-                        self.down(i, why, &d, now);
+                        self.down(i, why, d, now);
                     }
                 }
             }

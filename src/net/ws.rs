@@ -373,6 +373,9 @@ impl WsConn {
         use tungstenite::Error as E;
         let r = match e {
             E::ConnectionClosed | E::AlreadyClosed => WsError::Closed(self.close_code),
+            E::Protocol(tungstenite::error::ProtocolError::ResetWithoutClosingHandshake) => {
+                WsError::Io("connection lost without a close frame".into())
+            }
             E::Protocol(p) => WsError::Protocol(p.to_string()),
             E::Capacity(c) => WsError::Protocol(c.to_string()),
             E::Utf8(s) => WsError::Protocol(format!("invalid UTF-8: {s}")),
