@@ -340,7 +340,9 @@ pub fn human(report: &Value) -> String {
             if g(report, "mode").as_str() != Some("replay") {
                 s.push_str(&format!(
                     "  {:<16} disconnects {}  reconnects {}\n",
-                    "", g(v, "disconnects"), g(v, "reconnects")
+                    "",
+                    g(v, "disconnects"),
+                    g(v, "reconnects")
                 ));
             }
         }

@@ -47,7 +47,6 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static A: Counting = Counting;
 
-#[allow(dead_code)]
 mod common;
 #[path = "support/loopback.rs"]
 mod feed;
@@ -80,7 +79,10 @@ fn feed_read_path_does_not_allocate_over_a_loopback_session() {
         .sum();
     assert!(msgs > 10_000, "{msgs}");
     assert!(pings > 10, "pongs were written: {pings}");
-    assert!(rep["trades"]["attempted"].as_u64().unwrap() > 0, "trade path exercised");
+    assert!(
+        rep["trades"]["attempted"].as_u64().unwrap() > 0,
+        "trade path exercised"
+    );
     assert!(all > 1000, "counting allocator not active? {all}");
     // the only ones: at the end of the recording the server closes each connection and
     // tungstenite builds its close reply frame inside `read` (teardown, one per connection)
@@ -103,5 +105,8 @@ fn feed_read_path_does_not_allocate_over_a_loopback_session() {
         "wss: {hot} hot-thread allocations over {msgs} messages ({:.2} per message: rustls copies each TLS record into a new Vec)",
         hot as f64 / msgs as f64
     );
-    assert!(hot <= 2 * msgs, "wss allocations beyond rustls' one per record: {hot}");
+    assert!(
+        hot <= 2 * msgs,
+        "wss allocations beyond rustls' one per record: {hot}"
+    );
 }

@@ -17,9 +17,19 @@ fn paper_over_ws_and_wss_equals_file_replay() {
     let (rep, rres) = replay();
     assert!(rep["venues"]["binance-spot"]["messages"].as_u64().unwrap() > 3000);
     for tls in [false, true] {
-        let run = paper(if tls { "lb-wss" } else { "lb-ws" }, tls, true, Faults::default(), "");
+        let run = paper(
+            if tls { "lb-wss" } else { "lb-ws" },
+            tls,
+            true,
+            Faults::default(),
+            "",
+        );
         assert_same_as_replay(&run, &rep);
-        assert_eq!(books(&run.res, 50), books(&rres, 50), "final books, tls={tls}");
+        assert_eq!(
+            books(&run.res, 50),
+            books(&rres, 50),
+            "final books, tls={tls}"
+        );
         // the wire-to-event latency was measured for every data message
         for v in VENUES {
             let w = &run.report["net"]["venues"][v]["ws"];
@@ -37,10 +47,6 @@ fn paper_over_ws_and_wss_equals_file_replay() {
         }
     }
 }
-
-
-
-
 
 #[test]
 fn dropped_connection_reconnects_and_resyncs() {
@@ -63,7 +69,10 @@ fn dropped_connection_reconnects_and_resyncs() {
     assert_eq!(dropped.len(), 1, "{}", run.report["venues"]);
     let v = dropped[0];
     assert_eq!(run.report["venues"][v]["reconnects"], 1);
-    assert_eq!(run.report["venues"][v]["syncs"], 2, "resynced after the reconnect");
+    assert_eq!(
+        run.report["venues"][v]["syncs"], 2,
+        "resynced after the reconnect"
+    );
     assert!(net(&run, v, "io_errors") + net(&run, v, "closed_by_server") >= 1);
     assert_recovered(&run, &rres);
 }
@@ -143,7 +152,10 @@ fn skipped_diff_is_a_gap_then_a_resync() {
         .map(|v| run.report["venues"][*v]["resyncs"].as_u64().unwrap())
         .sum();
     assert_eq!((gaps, resyncs), (1, 1));
-    assert!(run.server.snapshots_synthesized >= 1, "a fresh snapshot was fetched");
+    assert!(
+        run.server.snapshots_synthesized >= 1,
+        "a fresh snapshot was fetched"
+    );
     for v in VENUES {
         assert_eq!(run.report["venues"][v]["disconnects"], 0);
     }

@@ -382,7 +382,13 @@ impl WsSource {
         s.last_rx_ns = now;
         s.next_app_ping_ns = now;
         self.stats.connects += 1;
-        self.log(Severity::Info, "ws_connected", "", i as i64, self.stats.connects as i64);
+        self.log(
+            Severity::Info,
+            "ws_connected",
+            "",
+            i as i64,
+            self.stats.connects as i64,
+        );
         if let Some(e) = err {
             self.down(i, Down::Io, &e, now);
         }
@@ -608,11 +614,7 @@ impl FeedSource for WsSource {
                 self.want.clear();
             }
         }
-        if self
-            .slots
-            .iter()
-            .all(|s| s.state == SlotState::Finished)
-        {
+        if self.slots.iter().all(|s| s.state == SlotState::Finished) {
             SourceState::Finished
         } else {
             SourceState::Open

@@ -105,8 +105,8 @@ mod tests {
 
     #[test]
     fn urls_parse() {
-        let u = Url::parse("wss://stream.binance.com:9443/stream?streams=btcusdt@bookTicker")
-            .unwrap();
+        let u =
+            Url::parse("wss://stream.binance.com:9443/stream?streams=btcusdt@bookTicker").unwrap();
         assert!(u.secure);
         assert_eq!(u.host, "stream.binance.com");
         assert_eq!(u.port, 9443);
@@ -115,11 +115,19 @@ mod tests {
         let u = Url::parse("ws://127.0.0.1:8080").unwrap();
         assert_eq!((u.secure, u.port, u.path.as_str()), (false, 8080, "/"));
         let u = Url::parse("https://fapi.binance.com/fapi/v1/depth?symbol=BTCUSDT").unwrap();
-        assert_eq!((u.port, u.host_header().as_str()), (443, "fapi.binance.com"));
+        assert_eq!(
+            (u.port, u.host_header().as_str()),
+            (443, "fapi.binance.com")
+        );
         let u = Url::parse("ws://[::1]:9/x").unwrap();
         assert_eq!((u.host.as_str(), u.port), ("::1", 9));
         assert_eq!(u.host_header(), "[::1]:9");
-        for bad in ["stream.binance.com", "ftp://x/", "ws://:80/", "ws://h:port/"] {
+        for bad in [
+            "stream.binance.com",
+            "ftp://x/",
+            "ws://:80/",
+            "ws://h:port/",
+        ] {
             assert!(Url::parse(bad).is_err(), "{bad}");
         }
     }

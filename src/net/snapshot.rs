@@ -195,10 +195,7 @@ impl Fetcher {
                 }
                 Err(e) => {
                     self.stats.failed.fetch_add(1, Ordering::Relaxed);
-                    eprintln!(
-                        "arbot: snapshot {url}: {e}; retrying in {:?}",
-                        p.delay
-                    );
+                    eprintln!("arbot: snapshot {url}: {e}; retrying in {:?}", p.delay);
                     pending.push((
                         inst,
                         Pending {

@@ -55,8 +55,8 @@ pub fn self_signed_server() -> Result<(String, Arc<rustls::ServerConfig>), Strin
     .map_err(|e| format!("rcgen: {e}"))?;
     let pem = ck.cert.pem();
     let cert = ck.cert.der().clone();
-    let key = PrivateKeyDer::try_from(ck.signing_key.serialize_der())
-        .map_err(|e| format!("key: {e}"))?;
+    let key =
+        PrivateKeyDer::try_from(ck.signing_key.serialize_der()).map_err(|e| format!("key: {e}"))?;
     let cfg = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?

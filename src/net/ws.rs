@@ -187,7 +187,8 @@ impl WsConn {
         tls: Option<&Arc<rustls::ClientConfig>>,
         params: WsParams,
     ) -> Result<WsConn, String> {
-        let sock = mio::net::TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+        let sock =
+            mio::net::TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
         sock.set_nodelay(true)
             .map_err(|e| format!("TCP_NODELAY: {e}"))?;
         let tls = if url.secure {
@@ -435,7 +436,9 @@ impl WsConn {
             // give the close frame a moment to leave (bounded, cold path)
             for _ in 0..100 {
                 match ws.get_mut().flush_tls() {
-                    Err(e) if would_block(&e) => std::thread::sleep(std::time::Duration::from_micros(100)),
+                    Err(e) if would_block(&e) => {
+                        std::thread::sleep(std::time::Duration::from_micros(100))
+                    }
                     _ => break,
                 }
             }

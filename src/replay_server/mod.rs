@@ -353,7 +353,11 @@ impl Server {
     pub fn http_base(&self) -> String {
         format!(
             "{}://{}",
-            if self.cert_pem.is_some() { "https" } else { "http" },
+            if self.cert_pem.is_some() {
+                "https"
+            } else {
+                "http"
+            },
             self.addr
         )
     }
@@ -602,7 +606,13 @@ fn serve_conn(
                 }
                 Ok(httparse::Status::Partial) => {}
                 Err(_) => {
-                    s.write_all(http_response("400 Bad Request", "{\"code\":-1100,\"msg\":\"bad request\"}").as_bytes())?;
+                    s.write_all(
+                        http_response(
+                            "400 Bad Request",
+                            "{\"code\":-1100,\"msg\":\"bad request\"}",
+                        )
+                        .as_bytes(),
+                    )?;
                     return Ok(());
                 }
             }
@@ -661,25 +671,38 @@ fn serve_conn(
             .into_iter()
             .find(|m| m.depth_path() == route && market.is_none_or(|x| x == *m));
         let Some(mk) = mk else {
-            s.write_all(http_response("404 Not Found", "{\"code\":-1,\"msg\":\"not found\"}").as_bytes())?;
+            s.write_all(
+                http_response("404 Not Found", "{\"code\":-1,\"msg\":\"not found\"}").as_bytes(),
+            )?;
             continue;
         };
-        let sym = query_param(query, "symbol").unwrap_or("").to_ascii_uppercase();
+        let sym = query_param(query, "symbol")
+            .unwrap_or("")
+            .to_ascii_uppercase();
         let limit: usize = query_param(query, "limit")
             .and_then(|l| l.parse().ok())
             .unwrap_or(100)
             .clamp(1, 5000);
-        let Some(f) = info
-            .iter()
-            .position(|i| i.market == mk && i.symbol == sym)
-        else {
-            s.write_all(http_response("400 Bad Request", "{\"code\":-1121,\"msg\":\"Invalid symbol.\"}").as_bytes())?;
+        let Some(f) = info.iter().position(|i| i.market == mk && i.symbol == sym) else {
+            s.write_all(
+                http_response(
+                    "400 Bad Request",
+                    "{\"code\":-1121,\"msg\":\"Invalid symbol.\"}",
+                )
+                .as_bytes(),
+            )?;
             continue;
         };
         let body = snapshot_for(&shared, f, mk, limit, &stop);
         match body {
             Some(b) => s.write_all(http_response("200 OK", &b).as_bytes())?,
-            None => s.write_all(http_response("503 Service Unavailable", "{\"code\":-1,\"msg\":\"no book\"}").as_bytes())?,
+            None => s.write_all(
+                http_response(
+                    "503 Service Unavailable",
+                    "{\"code\":-1,\"msg\":\"no book\"}",
+                )
+                .as_bytes(),
+            )?,
         }
         s.flush()?;
     }
@@ -849,8 +872,11 @@ fn dispatch(
     };
     let mut conns: Vec<Conn> = Vec::new();
     let ping_of = |c: &Conn| {
-        cfg.ping_every
-            .unwrap_or_else(|| c.market.map(|m| m.ping_every()).unwrap_or(Duration::from_secs(20)))
+        cfg.ping_every.unwrap_or_else(|| {
+            c.market
+                .map(|m| m.ping_every())
+                .unwrap_or(Duration::from_secs(20))
+        })
     };
     let accept = |conns: &mut Vec<Conn>, stats: &mut ServerStats| {
         while let Ok(n) = rx.try_recv() {
@@ -902,8 +928,8 @@ fn dispatch(
             break;
         }
         if let Some(speed) = cfg.speed {
-            let due = Duration::from_nanos((it.recv_ns.saturating_sub(t0) as f64 / speed) as u64)
-                + pause;
+            let due =
+                Duration::from_nanos((it.recv_ns.saturating_sub(t0) as f64 / speed) as u64) + pause;
             loop {
                 let now = start.elapsed();
                 if now >= due {
@@ -979,7 +1005,10 @@ fn dispatch(
                     stats.lockstep_pings += 1;
                     let tag = idx as u64;
                     conns[p].got_pong = None;
-                    if conns[p].send(Message::Ping(tag.to_le_bytes().to_vec().into())).is_ok() {
+                    if conns[p]
+                        .send(Message::Ping(tag.to_le_bytes().to_vec().into()))
+                        .is_ok()
+                    {
                         let deadline = Instant::now() + Duration::from_secs(5);
                         let mut spins = 0u32;
                         while conns[p].alive
@@ -1015,18 +1044,24 @@ fn dispatch(
             }
             if faults.malformed_after == Some(n_stream) {
                 faults.malformed_after = None;
-                stats.faults.push(format!("malformed frame at message {idx}"));
+                stats
+                    .faults
+                    .push(format!("malformed frame at message {idx}"));
                 c.raw(&[0xF1, 0x02, b'{', b'}']); // FIN + RSV1..3 + text: reserved bits set
             }
             if faults.bad_json_after == Some(n_stream) {
                 faults.bad_json_after = None;
                 stats.faults.push(format!("bad json at message {idx}"));
-                let _ = c.send(Message::text("{\"stream\":\"btcusdt@bookTicker\",\"data\":{\"u\":"));
+                let _ = c.send(Message::text(
+                    "{\"stream\":\"btcusdt@bookTicker\",\"data\":{\"u\":",
+                ));
             }
         }
         if faults.stall_after == Some(n_stream) {
             faults.stall_after = None;
-            stats.faults.push(format!("stall {} ns at message {idx}", faults.stall_ns));
+            stats
+                .faults
+                .push(format!("stall {} ns at message {idx}", faults.stall_ns));
             let d = Duration::from_nanos(faults.stall_ns);
             let t = Instant::now();
             while t.elapsed() < d && !stop.load(Ordering::Relaxed) {
@@ -1095,18 +1130,26 @@ mod tests {
             b.to_json(MarketKind::Spot, 1, 0),
             r#"{"lastUpdateId":12,"bids":[["99.9","5"]],"asks":[["100.5","1"]]}"#
         );
-        assert!(b.to_json(MarketKind::Usdm, 5, 7).starts_with(r#"{"lastUpdateId":12,"E":7,"T":7,"bids":[["99.9","5"],["99.5","2"]]"#));
+        assert!(b
+            .to_json(MarketKind::Usdm, 5, 7)
+            .starts_with(r#"{"lastUpdateId":12,"E":7,"T":7,"bids":[["99.9","5"],["99.5","2"]]"#));
     }
 
     #[test]
     fn paths_and_streams() {
-        assert_eq!(split_prefix("/usdm/stream?x"), (Some(MarketKind::Usdm), "/stream?x"));
+        assert_eq!(
+            split_prefix("/usdm/stream?x"),
+            (Some(MarketKind::Usdm), "/stream?x")
+        );
         assert_eq!(split_prefix("/stream?x"), (None, "/stream?x"));
         assert_eq!(split_prefix("/spotty/x"), (None, "/spotty/x"));
         assert_eq!(
             stream_name(r#"{"stream":"btcusdt@depth@0ms","data":{}}"#),
             Some("btcusdt@depth@0ms")
         );
-        assert_eq!(query_param("symbol=BTCUSDT&limit=1000", "limit"), Some("1000"));
+        assert_eq!(
+            query_param("symbol=BTCUSDT&limit=1000", "limit"),
+            Some("1000")
+        );
     }
 }

@@ -16,10 +16,11 @@ pub fn cut_data() -> Vec<(&'static str, MarketKind, PathBuf)> {
     let dir = std::env::temp_dir().join(format!("arbot-loopback-data-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut out = Vec::new();
-    for ((venue, p), m) in common::binance_files()
-        .into_iter()
-        .zip([MarketKind::Spot, MarketKind::Usdm, MarketKind::Coinm])
-    {
+    for ((venue, p), m) in common::binance_files().into_iter().zip([
+        MarketKind::Spot,
+        MarketKind::Usdm,
+        MarketKind::Coinm,
+    ]) {
         let dst = dir.join(p.file_name().unwrap());
         if !dst.exists() {
             let r = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(
@@ -63,8 +64,14 @@ pub fn config_text(base: &str, files: &[(&str, MarketKind, PathBuf)], extra_venu
         ("binance-usdm", "usdm"),
         ("binance-coinm", "coinm"),
     ] {
-        let http = base.replace("wss://", "https://").replace("ws://", "http://");
-        let depth = if m == "spot" { "" } else { "depth_stream = \"depth@0ms\"\n" };
+        let http = base
+            .replace("wss://", "https://")
+            .replace("ws://", "http://");
+        let depth = if m == "spot" {
+            ""
+        } else {
+            "depth_stream = \"depth@0ms\"\n"
+        };
         s = s.replace(
             &format!("[venues.{venue}]\n"),
             &format!(
@@ -141,14 +148,21 @@ pub fn paper_with(
 
 pub fn replay() -> (Value, arbot::engine::RunResult) {
     let files = cut_data();
-    let text = config_text("ws://127.0.0.1:1", &files, "").replace("mode = \"paper\"", "mode = \"replay\"");
+    let text = config_text("ws://127.0.0.1:1", &files, "")
+        .replace("mode = \"paper\"", "mode = \"replay\"");
     let setup = setup_of(&text);
     let res = arbot::engine::run_replay(&setup, &common::tmp("loopback-replay")).unwrap();
     (arbot::report::build(&setup, "replay", &res), res)
 }
 
+/// Validity and top levels (price, qty) of one book: (valid, bids, asks).
+pub type BookTop = (bool, Vec<(i64, i64)>, Vec<(i64, i64)>);
+
 /// Top `n` depth levels per side of every book.
-pub fn books(r: &arbot::engine::RunResult, n: usize) -> Vec<(bool, Vec<(i64, i64)>, Vec<(i64, i64)>)> {
+pub fn books(
+    r: &arbot::engine::RunResult,
+    n: usize,
+) -> Vec<BookTop> {
     r.det
         .market
         .books
@@ -247,19 +261,29 @@ pub fn assert_no_trade_on_bad_book(run: &Run, stale_ns: u64) {
                     _ => {}
                 }
             }
-            assert!(!invalid, "signal {} traded on {v} while its book was invalid", s["id"]);
+            assert!(
+                !invalid,
+                "signal {} traded on {v} while its book was invalid",
+                s["id"]
+            );
         }
     }
-    assert!(traded > 0, "the run must trade for this check to mean something");
+    assert!(
+        traded > 0,
+        "the run must trade for this check to mean something"
+    );
 }
 
 pub fn assert_recovered(run: &Run, rres: &arbot::engine::RunResult) {
     for v in VENUES {
-        assert_eq!(run.report["venues"][v]["parse_errors"].as_u64().unwrap() <= 1, true);
+        assert!(run.report["venues"][v]["parse_errors"].as_u64().unwrap() <= 1);
     }
     // every book synced and equal to file replay's at the end (top 20 levels)
     assert_eq!(books(&run.res, 20), books(rres, 20), "final books");
-    assert!(books(&run.res, 1).iter().all(|b| b.0), "all books valid at the end");
+    assert!(
+        books(&run.res, 1).iter().all(|b| b.0),
+        "all books valid at the end"
+    );
     assert_no_trade_on_bad_book(run, 1_000_000_000);
 }
 

@@ -171,10 +171,17 @@ mod tests {
             p.snapshot_url(InstrumentId(3)).unwrap(),
             "http://127.0.0.1:9901/usdm/fapi/v1/depth?symbol=BTCUSDT&limit=1000"
         );
-        let p = BinanceProtocol::new(&venue("coinm"), vec![(InstrumentId(0), "BTCUSD_PERP".into())])
-            .unwrap();
-        assert!(p.ws_urls()[0].starts_with("wss://dstream.binance.com/stream?streams=btcusd_perp@bookTicker/"));
-        assert!(p.snapshot_url(InstrumentId(0)).unwrap().starts_with("https://dapi.binance.com/dapi/v1/depth?symbol=BTCUSD_PERP&"));
+        let p = BinanceProtocol::new(
+            &venue("coinm"),
+            vec![(InstrumentId(0), "BTCUSD_PERP".into())],
+        )
+        .unwrap();
+        assert!(p.ws_urls()[0]
+            .starts_with("wss://dstream.binance.com/stream?streams=btcusd_perp@bookTicker/"));
+        assert!(p
+            .snapshot_url(InstrumentId(0))
+            .unwrap()
+            .starts_with("https://dapi.binance.com/dapi/v1/depth?symbol=BTCUSD_PERP&"));
     }
 
     #[test]
