@@ -88,6 +88,10 @@ pub struct RunConfig {
     pub log_keep: u32,
     /// Stop after this many ns of wall time (0 = until the input ends / Ctrl-C).
     pub max_runtime_ns: u64,
+    /// Paper/live: finish when every feed connection was closed by its server with a normal
+    /// close frame (the loopback replay server does that at the end of the recording) instead
+    /// of reconnecting. `arbot run --until-eof` sets it.
+    pub stop_when_feeds_end: bool,
 }
 
 impl Default for RunConfig {
@@ -98,6 +102,7 @@ impl Default for RunConfig {
             log_max_bytes: 64 << 20,
             log_keep: 5,
             max_runtime_ns: 0,
+            stop_when_feeds_end: false,
         }
     }
 }
@@ -212,6 +217,61 @@ pub struct VenueConfig {
     /// Levels kept per book side.
     #[serde(default = "default_book_levels")]
     pub book_levels: usize,
+    /// Paper/live: WebSocket base URL instead of the exchange's public one, e.g.
+    /// `ws://127.0.0.1:9901/spot` for the loopback replay server (`arbot replay-server`).
+    #[serde(default)]
+    pub ws_url: Option<String>,
+    /// Paper/live: REST base URL (depth snapshots) instead of the exchange's public one.
+    #[serde(default)]
+    pub rest_url: Option<String>,
+    /// Paper/live: a CA certificate (PEM) to trust in addition to the built-in roots (for
+    /// REST: instead of them), e.g. the replay server's self-signed certificate. Relative paths
+    /// resolve like replay files.
+    #[serde(default)]
+    pub tls_ca_file: Option<PathBuf>,
+    /// Diff-depth stream to subscribe (Binance: `depth@100ms` by default; the recordings in
+    /// `../shared/data/binance` used `depth@0ms` on the futures venues).
+    #[serde(default)]
+    pub depth_stream: Option<String>,
+    /// Levels asked for in a REST depth snapshot (Binance `limit`).
+    #[serde(default = "default_snapshot_limit")]
+    pub snapshot_limit: u32,
+    /// No message (data, ping or pong) for this long: the connection is dropped and reopened (R1.4).
+    #[serde(default = "default_silence")]
+    pub silence_timeout_ns: u64,
+    /// First reconnect delay; doubles per failed attempt up to the maximum, with jitter (each
+    /// delay drawn from [d/2, d]).
+    #[serde(default = "default_backoff_min")]
+    pub reconnect_backoff_min_ns: u64,
+    /// Largest reconnect delay.
+    #[serde(default = "default_backoff_max")]
+    pub reconnect_backoff_max_ns: u64,
+    /// Close and reopen a connection after this long (Binance drops connections at 24 h);
+    /// 0 = only when the venue's own limit requires it.
+    #[serde(default = "default_rotate")]
+    pub rotate_after_ns: u64,
+    /// A connection not open (TCP + TLS + upgrade) after this long is abandoned and retried.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_ns: u64,
+}
+
+fn default_snapshot_limit() -> u32 {
+    1000
+}
+fn default_silence() -> u64 {
+    60_000_000_000
+}
+fn default_backoff_min() -> u64 {
+    250_000_000
+}
+fn default_backoff_max() -> u64 {
+    30_000_000_000
+}
+fn default_rotate() -> u64 {
+    23 * 3600 * 1_000_000_000
+}
+fn default_connect_timeout() -> u64 {
+    10_000_000_000
 }
 
 fn default_latency() -> u64 {
@@ -553,6 +613,40 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
         for (a, b) in &v.balances {
             finite_nonneg(&k(&format!("balances.{a}")), *b)?;
         }
+        for (key, u) in [("ws_url", &v.ws_url), ("rest_url", &v.rest_url)] {
+            if let Some(u) = u {
+                crate::net::Url::parse(u).map_err(|e| invalid(k(key), e))?;
+            }
+        }
+        if v.silence_timeout_ns < 1_000_000 {
+            return Err(invalid(k("silence_timeout_ns"), "must be ≥ 1 ms"));
+        }
+        if v.reconnect_backoff_min_ns == 0
+            || v.reconnect_backoff_max_ns < v.reconnect_backoff_min_ns
+        {
+            return Err(invalid(
+                k("reconnect_backoff_max_ns"),
+                "need 0 < reconnect_backoff_min_ns ≤ reconnect_backoff_max_ns",
+            ));
+        }
+        if v.connect_timeout_ns < 1_000_000 {
+            return Err(invalid(k("connect_timeout_ns"), "must be ≥ 1 ms"));
+        }
+        if v.snapshot_limit == 0 || v.snapshot_limit > 5000 {
+            return Err(invalid(k("snapshot_limit"), "must be in [1, 5000]"));
+        }
+        let mut v = v.clone();
+        if let Some(p) = &v.tls_ca_file {
+            let p = resolve_path(base, p);
+            if cfg.mode != Mode::Replay && !p.is_file() {
+                return Err(invalid(
+                    k("tls_ca_file"),
+                    format!("file not found: {}", p.display()),
+                ));
+            }
+            v.tls_ca_file = Some(p);
+        }
+        let v = &v;
         venues.push(VenueSetup {
             id: VenueId(i as u8),
             name: name.clone(),
@@ -811,13 +905,10 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
         }
         (None, _) => {}
     }
-    if cfg.mode != Mode::Replay {
+    if cfg.mode == Mode::Live {
         return Err(invalid(
             "mode",
-            format!(
-                "{} mode needs the live feed path (not built yet); use mode = \"replay\"",
-                cfg.mode.as_str()
-            ),
+            "live mode needs order entry over the network, which is not built yet; use mode = \"paper\" (live data, simulated fills)",
         ));
     }
     Ok(Setup {

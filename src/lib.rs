@@ -21,6 +21,8 @@
 //! - [`feed`]: feed threads, event sink, sources (replay ring now, sockets later).
 //! - [`venues`]: exchange adapters (`binance`: wire, sync rules, orders, instruments).
 //! - [`replay`]: reads recorded gz files, merges by receive time, paces (R3.1, R8.1).
+//! - [`net`]: live feed connections: non-blocking WebSocket over mio + rustls, REST snapshot thread (R1.1, R1.4).
+//! - [`replay_server`]: `arbot replay-server`, a loopback exchange that serves recordings over the exchange's own protocol, with faults on request (R8.1).
 //! - [`config`]: TOML config, validated, units in key names (R6.6).
 //! - [`detect`]: books on the detection thread, spatial detection (R2.1, R2.5, R2.6).
 //! - [`risk`]: the risk gate, the only maker of `ApprovedIntent` (R4.1, R4.4, R3.5).
@@ -49,7 +51,9 @@ pub mod fixed_point;
 pub mod instrument;
 pub mod journal;
 pub mod logger;
+pub mod net;
 pub mod replay;
+pub mod replay_server;
 pub mod report;
 pub mod ring;
 pub mod risk;

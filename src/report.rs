@@ -211,6 +211,7 @@ pub fn build(setup: &Setup, config_path: &str, r: &RunResult) -> Value {
             "residual_base_abs": e8(t.residual_base_abs),
         },
         "why_no_trades": why,
+        "net": net_json(setup, r),
         "risk": { "balances": balances, "positions": positions, "in_flight_at_end": r.det.risk.in_flight() },
         "health": {
             "journal_dropped": r.det.journal_dropped + ex.stats.journal_dropped,
@@ -235,6 +236,24 @@ pub fn build(setup: &Setup, config_path: &str, r: &RunResult) -> Value {
             "cores_available": crate::affinity::available_cores().len(),
         },
     })
+}
+
+/// Per venue, the live-connection figures (paper/live): connects, disconnects by reason,
+/// snapshots fetched, wire-to-event latency. `null` in replay.
+fn net_json(setup: &Setup, r: &RunResult) -> Value {
+    if r.net.is_empty() {
+        return Value::Null;
+    }
+    let mut m = serde_json::Map::new();
+    for v in &setup.venues {
+        if let Some(n) = r.net.get(v.id.idx()) {
+            m.insert(
+                v.name.clone(),
+                serde_json::to_value(n).unwrap_or(Value::Null),
+            );
+        }
+    }
+    json!({ "venues": m, "stopped_by_signal": r.stopped_by_signal })
 }
 
 fn status_from(i: usize) -> crate::journal::SignalStatus {
@@ -318,6 +337,14 @@ pub fn human(report: &Value) -> String {
                 g(v, "messages"), g(v, "bbo_updates"), g(v, "depth_updates"), g(v, "trades"),
                 g(v, "snapshots"), g(v, "gaps"), g(v, "resyncs"), g(v, "invalid_book_events"), g(v, "parse_errors")
             ));
+            if g(report, "mode").as_str() != Some("replay") {
+                s.push_str(&format!(
+                    "  {:<16} disconnects {}  reconnects {}\n",
+                    "",
+                    g(v, "disconnects"),
+                    g(v, "reconnects")
+                ));
+            }
         }
     }
     s.push_str("pairs (buy → sell):\n");

@@ -12,6 +12,7 @@
 
 pub mod protocol;
 pub mod replay_source;
+pub mod ws_source;
 
 use crate::clock;
 use crate::event::{flags, InvalidReason, MdEvent, MdKind};
@@ -86,7 +87,7 @@ pub struct VenueCounters {
     pub events: AtomicU64,
     /// Disconnects seen by the source.
     pub disconnects: AtomicU64,
-    /// Successful (re)connects.
+    /// Successful connects after the first one (live sources).
     pub reconnects: AtomicU64,
 }
 
@@ -437,6 +438,13 @@ pub enum SourceState {
 pub trait FeedSource: Send {
     /// Deliver what is available now (bounded work), then return.
     fn poll(&mut self, f: &mut dyn FnMut(SourceEvent<'_>)) -> SourceState;
+    /// The handler of `venue` wants a REST snapshot of `instrument` (after start, a gap or a
+    /// reconnect). A source that can fetch one takes the request and returns true; the
+    /// snapshot later comes out of its `poll` as a snapshot-tagged message. Replay sources
+    /// return false: the recording holds its snapshots.
+    fn request_snapshot(&mut self, _venue: VenueId, _instrument: InstrumentId) -> bool {
+        false
+    }
 }
 
 /// Everything one feed thread runs.
@@ -477,6 +485,7 @@ impl FeedThread {
         for (i, h) in handlers.iter().enumerate() {
             route[h.venue().idx()] = i as u8;
         }
+        let mut connected_once = [false; 256];
         let mut sink_waiter = waiter.clone();
         let mut sink = EventSink::to_ring(&mut out, &mut sink_waiter).with_log(&mut log);
         crate::alloc_probe::enter_hot();
@@ -517,7 +526,10 @@ impl FeedThread {
                             h.on_disconnect(&mut sink);
                         }
                         SourceEvent::Connected(_) => {
-                            VenueCounters::inc(&h.counters().reconnects);
+                            if connected_once[v.idx()] {
+                                VenueCounters::inc(&h.counters().reconnects);
+                            }
+                            connected_once[v.idx()] = true;
                             let meta = RawMeta {
                                 recv_ns: clock.now_ns(),
                                 ..RawMeta::default()
@@ -534,6 +546,17 @@ impl FeedThread {
                 if state == SourceState::Finished {
                     finished[si] = true;
                 }
+            }
+            // books that need a REST snapshot: hand the requests to a source that can fetch
+            for h in handlers.iter_mut() {
+                let v = h.venue();
+                h.snapshot_wanted(&mut |inst| {
+                    for s in sources.iter_mut() {
+                        if s.request_snapshot(v, inst) {
+                            break;
+                        }
+                    }
+                });
             }
             if finished.iter().all(|f| *f) || stop.load(Ordering::Relaxed) {
                 break;

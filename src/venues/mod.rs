@@ -94,3 +94,25 @@ pub fn make_handler(
         other => Err(format!("venue {}: unknown exchange {other}", vs.name)),
     }
 }
+
+/// Build the live connection protocol (URLs, subscriptions, keep-alive, snapshot URLs) for
+/// venue `v` of a resolved config (paper/live modes).
+pub fn make_protocol(
+    setup: &Setup,
+    v: VenueId,
+) -> Result<Box<dyn crate::feed::protocol::VenueProtocol>, String> {
+    let vs = &setup.venues[v.idx()];
+    let symbols = setup
+        .instruments
+        .iter()
+        .filter(|i| i.venue == v)
+        .map(|i| (i.id, i.symbol.clone()))
+        .collect();
+    match vs.cfg.exchange.as_str() {
+        "binance" => Ok(Box::new(
+            binance::protocol::BinanceProtocol::new(&vs.cfg, symbols)
+                .map_err(|e| format!("venue {}: {e}", vs.name))?,
+        )),
+        other => Err(format!("venue {}: no live protocol for {other}", vs.name)),
+    }
+}

@@ -6,6 +6,7 @@
 //! - [`book`]: the venue's book-sync rules (snapshot + diffs, `U`/`u`/`pu`).
 //! - [`orders`]: order request encoding and HMAC-SHA256 signing into reused buffers.
 //! - [`instruments`]: specs from the venue's instrument endpoint (`exchangeInfo`).
+//! - [`protocol`]: live connection protocol (stream URLs, keep-alive, REST snapshot URLs).
 //!
 //! Best bid/ask of a Binance venue is its latest `bookTicker`; the depth book gives the levels
 //! behind it ([`crate::book::L2Book::walk`]).
@@ -14,6 +15,7 @@
 pub mod book;
 pub mod instruments;
 pub mod orders;
+pub mod protocol;
 pub mod wire;
 
 use crate::feed::{tag, EventSink, Skip, VenueCounters, VenueHandler};
