@@ -5,6 +5,9 @@
 
 pub mod binance;
 pub mod checksum;
+pub mod raw_json;
+pub mod seq_book;
+pub mod upbit;
 pub mod wire_util;
 
 use crate::book::{ChecksumKind, L2Book};
