@@ -6,6 +6,7 @@
 pub mod binance;
 pub mod bithumb;
 pub mod checksum;
+pub mod gateio;
 pub mod kucoin;
 pub mod raw_json;
 pub mod seq_book;
