@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod binance;
+pub mod bitget;
 pub mod bithumb;
 pub mod checksum;
 pub mod gateio;
