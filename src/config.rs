@@ -525,6 +525,9 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
                     ));
                 }
             }
+            "upbit" | "bithumb" | "kucoin" | "gateio" | "bitget" => {
+                crate::venues::check_venue(v).map_err(|(f, m)| invalid(k(f), m))?
+            }
             other => {
                 return Err(invalid(
                     k("exchange"),

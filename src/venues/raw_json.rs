@@ -75,15 +75,16 @@ pub fn dec_of(raw: RawJson<'_>, scale: u32) -> Result<Dec, DecimalError> {
     raw.dec(scale)
 }
 
-/// Run `seed` over the captured text (second pass). `Err(())` if the text does not match.
+/// Run `seed` over the captured text (second pass); an error if the text does not match or
+/// has trailing data.
 #[inline]
 pub fn parse_with<'de, S: DeserializeSeed<'de>>(
     raw: RawJson<'de>,
     seed: S,
-) -> Result<S::Value, ()> {
+) -> Result<S::Value, sonic_rs::Error> {
     let mut de = sonic_rs::Deserializer::from_str(raw.0);
-    let v = seed.deserialize(&mut de).map_err(|_| ())?;
-    de.end().map_err(|_| ())?;
+    let v = seed.deserialize(&mut de)?;
+    de.end()?;
     Ok(v)
 }
 

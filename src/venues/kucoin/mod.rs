@@ -73,6 +73,8 @@ pub struct KucoinHandler {
     counters: Arc<VenueCounters>,
     /// Price-"0" (sequence-only) change entries skipped so far.
     pub zero_price_entries: u64,
+    /// Book sizes truncated to the instrument's decimals so far ([`wire::size_floor`]).
+    pub truncated_sizes: u64,
 }
 
 impl KucoinHandler {
@@ -99,6 +101,7 @@ impl KucoinHandler {
             book: Book::with_capacity(limits.max_changes_per_msg, limits.max_snapshot_levels),
             counters,
             zero_price_entries: 0,
+            truncated_sizes: 0,
         }
     }
 
@@ -123,7 +126,8 @@ impl KucoinHandler {
         };
         let st = &mut self.insts[k];
         match wire::parse_snapshot(raw, st.r.scale, &mut self.book) {
-            Ok(seq) => {
+            Ok((seq, cut)) => {
+                self.truncated_sizes += cut as u64;
                 st.sync
                     .on_snapshot(st.r.id, seq, &self.book.bids, &self.book.asks, sink, c);
             }
@@ -154,6 +158,7 @@ impl VenueHandler for KucoinHandler {
                 Kind::L2Update => {
                     VenueCounters::inc(&c.depth_updates);
                     self.zero_price_entries += m.zero_price_entries as u64;
+                    self.truncated_sizes += m.truncated_sizes as u64;
                     let st = &mut self.insts[m.inst];
                     st.sync.on_diff(
                         st.r.id,

@@ -20,14 +20,19 @@
 //! ```
 //! A change is `[price, size, sequence]`; size `"0"` deletes the level; price `"0"` is a
 //! sequence-only entry (no book change) and is skipped. Change entries are absolute.
+//!
+//! Sizes finer than the instrument's quantity decimals occur in KuCoin's aggregated book
+//! (recorded BCHSV-USDT snapshot: `["0.121","0.00019434546"]`, 11 decimals for an 8-decimal
+//! asset): book sizes are therefore read with [`size_floor`], which truncates the extra digits
+//! (a positive size never becomes 0) and counts it; prices stay exact.
 #![forbid(unsafe_code)]
 
 use crate::book::Level;
-use crate::fixed_point::parse_decimal;
+use crate::fixed_point::{parse_decimal, Dec, DecimalError};
 use crate::types::Side;
 use crate::venues::raw_json::{parse_with, RawJson};
 use crate::venues::seq_book::SeqLevel;
-use crate::venues::wire_util::{LevelsSeed, Scale};
+use crate::venues::wire_util::Scale;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
@@ -70,6 +75,8 @@ pub struct Msg {
     pub taker_buy: bool,
     /// Diff: price-"0" entries skipped.
     pub zero_price_entries: u32,
+    /// Book sizes truncated to the instrument's decimals ([`size_floor`]).
+    pub truncated_sizes: u32,
 }
 
 /// Reused buffers.
@@ -198,6 +205,7 @@ pub fn parse<T: SymbolTable>(raw: &[u8], syms: &T, book: &mut Book) -> Result<Ms
             sc,
             changes: &mut book.changes,
             zeros: &mut msg.zero_price_entries,
+            truncated: &mut msg.truncated_sizes,
         },
     )
     .map_err(|_| WireError::Malformed)?;
@@ -222,11 +230,17 @@ pub fn parse<T: SymbolTable>(raw: &[u8], syms: &T, book: &mut Book) -> Result<Ms
         }
         Kind::Ticker => {
             msg.seq = d.seq.ok_or(WireError::MissingField("sequence"))?;
+            let size = |r: Option<RawJson<'_>>, name: &'static str| -> Result<i64, WireError> {
+                let r = r.ok_or(WireError::MissingField(name))?;
+                size_floor(r.num_text(), sc.qty_dec)
+                    .map(|(d, _)| d.value)
+                    .map_err(|_| WireError::Malformed)
+            };
             msg.bbo = [
                 dec(d.best_bid, sc.price_dec, "bestBid")?,
-                dec(d.best_bid_size, sc.qty_dec, "bestBidSize")?,
+                size(d.best_bid_size, "bestBidSize")?,
                 dec(d.best_ask, sc.price_dec, "bestAsk")?,
-                dec(d.best_ask_size, sc.qty_dec, "bestAskSize")?,
+                size(d.best_ask_size, "bestAskSize")?,
             ];
             if msg.bbo.iter().any(|v| *v < 0) {
                 return Err(WireError::Malformed);
@@ -270,6 +284,7 @@ struct DataSeed<'a, 'de> {
     sc: Scale,
     changes: &'a mut Vec<SeqLevel>,
     zeros: &'a mut u32,
+    truncated: &'a mut u32,
 }
 
 impl<'de> DeserializeSeed<'de> for DataSeed<'_, 'de> {
@@ -301,6 +316,7 @@ impl<'de> Visitor<'de> for DataSeed<'_, 'de> {
                         sc: self.sc,
                         out: &mut *self.changes,
                         zeros: &mut *self.zeros,
+                        truncated: &mut *self.truncated,
                     })?;
                     d.changes_seen = true;
                 }
@@ -324,6 +340,7 @@ struct ChangesSeed<'a> {
     sc: Scale,
     out: &'a mut Vec<SeqLevel>,
     zeros: &'a mut u32,
+    truncated: &'a mut u32,
 }
 
 impl<'de> DeserializeSeed<'de> for ChangesSeed<'_> {
@@ -353,6 +370,7 @@ impl<'de> Visitor<'de> for ChangesSeed<'_> {
                 side,
                 out: &mut *self.out,
                 zeros: &mut *self.zeros,
+                truncated: &mut *self.truncated,
             })?;
         }
         Ok(())
@@ -364,6 +382,7 @@ struct SideSeed<'a> {
     side: Side,
     out: &'a mut Vec<SeqLevel>,
     zeros: &'a mut u32,
+    truncated: &'a mut u32,
 }
 
 impl<'de> DeserializeSeed<'de> for SideSeed<'_> {
@@ -381,7 +400,7 @@ impl<'de> Visitor<'de> for SideSeed<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
         while let Some((px, sz, seq)) = s.next_element::<(&'de str, &'de str, &'de str)>()? {
             let p = parse_decimal(px.as_bytes(), self.sc.price_dec).map_err(de::Error::custom)?;
-            let q = parse_decimal(sz.as_bytes(), self.sc.qty_dec).map_err(de::Error::custom)?;
+            let (q, cut) = size_floor(sz, self.sc.qty_dec).map_err(de::Error::custom)?;
             let seq: u64 = RawJson(seq)
                 .u64()
                 .ok_or_else(|| de::Error::custom("bad change sequence"))?;
@@ -392,6 +411,7 @@ impl<'de> Visitor<'de> for SideSeed<'_> {
                 *self.zeros += 1; // sequence-only entry: no book change
                 continue;
             }
+            *self.truncated += cut as u32;
             if self.out.len() == self.out.capacity() {
                 return Err(de::Error::custom("too many changes in one message"));
             }
@@ -410,10 +430,28 @@ impl<'de> Visitor<'de> for SideSeed<'_> {
     }
 }
 
+/// A book size at `scale`, exactly when possible, else truncated to `scale` digits (kept ≥ 1
+/// unit when positive). Returns the value and whether it was truncated. Plain decimals only.
+pub fn size_floor(s: &str, scale: u32) -> Result<(Dec, bool), DecimalError> {
+    match parse_decimal(s.as_bytes(), scale) {
+        Err(DecimalError::TooPrecise) => {
+            let (i, f) = s.split_once('.').ok_or(DecimalError::TooPrecise)?;
+            let keep = &s[..i.len() + 1 + f.len().min(scale as usize)];
+            let mut d = parse_decimal(keep.as_bytes(), scale)?;
+            if d.value == 0 {
+                d.value = 1; // positive on the wire: keep the level
+            }
+            d.frac = scale.min(255) as u8;
+            Ok((d, true))
+        }
+        r => r.map(|d| (d, false)),
+    }
+}
+
 /// Parse a REST level-2 snapshot `{"code":"200000","data":{"sequence":..,"bids":..,"asks":..}}`
-/// (or its `data` object alone) at `scale`. Returns the snapshot `sequence`; levels go to
-/// `book.bids/asks`.
-pub fn parse_snapshot(raw: &[u8], scale: Scale, book: &mut Book) -> Result<u64, WireError> {
+/// (or its `data` object alone) at `scale`. Returns the snapshot `sequence` and the number of
+/// sizes truncated ([`size_floor`]); levels go to `book.bids/asks`.
+pub fn parse_snapshot(raw: &[u8], scale: Scale, book: &mut Book) -> Result<(u64, u32), WireError> {
     book.bids.clear();
     book.asks.clear();
     let mut env = Env::default();
@@ -430,22 +468,67 @@ pub fn parse_snapshot(raw: &[u8], scale: Scale, book: &mut Book) -> Result<u64, 
         },
     };
     let mut seq = None;
+    let mut truncated = 0u32;
     parse_with(
         data,
         SnapSeed {
             sc: scale,
             book,
             seq: &mut seq,
+            truncated: &mut truncated,
         },
     )
     .map_err(|_| WireError::Malformed)?;
-    seq.ok_or(WireError::MissingField("sequence"))
+    Ok((seq.ok_or(WireError::MissingField("sequence"))?, truncated))
 }
 
 struct SnapSeed<'a> {
     sc: Scale,
     book: &'a mut Book,
     seq: &'a mut Option<u64>,
+    truncated: &'a mut u32,
+}
+
+struct SnapLevelsSeed<'a> {
+    sc: Scale,
+    out: &'a mut Vec<Level>,
+    truncated: &'a mut u32,
+}
+
+impl<'de> DeserializeSeed<'de> for SnapLevelsSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SnapLevelsSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of [price, size]")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+        while let Some((px, sz)) = s.next_element::<(&'de str, &'de str)>()? {
+            let p = parse_decimal(px.as_bytes(), self.sc.price_dec).map_err(de::Error::custom)?;
+            let (q, cut) = size_floor(sz, self.sc.qty_dec).map_err(de::Error::custom)?;
+            *self.truncated += cut as u32;
+            if p.value <= 0 || q.value <= 0 {
+                return Err(de::Error::custom(
+                    "snapshot level with non-positive price or size",
+                ));
+            }
+            if self.out.len() == self.out.capacity() {
+                return Err(de::Error::custom("too many levels in one snapshot"));
+            }
+            self.out.push(Level {
+                px: p.value,
+                qty: q.value,
+                px_frac: p.frac,
+                qty_frac: q.frac,
+            });
+        }
+        Ok(())
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for SnapSeed<'_> {
@@ -466,16 +549,18 @@ impl<'de> Visitor<'de> for SnapSeed<'_> {
             match k {
                 "sequence" => *self.seq = Some(seq_of(m.next_value()?)?),
                 "bids" => {
-                    m.next_value_seed(LevelsSeed {
-                        scale: self.sc,
+                    m.next_value_seed(SnapLevelsSeed {
+                        sc: self.sc,
                         out: &mut self.book.bids,
+                        truncated: &mut *self.truncated,
                     })?;
                     seen.0 = true;
                 }
                 "asks" => {
-                    m.next_value_seed(LevelsSeed {
-                        scale: self.sc,
+                    m.next_value_seed(SnapLevelsSeed {
+                        sc: self.sc,
                         out: &mut self.book.asks,
+                        truncated: &mut *self.truncated,
                     })?;
                     seen.1 = true;
                 }
@@ -620,6 +705,32 @@ mod tests {
     }
 
     #[test]
+    fn sizes_are_exact_or_truncated_never_zeroed() {
+        assert_eq!(
+            size_floor("1.5", 2).unwrap(),
+            (
+                Dec {
+                    value: 150,
+                    frac: 1
+                },
+                false
+            )
+        );
+        assert_eq!(size_floor("0.00019434546", 8).unwrap().0.value, 19_434);
+        assert_eq!(
+            size_floor("0.000000001", 8).unwrap(),
+            (Dec { value: 1, frac: 8 }, true)
+        );
+        assert_eq!(
+            size_floor("0.000000000", 8).unwrap().0.value,
+            0,
+            "zero stays zero (exact)"
+        );
+        assert!(size_floor("1e-12", 8).is_err(), "no exponent forms");
+        assert!(size_floor("x", 8).is_err());
+    }
+
+    #[test]
     fn rest_snapshot() {
         let mut b = Book::with_capacity(1, 4);
         let s = parse_snapshot(
@@ -628,8 +739,20 @@ mod tests {
             &mut b,
         )
         .unwrap();
-        assert_eq!(s, 1613277183892);
+        assert_eq!(s, (1613277183892, 0));
         assert_eq!((b.bids.len(), b.asks.len()), (2, 1));
+        // the real deep ask of that snapshot: 11 size decimals on an 8-decimal asset
+        let s = parse_snapshot(
+            br#"{"code":"200000","data":{"sequence":"1613277183892","bids":[],"asks":[["0.121","0.00019434546"],["1000","21.66556272"]]}}"#,
+            Scale { price_dec: 3, qty_dec: 8 },
+            &mut b,
+        )
+        .unwrap();
+        assert_eq!(s, (1613277183892, 1));
+        assert_eq!(
+            (b.asks[0].px, b.asks[0].qty, b.asks[0].qty_frac),
+            (121, 19_434, 8)
+        );
         assert_eq!(
             parse_snapshot(br#"{"code":"400100","msg":"x"}"#, Scale::default(), &mut b),
             Err(WireError::RestError)
@@ -640,7 +763,7 @@ mod tests {
                 Scale::default(),
                 &mut b
             ),
-            Ok(7)
+            Ok((7, 0))
         );
         assert_eq!(
             parse_snapshot(
