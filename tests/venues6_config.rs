@@ -124,6 +124,40 @@ fn new_venues_and_premium_resolve() {
         let h = arbot::venues::make_handler(&s, v.id, Default::default());
         assert!(h.is_ok(), "{}", v.name);
     }
+    // and a connection protocol built from the same config
+    use arbot::feed::protocol::VenueProtocol;
+    let id = |n: &str| s.venue_id(n).unwrap();
+    let up = arbot::venues::upbit::protocol::QuotationProtocol::from_setup(&s, id("upbit"));
+    assert!(
+        up.subscribe_frames(0)[0]
+            .contains(r#""codes":["KRW-USDT","KRW-BTC","KRW-LAMB","KRW-WAVES","BTC-XTZ"]"#),
+        "{:?}",
+        up.subscribe_frames(0)
+    );
+    let bt =
+        arbot::venues::bithumb::protocol::BithumbProtocol::from_setup(&s, id("bithumb")).unwrap();
+    assert_eq!(
+        bt.ws_urls(),
+        vec!["wss://pubwss.bithumb.com/pub/ws".to_string()],
+        "market = legacy"
+    );
+    assert!(bt.subscribe_frames(0)[0].contains(r#"["GOM2_KRW","BTC_KRW"]"#));
+    let ku = arbot::venues::kucoin::protocol::KucoinProtocol::from_setup(&s, id("kucoin"));
+    assert!(ku.pre_connect().is_some());
+    assert!(ku.subscribe_frames(0)[0].contains("/market/level2:BTC-USDT,SNX-BTC"));
+    let ga = arbot::venues::gateio::protocol::GateProtocol::from_setup(&s, id("gate"));
+    let btc_usdt = s
+        .instruments
+        .iter()
+        .find(|i| i.symbol == "BTC_USDT")
+        .unwrap()
+        .id;
+    assert!(ga
+        .snapshot_url(btc_usdt)
+        .unwrap()
+        .contains("currency_pair=BTC_USDT"));
+    let bg = arbot::venues::bitget::protocol::BitgetProtocol::from_setup(&s, id("bitget"));
+    assert!(bg.subscribe_frames(0)[0].contains(r#""instId":"CULTUSDT""#));
     let fixed = PREMIUM.replace(
         r#"rate = { book = "upbit:KRW-USDT" }"#,
         "rate = { fixed_krw_per_usdt = 1380.5 }",
