@@ -72,6 +72,9 @@ pub struct Config {
     /// Order policy.
     #[serde(default)]
     pub execution: ExecutionConfig,
+    /// Korean premium monitor (R2.4); absent = off.
+    #[serde(default)]
+    pub premium: Option<PremiumConfig>,
 }
 
 /// `[run]`.
@@ -309,6 +312,61 @@ pub struct GroupConfig {
     pub quote_usd: f64,
 }
 
+/// `[premium]`: KRW markets against USDT markets through a KRW per USDT rate (R2.4).
+/// Report-only: the premium and its band excursions go to `report.json`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PremiumConfig {
+    /// Rate source: `{ fixed_krw_per_usdt = 1380.0 }` or `{ book = "upbit:KRW-USDT" }`.
+    pub rate: PremiumRateConfig,
+    /// Lower edge of the band, % (premium below it is reported as outside).
+    pub band_low_pct: f64,
+    /// Upper edge of the band, %.
+    pub band_high_pct: f64,
+    /// Books (and the rate book) older than this are not used, ns (default `risk.stale_after_ns`).
+    #[serde(default)]
+    pub max_age_ns: Option<u64>,
+    /// Pairs `{ krw = "upbit:KRW-BTC", usdt = "binance-spot:BTCUSDT" }`.
+    pub pairs: Vec<PremiumPairConfig>,
+}
+
+/// `[premium.rate]`: exactly one key.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PremiumRateConfig {
+    /// A constant rate, KRW per USDT (replay, tests).
+    #[serde(default)]
+    pub fixed_krw_per_usdt: Option<f64>,
+    /// A configured instrument quoted in KRW with base USDT (`venue:SYMBOL`); its mid is the rate.
+    #[serde(default)]
+    pub book: Option<String>,
+}
+
+/// `[[premium.pairs]]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PremiumPairConfig {
+    /// KRW market `venue:SYMBOL`.
+    pub krw: String,
+    /// USDT market `venue:SYMBOL` of the same base asset.
+    pub usdt: String,
+}
+
+/// The premium monitor with instrument ids.
+#[derive(Clone, Debug)]
+pub struct PremiumSetup {
+    /// Rate source.
+    pub rate: crate::detect::premium::RateSource,
+    /// Readable rate source for the report (`fixed 1380 KRW/USDT`, `book upbit:KRW-USDT`).
+    pub rate_label: String,
+    /// Band (low, high) in bps.
+    pub band: (crate::types::Bps, crate::types::Bps),
+    /// Maximum book age, ns.
+    pub max_age_ns: u64,
+    /// (KRW instrument, USDT instrument).
+    pub pairs: Vec<(InstrumentId, InstrumentId)>,
+}
+
 /// `[detection]`, defaults from R2.1/R2.6.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -504,6 +562,8 @@ pub struct Setup {
     pub replay_files: Vec<crate::replay::ReplayFile>,
     /// Feed threads: name, venues, core.
     pub feeds: Vec<(String, Vec<VenueId>, Option<usize>)>,
+    /// Korean premium monitor, if configured.
+    pub premium: Option<PremiumSetup>,
 }
 
 impl Setup {
@@ -584,6 +644,9 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
                         "required for binance: spot, usdm or coinm",
                     ));
                 }
+            }
+            "upbit" | "bithumb" | "kucoin" | "gateio" | "bitget" => {
+                crate::venues::check_venue(v).map_err(|(f, m)| invalid(k(f), m))?
             }
             other => {
                 return Err(invalid(
@@ -777,6 +840,17 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
         });
     }
 
+    // Korean premium
+    let premium = match &cfg.premium {
+        None => None,
+        Some(pc) => Some(resolve_premium(
+            pc,
+            &instruments,
+            &find_inst,
+            cfg.risk.stale_after_ns,
+        )?),
+    };
+
     // detection / risk / execution ranges
     let d = &cfg.detection;
     if !d.min_net_spread_bps.is_finite() || d.min_net_spread_bps < -1000.0 {
@@ -918,6 +992,104 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
         groups,
         replay_files,
         feeds,
+        premium,
+    })
+}
+
+fn resolve_premium(
+    pc: &PremiumConfig,
+    instruments: &[InstrumentSpec],
+    find_inst: &dyn Fn(&str, &str) -> Result<InstrumentId, ConfigError>,
+    default_age_ns: u64,
+) -> Result<PremiumSetup, ConfigError> {
+    use crate::detect::premium::{Px, RateSource};
+    use crate::types::Bps;
+    let quote_is = |id: InstrumentId, q: &str| instruments[id.idx()].quote.eq_ignore_ascii_case(q);
+    let (rate, rate_label) = match (&pc.rate.fixed_krw_per_usdt, &pc.rate.book) {
+        (Some(r), None) => {
+            if !(r.is_finite() && *r > 0.0 && *r < 1e9) {
+                return Err(invalid(
+                    "premium.rate.fixed_krw_per_usdt",
+                    format!("must be a positive number of KRW per USDT, got {r}"),
+                ));
+            }
+            let d = crate::fixed_point::parse_decimal(format!("{r:.8}").as_bytes(), 8)
+                .map_err(|e| invalid("premium.rate.fixed_krw_per_usdt", e.to_string()))?;
+            (
+                RateSource::Fixed(Px {
+                    v: d.value as i128,
+                    dec: 8,
+                }),
+                format!("fixed {r} KRW/USDT"),
+            )
+        }
+        (None, Some(b)) => {
+            let id = find_inst("premium.rate.book", b)?;
+            let s = &instruments[id.idx()];
+            if !quote_is(id, "KRW") || !s.base.eq_ignore_ascii_case("USDT") {
+                return Err(invalid(
+                    "premium.rate.book",
+                    format!(
+                        "{b} is {}/{}; the rate book must be USDT quoted in KRW",
+                        s.base, s.quote
+                    ),
+                ));
+            }
+            (RateSource::Book(id), format!("book {b} (mid)"))
+        }
+        _ => {
+            return Err(invalid(
+                "premium.rate",
+                "give exactly one of `fixed_krw_per_usdt` or `book`",
+            ))
+        }
+    };
+    let (lo, hi) = (pc.band_low_pct, pc.band_high_pct);
+    if !(lo.is_finite() && hi.is_finite() && lo < hi && lo > -100.0 && hi < 10_000.0) {
+        return Err(invalid(
+            "premium.band_low_pct",
+            format!("need -100 < band_low_pct < band_high_pct < 10000, got {lo} and {hi}"),
+        ));
+    }
+    let max_age_ns = pc.max_age_ns.unwrap_or(default_age_ns);
+    if max_age_ns == 0 {
+        return Err(invalid("premium.max_age_ns", "must be > 0"));
+    }
+    if pc.pairs.is_empty() {
+        return Err(invalid("premium.pairs", "at least one { krw, usdt } pair"));
+    }
+    let mut pairs = Vec::new();
+    for (i, p) in pc.pairs.iter().enumerate() {
+        let key = format!("premium.pairs[{i}]");
+        let k = find_inst(&format!("{key}.krw"), &p.krw)?;
+        let u = find_inst(&format!("{key}.usdt"), &p.usdt)?;
+        if !quote_is(k, "KRW") {
+            return Err(invalid(
+                format!("{key}.krw"),
+                format!("{} is not quoted in KRW", p.krw),
+            ));
+        }
+        if !quote_is(u, "USDT") {
+            return Err(invalid(
+                format!("{key}.usdt"),
+                format!("{} is not quoted in USDT", p.usdt),
+            ));
+        }
+        let (bk, bu) = (&instruments[k.idx()].base, &instruments[u.idx()].base);
+        if !bk.eq_ignore_ascii_case(bu) {
+            return Err(invalid(
+                format!("{key}.usdt"),
+                format!("base {bu} differs from the KRW market's base {bk}"),
+            ));
+        }
+        pairs.push((k, u));
+    }
+    Ok(PremiumSetup {
+        rate,
+        rate_label,
+        band: (Bps::from_num(lo * 100.0), Bps::from_num(hi * 100.0)),
+        max_age_ns,
+        pairs,
     })
 }
 

@@ -75,6 +75,8 @@ pub struct DetOutput {
     pub journal_dropped: u64,
     /// Times the execution ring was full.
     pub exec_ring_full: u64,
+    /// Korean premium monitor (R2.4), if configured.
+    pub premium: Option<crate::detect::premium::Premium>,
 }
 
 /// Everything a run produced.
@@ -181,6 +183,7 @@ const MAX_OPPS: usize = 64;
 fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: bool) -> DetOutput {
     let mut market = Market::new(setup);
     let mut spatial = Spatial::new(setup);
+    let mut premium = crate::detect::premium::Premium::new(setup);
     let mut risk = RiskGate::new(setup);
     let slip = Bps::from_num(setup.cfg.execution.unwind_max_slippage_bps);
     let mut sim = FillSim::new(
@@ -380,6 +383,9 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
                 Progress::set(&io.progress.messages, messages);
                 Progress::set(&io.progress.data_ns, market.now_ns);
                 market.take_dirty(&mut dirty);
+                if let Some(p) = premium.as_mut() {
+                    p.on_dirty(&market, &dirty);
+                }
                 if !dirty.is_empty() {
                     opps.clear();
                     spatial.evaluate(
@@ -481,6 +487,7 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
         merge_skips,
         journal_dropped,
         exec_ring_full,
+        premium,
     }
 }
 

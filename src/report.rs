@@ -212,6 +212,7 @@ pub fn build(setup: &Setup, config_path: &str, r: &RunResult) -> Value {
         },
         "why_no_trades": why,
         "net": net_json(setup, r),
+        "premium": premium_report(setup, r),
         "risk": { "balances": balances, "positions": positions, "in_flight_at_end": r.det.risk.in_flight() },
         "health": {
             "journal_dropped": r.det.journal_dropped + ex.stats.journal_dropped,
@@ -254,6 +255,55 @@ fn net_json(setup: &Setup, r: &RunResult) -> Value {
         }
     }
     json!({ "venues": m, "stopped_by_signal": r.stopped_by_signal })
+}
+
+/// The Korean premium section (R2.4): `null` when not configured. Percentages rounded to 6
+/// decimals; times in ns since the epoch (data time).
+fn premium_report(setup: &Setup, r: &RunResult) -> Value {
+    let (Some(p), Some(ps)) = (r.det.premium.as_ref(), setup.premium.as_ref()) else {
+        return Value::Null;
+    };
+    let pct = |b: crate::types::Bps| round(b.to_num::<f64>() / 100.0, 6);
+    let at = |x: Option<(crate::types::Bps, u64)>| match x {
+        Some((b, t)) => json!({"pct": pct(b), "at_ns": t}),
+        None => Value::Null,
+    };
+    let name = |i: crate::types::InstrumentId| {
+        let s = &setup.instruments[i.idx()];
+        format!("{}:{}", s.venue_name, s.symbol)
+    };
+    let pairs: Vec<Value> = p
+        .pairs
+        .iter()
+        .map(|pr| {
+            let s = &pr.stats;
+            json!({
+                "krw": name(pr.krw),
+                "usdt": name(pr.usdt),
+                "evaluations": s.evaluations,
+                "last": at(s.last),
+                "max": at(s.max),
+                "min": at(s.min),
+                "outside_band": {
+                    "episodes": s.episodes,
+                    "evaluations_above": s.above_band,
+                    "evaluations_below": s.below_band,
+                    "first_at_ns": s.first_outside_ns,
+                    "last_at_ns": s.last_outside_ns,
+                    "time_outside_ns": s.outside_ns,
+                },
+                "skipped": { "no_rate": s.no_rate, "unusable_book": s.unusable_book },
+            })
+        })
+        .collect();
+    json!({
+        "rate": ps.rate_label,
+        "last_rate_krw_per_usdt": p.last_rate.map(|x| round(x.to_f64(), 8)),
+        "band_pct": [pct(ps.band.0), pct(ps.band.1)],
+        "max_age_ns": ps.max_age_ns,
+        "trading": "report-only: premiums outside the band are reported, not traded",
+        "pairs": pairs,
+    })
 }
 
 fn status_from(i: usize) -> crate::journal::SignalStatus {

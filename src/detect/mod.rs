@@ -3,6 +3,7 @@
 //! configured groups ([`spatial`]).
 #![forbid(unsafe_code)]
 
+pub mod premium;
 pub mod spatial;
 
 use crate::book::{ChecksumKind, L2Book, Level, Ticker};

@@ -4,7 +4,14 @@
 #![forbid(unsafe_code)]
 
 pub mod binance;
+pub mod bitget;
+pub mod bithumb;
 pub mod checksum;
+pub mod gateio;
+pub mod kucoin;
+pub mod raw_json;
+pub mod seq_book;
+pub mod upbit;
 pub mod wire_util;
 
 use crate::book::{ChecksumKind, L2Book};
@@ -15,12 +22,14 @@ use crate::types::VenueId;
 use std::sync::Arc;
 
 /// Exchanges this build speaks (`exchange = "..."` in a venue's config).
-pub const EXCHANGES: &[&str] = &["binance"];
+pub const EXCHANGES: &[&str] = &["binance", "upbit", "bithumb", "kucoin", "gateio", "bitget"];
 
 /// Check the exchange-specific keys of a venue config: `Err((key, message))`.
 pub fn check_venue(v: &VenueConfig) -> Result<(), (&'static str, String)> {
     match v.exchange.as_str() {
         "binance" => binance::market_of(v).map(|_| ()),
+        "bithumb" => bithumb::feed_of(v).map(|_| ()),
+        "upbit" | "kucoin" | "gateio" | "bitget" => no_market(v),
         other => Err((
             "exchange",
             format!(
@@ -43,6 +52,11 @@ pub fn parse_instrument_file(
             let first = text.lines().next().unwrap_or("");
             binance::instruments::parse_exchange_info(first, m, venue_name)
         }
+        "upbit" => upbit::instruments::parse_market_all(text, venue_name),
+        "bithumb" => bithumb::instruments::parse_tickers(text, venue_name),
+        "kucoin" => kucoin::instruments::parse_symbols(text, venue_name),
+        "gateio" => gateio::instruments::parse_currency_pairs(text, venue_name),
+        "bitget" => bitget::instruments::parse_products(text, venue_name),
         other => Err(format!("no instrument-file reader for {other}")),
     }
 }
@@ -91,6 +105,38 @@ pub fn make_handler(
                 counters,
             )))
         }
+        "upbit" => Ok(Box::new(upbit::UpbitHandler::new(
+            v,
+            refs(setup, v),
+            counters,
+        ))),
+        "bithumb" => {
+            let feed =
+                bithumb::feed_of(&vs.cfg).map_err(|e| format!("venue {}: {}", vs.name, e.1))?;
+            Ok(Box::new(bithumb::BithumbHandler::new(
+                v,
+                feed,
+                refs(setup, v),
+                counters,
+            )))
+        }
+        "kucoin" => Ok(Box::new(kucoin::KucoinHandler::new(
+            v,
+            refs(setup, v),
+            kucoin::Limits::default(),
+            counters,
+        ))),
+        "gateio" => Ok(Box::new(gateio::GateHandler::new(
+            v,
+            refs(setup, v),
+            gateio::Limits::default(),
+            counters,
+        ))),
+        "bitget" => Ok(Box::new(bitget::BitgetHandler::new(
+            v,
+            refs(setup, v),
+            counters,
+        ))),
         other => Err(format!("venue {}: unknown exchange {other}", vs.name)),
     }
 }
@@ -115,4 +161,32 @@ pub fn make_protocol(
         )),
         other => Err(format!("venue {}: no live protocol for {other}", vs.name)),
     }
+}
+
+/// Exchanges with a single market: `market` must be absent.
+fn no_market(v: &VenueConfig) -> Result<(), (&'static str, String)> {
+    match &v.market {
+        None => Ok(()),
+        Some(m) => Err((
+            "market",
+            format!("{} has one market; remove `market = {m:?}`", v.exchange),
+        )),
+    }
+}
+
+/// The instruments of venue `v` as handler references (engine id, symbol, decimals).
+pub fn refs(setup: &Setup, v: VenueId) -> Vec<binance::InstrumentRef> {
+    setup
+        .instruments
+        .iter()
+        .filter(|i| i.venue == v)
+        .map(|i| binance::InstrumentRef {
+            id: i.id,
+            symbol: i.symbol.clone(),
+            scale: wire_util::Scale {
+                price_dec: i.price_dec,
+                qty_dec: i.qty_dec,
+            },
+        })
+        .collect()
 }

@@ -16,6 +16,12 @@
 #![forbid(unsafe_code)]
 
 pub mod binance;
+pub mod bitget;
+pub mod bithumb;
+pub mod gateio;
+pub mod kucoin;
+pub mod session;
+pub mod upbit;
 
 use serde::Serialize;
 use std::io::{BufRead, BufReader, Read};
@@ -350,13 +356,28 @@ pub fn venue_of_url(u: &str) -> Option<String> {
         h if h.starts_with("fstream.binance.") || h.starts_with("dstream.binance.") => {
             "binance-futures"
         }
+        h if h.ends_with("upbit.com") => "upbit",
+        h if h.ends_with("bithumb.com") => "bithumb",
+        h if h.ends_with("kucoin.com") => "kucoin",
+        h if h.ends_with("gateio.ws") || h.ends_with("gate.io") || h.ends_with("gate.com") => {
+            "gateio"
+        }
+        h if h.ends_with("bitget.com") => "bitget",
         _ => return None,
     };
     Some(v.to_string())
 }
 
 /// Venues `verify-book` knows.
-pub const VERIFIERS: &[&str] = &["binance", "binance-futures"];
+pub const VERIFIERS: &[&str] = &[
+    "binance",
+    "binance-futures",
+    "upbit",
+    "bithumb",
+    "kucoin",
+    "gateio",
+    "bitget",
+];
 
 /// Verify one file.
 pub fn verify_file(path: &Path, venue: Option<&str>) -> Result<VerifyReport, VerifyError> {
@@ -377,6 +398,11 @@ pub fn verify_file(path: &Path, venue: Option<&str>) -> Result<VerifyReport, Ver
     };
     match venue.as_str() {
         "binance" | "binance-futures" => binance::verify(&venue, &lines, &http, &mut rep),
+        "upbit" => upbit::verify(&lines, &http, &mut rep),
+        "bithumb" => bithumb::verify(&lines, &http, &mut rep),
+        "kucoin" => kucoin::verify(&lines, &http, &mut rep),
+        "gateio" => gateio::verify(&lines, &http, &mut rep),
+        "bitget" => bitget::verify(&lines, &http, &mut rep),
         _ => {
             return Err(VerifyError::NoVerifier {
                 path: path.display().to_string(),
