@@ -212,6 +212,94 @@ pub struct VenueConfig {
     /// Levels kept per book side.
     #[serde(default = "default_book_levels")]
     pub book_levels: usize,
+    /// Wire protocol, where an exchange speaks several: `bybit` `v5` (default) or `v2` (the
+    /// legacy `orderBookL2_25` feed of the 2021 recordings); `coinbase` `advanced-trade`
+    /// (default) or `exchange` (the Exchange/Pro feed); `kraken` `v2` (default) or `v1`.
+    #[serde(default)]
+    pub protocol: Option<String>,
+    /// Book depth to subscribe, where the exchange asks for one (Kraken `depth`: 10, 25, 100,
+    /// 500, 1000; Bybit `orderbook.N`). Kraken books are cut to this depth after every update.
+    #[serde(default)]
+    pub book_depth: Option<u32>,
+    /// Fees per instrument kind (`[venues.x.fees.spot]`, `.linear-perp`, `.inverse-perp`,
+    /// `.linear-future`, `.inverse-future`), overriding `taker_fee_bps` / `maker_fee_bps` for
+    /// instruments of that kind.
+    #[serde(default)]
+    pub fees: FeesByKind,
+}
+
+/// `[venues.<name>.fees]`: a fee schedule per instrument kind (the venue-wide
+/// `taker_fee_bps` / `maker_fee_bps` apply to kinds not listed).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FeesByKind {
+    /// Spot.
+    #[serde(default)]
+    pub spot: Option<KindFees>,
+    /// Linear perpetuals.
+    #[serde(default)]
+    pub linear_perp: Option<KindFees>,
+    /// Inverse perpetuals.
+    #[serde(default)]
+    pub inverse_perp: Option<KindFees>,
+    /// Dated linear futures.
+    #[serde(default)]
+    pub linear_future: Option<KindFees>,
+    /// Dated inverse futures.
+    #[serde(default)]
+    pub inverse_future: Option<KindFees>,
+}
+
+/// Taker and maker fee of one instrument kind, in bps (0.1 % = 10 bps; negative maker = rebate).
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KindFees {
+    /// Taker fee, bps.
+    pub taker_bps: f64,
+    /// Maker fee, bps (default: the venue's `maker_fee_bps`).
+    #[serde(default)]
+    pub maker_bps: Option<f64>,
+}
+
+impl FeesByKind {
+    /// The entry for `kind`, if any.
+    pub fn get(&self, kind: crate::instrument::InstrumentKind) -> Option<&KindFees> {
+        use crate::instrument::InstrumentKind as K;
+        match kind {
+            K::Spot => self.spot.as_ref(),
+            K::LinearPerp => self.linear_perp.as_ref(),
+            K::InversePerp => self.inverse_perp.as_ref(),
+            K::LinearFuture => self.linear_future.as_ref(),
+            K::InverseFuture => self.inverse_future.as_ref(),
+        }
+    }
+    fn entries(&self) -> [(&'static str, Option<&KindFees>); 5] {
+        [
+            ("spot", self.spot.as_ref()),
+            ("linear-perp", self.linear_perp.as_ref()),
+            ("inverse-perp", self.inverse_perp.as_ref()),
+            ("linear-future", self.linear_future.as_ref()),
+            ("inverse-future", self.inverse_future.as_ref()),
+        ]
+    }
+}
+
+impl VenueConfig {
+    /// Taker fee for instruments of `kind`, bps: the kind's entry in `fees`, else
+    /// `taker_fee_bps`.
+    pub fn taker_fee_bps_for(&self, kind: crate::instrument::InstrumentKind) -> f64 {
+        self.fees
+            .get(kind)
+            .map(|f| f.taker_bps)
+            .unwrap_or(self.taker_fee_bps)
+    }
+    /// Maker fee for instruments of `kind`, bps.
+    pub fn maker_fee_bps_for(&self, kind: crate::instrument::InstrumentKind) -> f64 {
+        self.fees
+            .get(kind)
+            .and_then(|f| f.maker_bps)
+            .unwrap_or(self.maker_fee_bps)
+    }
 }
 
 fn default_latency() -> u64 {
@@ -451,6 +539,19 @@ impl Setup {
     pub fn venue_id(&self, name: &str) -> Option<VenueId> {
         self.venues.iter().find(|v| v.name == name).map(|v| v.id)
     }
+
+    /// Taker fee of every instrument, indexed by [`InstrumentId`]: its venue's fee for its
+    /// kind ([`VenueConfig::taker_fee_bps_for`]). Built once at start; the hot path indexes it.
+    pub fn taker_fees_by_instrument(&self) -> Vec<crate::types::Bps> {
+        self.instruments
+            .iter()
+            .map(|s| {
+                crate::types::Bps::from_num(
+                    self.venues[s.venue.idx()].cfg.taker_fee_bps_for(s.kind),
+                )
+            })
+            .collect()
+    }
 }
 
 /// Parse a config from text (paths resolve against `base_dir`).
@@ -525,11 +626,33 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
                     ));
                 }
             }
+            "okx" | "bybit" | "coinbase" | "kraken" => {
+                crate::venues::check_venue(v).map_err(|(key, msg)| invalid(k(key), msg))?
+            }
             other => {
                 return Err(invalid(
                     k("exchange"),
-                    format!("unknown exchange {other:?} (supported: binance)"),
+                    format!(
+                        "unknown exchange {other:?} (supported: {})",
+                        crate::venues::EXCHANGES.join(", ")
+                    ),
                 ))
+            }
+        }
+        for (kind, f) in v.fees.entries() {
+            if let Some(f) = f {
+                if !f.taker_bps.is_finite() || f.taker_bps < 0.0 || f.taker_bps > 1000.0 {
+                    return Err(invalid(
+                        k(&format!("fees.{kind}.taker_bps")),
+                        "must be in [0, 1000]",
+                    ));
+                }
+                if f.maker_bps.is_some_and(|m| !m.is_finite() || m.abs() > 1000.0) {
+                    return Err(invalid(
+                        k(&format!("fees.{kind}.maker_bps")),
+                        "must be in [-1000, 1000]",
+                    ));
+                }
             }
         }
         if !v.taker_fee_bps.is_finite() || v.taker_fee_bps < 0.0 || v.taker_fee_bps > 1000.0 {

@@ -131,7 +131,7 @@ impl RiskGate {
                 kind: s.kind,
                 base,
                 quote,
-                margin: if s.kind == InstrumentKind::InversePerp {
+                margin: if s.kind.is_inverse() {
                     base
                 } else {
                     quote
@@ -247,10 +247,10 @@ impl RiskGate {
             (InstrumentKind::Spot, Side::Sell) => {
                 (inf.base, spec.base_amount(leg.qty, leg.limit_px).0)
             }
-            (InstrumentKind::LinearPerp, _) => {
+            (InstrumentKind::LinearPerp | InstrumentKind::LinearFuture, _) => {
                 (inf.margin, mul_div(notional.0, AMOUNT_ONE, lev) + fee_q)
             }
-            (InstrumentKind::InversePerp, _) => {
+            (InstrumentKind::InversePerp | InstrumentKind::InverseFuture, _) => {
                 let base = spec.base_amount(leg.qty, leg.limit_px).0;
                 let fee_b = mul_div(fee_q, base, notional.0.max(1));
                 (inf.margin, mul_div(base, AMOUNT_ONE, lev) + fee_b)
@@ -282,8 +282,12 @@ impl RiskGate {
         match (inf.kind, side) {
             (InstrumentKind::Spot, Side::Buy) => to_base(net(free)),
             (InstrumentKind::Spot, Side::Sell) => free,
-            (InstrumentKind::LinearPerp, _) => to_base(mul_div(net(free), lev, AMOUNT_ONE)),
-            (InstrumentKind::InversePerp, _) => mul_div(net(free), lev, AMOUNT_ONE),
+            (InstrumentKind::LinearPerp | InstrumentKind::LinearFuture, _) => {
+                to_base(mul_div(net(free), lev, AMOUNT_ONE))
+            }
+            (InstrumentKind::InversePerp | InstrumentKind::InverseFuture, _) => {
+                mul_div(net(free), lev, AMOUNT_ONE)
+            }
         }
     }
 
@@ -307,7 +311,7 @@ impl RiskGate {
             }
             let spec = &m.specs[k];
             x += match inf.kind {
-                InstrumentKind::InversePerp => p.cost,
+                InstrumentKind::InversePerp | InstrumentKind::InverseFuture => p.cost,
                 _ => p.qty.signum() * spec.base_amount(crate::types::Qty(p.qty.abs()), Price(1)).0,
             };
         }
@@ -455,7 +459,7 @@ impl RiskGate {
                 }
             },
             kind => {
-                let inverse = kind == InstrumentKind::InversePerp;
+                let inverse = kind.is_inverse();
                 let dq = if f.side == Side::Buy {
                     f.filled_qty.0
                 } else {

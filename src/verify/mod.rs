@@ -16,6 +16,11 @@
 #![forbid(unsafe_code)]
 
 pub mod binance;
+pub mod bybit;
+pub mod coinbase;
+pub mod driver;
+pub mod kraken;
+pub mod okx;
 
 use serde::Serialize;
 use std::io::{BufRead, BufReader, Read};
@@ -332,6 +337,12 @@ pub fn detect_venue(path: &Path, lines: &[RecLine]) -> Option<String> {
         if payload.starts_with(b"{\"stream\":") {
             return Some("binance".into());
         }
+        // Bybit v5 public data (the historical `.data` files): `{"topic":"orderbook.500.X",...`
+        if payload.starts_with(b"{\"topic\":\"orderbook.")
+            || payload.starts_with(b"{\"topic\":\"publicTrade.")
+        {
+            return Some("bybit".into());
+        }
     }
     None
 }
@@ -350,13 +361,35 @@ pub fn venue_of_url(u: &str) -> Option<String> {
         h if h.starts_with("fstream.binance.") || h.starts_with("dstream.binance.") => {
             "binance-futures"
         }
+        h if h.starts_with("ws.okx.") || h.starts_with("wspap.okx.") || h == "ws.okex.com" => {
+            "okx"
+        }
+        // v5 paths are /v5/public/{spot,linear,inverse}; /realtime and /realtime_public are v2
+        h if h.starts_with("stream.bybit.") || h.starts_with("stream-testnet.bybit.") => {
+            if u.contains("/v5/") {
+                "bybit"
+            } else {
+                "bybit-legacy"
+            }
+        }
+        h if h.starts_with("ws-feed.") && h.contains("coinbase.com") => "coinbase",
+        h if h.starts_with("advanced-trade-ws.coinbase.") => "coinbase",
+        h if h.starts_with("ws.kraken.") || h.starts_with("beta-ws.kraken.") => "kraken",
         _ => return None,
     };
     Some(v.to_string())
 }
 
 /// Venues `verify-book` knows.
-pub const VERIFIERS: &[&str] = &["binance", "binance-futures"];
+pub const VERIFIERS: &[&str] = &[
+    "binance",
+    "binance-futures",
+    "okx",
+    "bybit",
+    "bybit-legacy",
+    "coinbase",
+    "kraken",
+];
 
 /// Verify one file.
 pub fn verify_file(path: &Path, venue: Option<&str>) -> Result<VerifyReport, VerifyError> {
@@ -377,6 +410,11 @@ pub fn verify_file(path: &Path, venue: Option<&str>) -> Result<VerifyReport, Ver
     };
     match venue.as_str() {
         "binance" | "binance-futures" => binance::verify(&venue, &lines, &http, &mut rep),
+        "okx" => okx::verify(path, &lines, &mut rep),
+        "bybit" => bybit::verify(&lines, &mut rep),
+        "bybit-legacy" => bybit::verify_legacy(&lines, &mut rep),
+        "coinbase" => coinbase::verify(path, &lines, &mut rep),
+        "kraken" => kraken::verify(path, &lines, &mut rep),
         _ => {
             return Err(VerifyError::NoVerifier {
                 path: path.display().to_string(),
