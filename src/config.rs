@@ -134,6 +134,10 @@ pub struct ReplayFileConfig {
     /// Path (relative paths are relative to the config file's directory's parent, i.e. the
     /// repository root for files in `configs/`; absolute paths as given).
     pub path: PathBuf,
+    /// Layout: `auto` (default: told from the first line), `ns-json` (`<ns> <json>` lines,
+    /// gzip or plain) or `cryptofeed` (`NAME.ws.N.0` sessions).
+    #[serde(default)]
+    pub format: crate::replay::ReplayFormat,
 }
 
 /// `[threads]`.
@@ -929,7 +933,11 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
                         format!("file not found: {}", p.display()),
                     ));
                 }
-                replay_files.push(crate::replay::ReplayFile { path: p, venue: v });
+                replay_files.push(crate::replay::ReplayFile {
+                    path: p,
+                    venue: v,
+                    format: f.format,
+                });
             }
         }
         (None, _) => {}
@@ -1046,6 +1054,57 @@ instruments = ["a:BTCUSDT", "b:BTCUSDT"]
         assert!(e.contains("tick_size"), "{e}");
         let e = err(&GOOD.replace("mode = \"replay\"", "mode = \"yolo\""));
         assert!(e.contains("mode"), "{e}");
+    }
+
+    #[test]
+    fn fees_per_instrument_kind() {
+        let text = GOOD.replace(
+            "market = \"usdm\"\ntaker_fee_bps = 5.0",
+            "market = \"usdm\"\ntaker_fee_bps = 5.0\nfees = { linear-perp = { taker_bps = 4.5, maker_bps = 1.8 }, spot = { taker_bps = 9.0 } }",
+        );
+        let s = setup(&text).unwrap();
+        let f = s.taker_fees_by_instrument();
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[0], crate::types::Bps::from_num(10.0), "venue-wide fee");
+        assert_eq!(f[1], crate::types::Bps::from_num(4.5), "linear-perp entry");
+        let b = &s.venues[1].cfg;
+        use crate::instrument::InstrumentKind as K;
+        assert_eq!(b.maker_fee_bps_for(K::LinearPerp), 1.8);
+        assert_eq!(b.taker_fee_bps_for(K::Spot), 9.0);
+        assert_eq!(b.maker_fee_bps_for(K::Spot), 0.0, "falls back to maker_fee_bps");
+        let e = err(&text.replace("taker_bps = 4.5", "taker_bps = -1"));
+        assert!(e.contains("venues.b.fees.linear-perp.taker_bps"), "{e}");
+        let e = err(&text.replace("linear-perp = {", "linear_perp = {"));
+        assert!(e.contains("linear_perp"), "{e}");
+    }
+
+    #[test]
+    fn new_exchanges_check_their_keys() {
+        let okx = GOOD.replace("exchange = \"binance\"\nmarket = \"spot\"", "exchange = \"okx\"");
+        setup(&okx).unwrap();
+        let e = err(&GOOD.replace("exchange = \"binance\"\nmarket = \"spot\"", "exchange = \"okx\"\nmarket = \"spot\""));
+        assert!(e.contains("venues.a.market"), "{e}");
+        let kr = GOOD.replace(
+            "exchange = \"binance\"\nmarket = \"spot\"",
+            "exchange = \"kraken\"\nprotocol = \"v1\"\nbook_depth = 1000\nbook_levels = 1000",
+        );
+        let e = err(&kr);
+        assert!(e.contains("venues.a.book_levels"), "{e}");
+        setup(&kr.replace("book_levels = 1000", "book_levels = 1100")).unwrap();
+        let e = err(&kr.replace("book_depth = 1000", "book_depth = 7"));
+        assert!(e.contains("venues.a.book_depth"), "{e}");
+        let by = GOOD.replace(
+            "exchange = \"binance\"\nmarket = \"usdm\"",
+            "exchange = \"bybit\"\nmarket = \"linear\"\nbook_depth = 500",
+        );
+        setup(&by).unwrap();
+        let e = err(&by.replace("market = \"linear\"", "market = \"spot\""));
+        assert!(e.contains("venues.b.book_depth"), "{e}");
+        let cb = GOOD.replace(
+            "exchange = \"binance\"\nmarket = \"spot\"",
+            "exchange = \"coinbase\"\nprotocol = \"fix\"",
+        );
+        assert!(err(&cb).contains("venues.a.protocol"));
     }
 
     #[test]

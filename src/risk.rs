@@ -177,11 +177,7 @@ impl RiskGate {
             max_pos_coin_usd: Amount::from_f64(r.max_position_per_coin_usd).0,
             max_venue_usd: Amount::from_f64(r.max_exposure_per_venue_usd).0,
             max_total_usd: Amount::from_f64(r.max_total_exposure_usd).0,
-            fee: setup
-                .venues
-                .iter()
-                .map(|v| Bps::from_num(v.cfg.taker_fee_bps))
-                .collect(),
+            fee: setup.taker_fees_by_instrument(),
             approved: 0,
         }
     }
@@ -238,7 +234,7 @@ impl RiskGate {
     /// (asset, amount) a leg must reserve at its limit price.
     fn need(&self, spec: &InstrumentSpec, leg: &LegPlan) -> (usize, i64) {
         let inf = self.info[spec.id.idx()];
-        let fee = self.fee[inf.venue];
+        let fee = self.fee[spec.id.idx()];
         let notional = spec.quote_amount(leg.qty, leg.limit_px);
         let fee_q = apply_bps(notional, fee).0;
         let lev = self.leverage_e8[inf.venue].max(AMOUNT_ONE);
@@ -272,7 +268,7 @@ impl RiskGate {
         if free <= 0 || px.0 <= 0 {
             return 0;
         }
-        let fee_bits = self.fee[inf.venue].to_bits().max(0) as i128;
+        let fee_bits = self.fee[spec.id.idx()].to_bits().max(0) as i128;
         // divide out the fee: x / (1 + fee)
         let net = |x: i64| -> i64 {
             (x as i128 * (10_000i128 << 32) / ((10_000i128 << 32) + fee_bits)) as i64

@@ -161,6 +161,12 @@ fn secs_to_ns(s: &str) -> Option<u64> {
 /// Decode a Python bytes literal body (between the quotes of `b'...'`).
 pub fn decode_py_bytes(s: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(s.len());
+    decode_py_bytes_into(s, &mut out);
+    out
+}
+
+/// [`decode_py_bytes`] appending into a caller-owned buffer (the replay reader reuses one).
+pub fn decode_py_bytes_into(s: &[u8], out: &mut Vec<u8>) {
     let mut i = 0;
     while i < s.len() {
         let c = s[i];
@@ -195,48 +201,113 @@ pub fn decode_py_bytes(s: &[u8]) -> Vec<u8> {
             }
         }
     }
-    out
+}
+
+/// The body of a Python bytes literal `b'...'` / `b"..."`, if the payload is one.
+pub fn py_bytes_literal(p: &str) -> Option<&[u8]> {
+    let t = p.trim_end_matches(['\n', '\r']);
+    ((t.starts_with("b'") && t.ends_with('\'')) || (t.starts_with("b\"") && t.ends_with('"')))
+        .then(|| &t.as_bytes()[2..t.len() - 1])
 }
 
 fn payload(s: &str) -> Vec<u8> {
-    let t = s.trim_end_matches(['\n', '\r']);
-    if (t.starts_with("b'") && t.ends_with('\'')) || (t.starts_with("b\"") && t.ends_with('"')) {
-        decode_py_bytes(&t.as_bytes()[2..t.len() - 1])
-    } else {
-        t.as_bytes().to_vec()
+    match py_bytes_literal(s) {
+        Some(b) => decode_py_bytes(b),
+        None => s.trim_end_matches(['\n', '\r']).as_bytes().to_vec(),
     }
 }
 
-/// Parse one line of a cryptofeed recording.
-pub fn parse_cryptofeed_line(line: &str) -> Option<RecLine> {
+/// One cryptofeed recording line, borrowed (payloads still encoded: see [`py_bytes_literal`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CfLine<'a> {
+    /// `URL <-> t`.
+    Connect {
+        /// URL.
+        url: &'a str,
+        /// Time, ns since the epoch.
+        t_ns: u64,
+    },
+    /// `URL <- t: payload` (sent by the client).
+    Sent {
+        /// URL.
+        url: &'a str,
+        /// Time.
+        t_ns: u64,
+        /// Payload text.
+        payload: &'a str,
+    },
+    /// `t: payload` (received).
+    Recv {
+        /// Time.
+        t_ns: u64,
+        /// Payload text.
+        payload: &'a str,
+    },
+    /// `URL -> t: body` (REST response).
+    Http {
+        /// URL.
+        url: &'a str,
+        /// Time.
+        t_ns: u64,
+        /// Body text.
+        body: &'a str,
+    },
+}
+
+/// Split one cryptofeed line without copying (the replay reader and [`parse_cryptofeed_line`]).
+pub fn split_cryptofeed_line(line: &str) -> Option<CfLine<'_>> {
     if let Some((url, t)) = line.split_once(" <-> ") {
-        return Some(RecLine::Connect {
-            url: url.to_string(),
+        return Some(CfLine::Connect {
+            url,
             t_ns: secs_to_ns(t)?,
         });
     }
     if let Some((url, rest)) = line.split_once(" <- ") {
         let (t, p) = rest.split_once(": ")?;
-        return Some(RecLine::Sent {
-            url: url.to_string(),
+        return Some(CfLine::Sent {
+            url,
             t_ns: secs_to_ns(t)?,
-            payload: payload(p),
+            payload: p,
         });
     }
     if let Some((url, rest)) = line.split_once(" -> ") {
         if !url.contains(' ') {
             let (t, p) = rest.split_once(": ")?;
-            return Some(RecLine::Http {
-                url: url.to_string(),
+            return Some(CfLine::Http {
+                url,
                 t_ns: secs_to_ns(t)?,
-                body: payload(p),
+                body: p,
             });
         }
     }
     let (t, p) = line.split_once(": ")?;
-    Some(RecLine::Recv {
+    Some(CfLine::Recv {
         t_ns: secs_to_ns(t)?,
-        payload: payload(p),
+        payload: p,
+    })
+}
+
+/// Parse one line of a cryptofeed recording.
+pub fn parse_cryptofeed_line(line: &str) -> Option<RecLine> {
+    Some(match split_cryptofeed_line(line)? {
+        CfLine::Connect { url, t_ns } => RecLine::Connect {
+            url: url.to_string(),
+            t_ns,
+        },
+        CfLine::Sent { url, t_ns, payload: p } => RecLine::Sent {
+            url: url.to_string(),
+            t_ns,
+            payload: payload(p),
+        },
+        CfLine::Http { url, t_ns, body } => RecLine::Http {
+            url: url.to_string(),
+            t_ns,
+            body: payload(body),
+        },
+        CfLine::Recv { t_ns, payload: p } => RecLine::Recv {
+            t_ns,
+            payload: payload(p),
+        },
     })
 }
 
