@@ -459,3 +459,59 @@ impl ReplayReader {
         Ok(self.merger.stats())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cryptofeed_layout_hands_on_received_frames_only() {
+        let dir = std::env::temp_dir().join(format!("arbot-cf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("X.ws.1.0");
+        std::fs::write(
+            &p,
+            concat!(
+                "wss://ws.okx.com:8443/ws/v5/public <-> 1652459224.5300605\n",
+                "wss://ws.okx.com:8443/ws/v5/public <- 1652459225.2987883: {\"op\":\"subscribe\"}\n",
+                "1652459225.5037491: {\"event\":\"subscribe\"}\n",
+                "\n",
+                "1652459225.6: b'{\\x22a\\x22:1}'\n",
+                "https://x/y -> 1652459225.7: {\"rest\":1}\n",
+                "not a line\n",
+                "1652459225.5: pong\n",
+            ),
+        )
+        .unwrap();
+        let f = ReplayFile {
+            path: p.clone(),
+            venue: VenueId(3),
+            format: ReplayFormat::Auto,
+        };
+        let mut got = Vec::new();
+        let stats = for_each_merged(&[f], |v, meta, data| {
+            got.push((v, meta.recv_ns, meta.seq, data.to_vec()));
+        })
+        .unwrap();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    VenueId(3),
+                    1_652_459_225_503_749_100,
+                    0,
+                    b"{\"event\":\"subscribe\"}".to_vec()
+                ),
+                (VenueId(3), 1_652_459_225_600_000_000, 1, b"{\"a\":1}".to_vec()),
+                // a line that fits no layout is handed on (the parser counts it), never dropped
+                (VenueId(3), 1_652_459_225_600_000_000, 2, b"not a line".to_vec()),
+                (VenueId(3), 1_652_459_225_500_000_000, 3, b"pong".to_vec()),
+            ]
+        );
+        assert_eq!(stats[0].lines, 4);
+        assert_eq!(stats[0].skipped, 3, "connect, client frame, REST line");
+        assert_eq!(stats[0].bad_timestamps, 1);
+        assert_eq!(stats[0].time_steps_back, 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
