@@ -397,6 +397,48 @@ mod tests {
         assert_eq!(VenueCounters::get(&h.counters.parse_errors), 0);
     }
 
+    /// Kraken's depth rule through the handler and the engine's book: subscribed at depth 3,
+    /// an insert pushes the third bid out; when the best bid is then deleted the book has two
+    /// bids, not the one that fell out of scope (Kraken sends no delete for it and would
+    /// republish it if it came back into scope).
+    #[test]
+    fn v2_books_are_cut_to_depth_in_the_engine_book() {
+        let scale = Scale {
+            price_dec: 1,
+            qty_dec: 8,
+        };
+        let mut h = handler("BTC/USD", scale, 3);
+        let mut d = def("kraken", "BTC/USD", InstrumentKind::Spot);
+        d.tick_size = "0.1".into();
+        d.lot_size = "0.00000001".into();
+        let spec = d.to_spec(InstrumentId(0), VenueId(0)).unwrap();
+        let mut m = Market::from_specs(vec![spec], 1, &[10]);
+        let msg = |ty: &str, bids: &str| {
+            format!(
+                r#"{{"channel":"book","type":"{ty}","data":[{{"symbol":"BTC/USD","bids":[{bids}],"asks":[{{"price":20.0,"qty":1}}],"checksum":0}}]}}"#
+            )
+        };
+        let bid = |p: f64| format!(r#"{{"price":{p:.1},"qty":1}}"#);
+        let apply = |h: &mut KrakenHandler, m: &mut Market, s: &str| {
+            for ev in feed(h, s) {
+                m.apply(&ev, &mut |_| {});
+            }
+        };
+        let snap = msg("snapshot", &[bid(10.0), bid(9.0), bid(8.0)].join(","));
+        apply(&mut h, &mut m, &snap);
+        assert_eq!(m.books[0].bids.len(), 3);
+        apply(&mut h, &mut m, &msg("update", &bid(11.0)));
+        let px: Vec<i64> = m.books[0].bids.iter().map(|l| l.px).collect();
+        assert_eq!(px, vec![110, 100, 90], "8.0 fell out of the subscribed depth");
+        apply(
+            &mut h,
+            &mut m,
+            &msg("update", r#"{"price":11.0,"qty":0}"#),
+        );
+        let px: Vec<i64> = m.books[0].bids.iter().map(|l| l.px).collect();
+        assert_eq!(px, vec![100, 90]);
+    }
+
     #[test]
     fn v2_truncates_to_the_subscribed_depth() {
         let scale = Scale {
