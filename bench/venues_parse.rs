@@ -13,7 +13,7 @@ use arbot::types::VenueId;
 use arbot::venues::wire_util::Scale;
 use arbot::verify::driver::{self, GENEROUS_DEC};
 use arbot::verify::{read_recording, RecLine};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -27,7 +27,7 @@ fn data(rel: &str) -> PathBuf {
     p
 }
 
-fn received(p: &PathBuf) -> (Vec<RecLine>, Vec<Vec<u8>>) {
+fn received(p: &Path) -> (Vec<RecLine>, Vec<Vec<u8>>) {
     let lines = read_recording(p).expect("readable recording");
     let msgs = lines
         .iter()

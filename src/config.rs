@@ -651,7 +651,9 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
                         "must be in [0, 1000]",
                     ));
                 }
-                if f.maker_bps.is_some_and(|m| !m.is_finite() || m.abs() > 1000.0) {
+                if f.maker_bps
+                    .is_some_and(|m| !m.is_finite() || m.abs() > 1000.0)
+                {
                     return Err(invalid(
                         k(&format!("fees.{kind}.maker_bps")),
                         "must be in [-1000, 1000]",
@@ -1071,7 +1073,11 @@ instruments = ["a:BTCUSDT", "b:BTCUSDT"]
         use crate::instrument::InstrumentKind as K;
         assert_eq!(b.maker_fee_bps_for(K::LinearPerp), 1.8);
         assert_eq!(b.taker_fee_bps_for(K::Spot), 9.0);
-        assert_eq!(b.maker_fee_bps_for(K::Spot), 0.0, "falls back to maker_fee_bps");
+        assert_eq!(
+            b.maker_fee_bps_for(K::Spot),
+            0.0,
+            "falls back to maker_fee_bps"
+        );
         let e = err(&text.replace("taker_bps = 4.5", "taker_bps = -1"));
         assert!(e.contains("venues.b.fees.linear-perp.taker_bps"), "{e}");
         let e = err(&text.replace("linear-perp = {", "linear_perp = {"));
@@ -1080,9 +1086,15 @@ instruments = ["a:BTCUSDT", "b:BTCUSDT"]
 
     #[test]
     fn new_exchanges_check_their_keys() {
-        let okx = GOOD.replace("exchange = \"binance\"\nmarket = \"spot\"", "exchange = \"okx\"");
+        let okx = GOOD.replace(
+            "exchange = \"binance\"\nmarket = \"spot\"",
+            "exchange = \"okx\"",
+        );
         setup(&okx).unwrap();
-        let e = err(&GOOD.replace("exchange = \"binance\"\nmarket = \"spot\"", "exchange = \"okx\"\nmarket = \"spot\""));
+        let e = err(&GOOD.replace(
+            "exchange = \"binance\"\nmarket = \"spot\"",
+            "exchange = \"okx\"\nmarket = \"spot\"",
+        ));
         assert!(e.contains("venues.a.market"), "{e}");
         let kr = GOOD.replace(
             "exchange = \"binance\"\nmarket = \"spot\"",

@@ -19,7 +19,8 @@
 //! - [`clock`]: quanta raw clock for stage stamps, epoch ns for receive times.
 //! - [`book`]: L2 book in sorted arrays, validation (R1.3), ticker overlay.
 //! - [`feed`]: feed threads, event sink, sources (replay ring now, sockets later).
-//! - [`venues`]: exchange adapters (`binance`: wire, sync rules, orders, instruments).
+//! - [`venues`]: exchange adapters (`binance`: wire, sync rules, orders, instruments; `okx`,
+//!   `bybit`, `coinbase`, `kraken`: wire, sync rules, instruments, connection protocol).
 //! - [`replay`]: reads recorded gz files, merges by receive time, paces (R3.1, R8.1).
 //! - [`config`]: TOML config, validated, units in key names (R6.6).
 //! - [`detect`]: books on the detection thread, spatial detection (R2.1, R2.5, R2.6).

@@ -502,9 +502,19 @@ mod tests {
                     0,
                     b"{\"event\":\"subscribe\"}".to_vec()
                 ),
-                (VenueId(3), 1_652_459_225_600_000_000, 1, b"{\"a\":1}".to_vec()),
+                (
+                    VenueId(3),
+                    1_652_459_225_600_000_000,
+                    1,
+                    b"{\"a\":1}".to_vec()
+                ),
                 // a line that fits no layout is handed on (the parser counts it), never dropped
-                (VenueId(3), 1_652_459_225_600_000_000, 2, b"not a line".to_vec()),
+                (
+                    VenueId(3),
+                    1_652_459_225_600_000_000,
+                    2,
+                    b"not a line".to_vec()
+                ),
                 (VenueId(3), 1_652_459_225_500_000_000, 3, b"pong".to_vec()),
             ]
         );

@@ -131,11 +131,7 @@ impl RiskGate {
                 kind: s.kind,
                 base,
                 quote,
-                margin: if s.kind.is_inverse() {
-                    base
-                } else {
-                    quote
-                },
+                margin: if s.kind.is_inverse() { base } else { quote },
             });
         }
         for v in &setup.venues {

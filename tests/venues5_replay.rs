@@ -40,7 +40,11 @@ fn okx_and_kraken_replay_end_to_end() {
         assert_eq!(v["failed_validations"].as_u64(), Some(0), "{venue}: {v}");
     }
     assert_eq!((want[0].1, want[1].1), (410, 4321));
-    assert_eq!(r.det.messages, 410 + 4321, "every message reached detection");
+    assert_eq!(
+        r.det.messages,
+        410 + 4321,
+        "every message reached detection"
+    );
     assert_eq!(r.det.merge_skips, 0);
     // the recorded instrument lists gave the real specs, and every book ended valid
     for s in &setup.instruments {
@@ -49,8 +53,16 @@ fn okx_and_kraken_replay_end_to_end() {
         b.validate_full().unwrap();
     }
     let files = &report["data"]["files"];
-    assert_eq!(files[0]["skipped"].as_u64(), Some(4), "connect + 3 subscriptions");
-    assert_eq!(files[1]["skipped"].as_u64(), Some(2), "connect + 1 subscription");
+    assert_eq!(
+        files[0]["skipped"].as_u64(),
+        Some(4),
+        "connect + 3 subscriptions"
+    );
+    assert_eq!(
+        files[1]["skipped"].as_u64(),
+        Some(2),
+        "connect + 1 subscription"
+    );
 }
 
 #[test]
@@ -58,11 +70,7 @@ fn fees_follow_the_instrument_kind() {
     let setup = common::setup("replay-okx-kraken.toml");
     let sp = arbot::detect::spatial::Spatial::new(&setup);
     let fee = |sym: &str| {
-        let s = setup
-            .instruments
-            .iter()
-            .find(|i| i.symbol == sym)
-            .unwrap();
+        let s = setup.instruments.iter().find(|i| i.symbol == sym).unwrap();
         (s.kind, sp.fee(s.id))
     };
     assert_eq!(fee("BTC-USDT"), (InstrumentKind::Spot, Bps::from_num(10)));
@@ -75,5 +83,8 @@ fn fees_follow_the_instrument_kind() {
         (InstrumentKind::InverseFuture, Bps::from_num(5))
     );
     assert_eq!(fee("XBT/CHF"), (InstrumentKind::Spot, Bps::from_num(26)));
-    assert_eq!(setup.taker_fees_by_instrument().len(), setup.instruments.len());
+    assert_eq!(
+        setup.taker_fees_by_instrument().len(),
+        setup.instruments.len()
+    );
 }

@@ -68,7 +68,11 @@ fn kraken_all_three_sessions() {
     for (f, msgs) in [("KRAKEN.ws.48.0", 49), ("KRAKEN.ws.49.0", 60)] {
         let r = verify(&rec(f), None);
         clean(&r);
-        assert_eq!((r.messages, r.book_messages, r.checksums_ok), (msgs, 0, 0), "{f}");
+        assert_eq!(
+            (r.messages, r.book_messages, r.checksums_ok),
+            (msgs, 0, 0),
+            "{f}"
+        );
     }
 }
 
@@ -91,7 +95,10 @@ fn bybit_legacy_and_v5() {
         let r = verify(&rec(f), None);
         assert_eq!(r.venue, "bybit-legacy", "{f}: /realtime* is the v2 feed");
         clean(&r);
-        assert_eq!((r.messages, r.book_messages, r.instruments), (msgs, books, insts));
+        assert_eq!(
+            (r.messages, r.book_messages, r.instruments),
+            (msgs, books, insts)
+        );
     }
     // the v5 file has no URL line: told from its content
     let p = rec("bybit_v5_XRPUSDT_ob500_20241201.data");
@@ -171,7 +178,10 @@ fn planted_faults_are_caught() {
 
     // Bybit v2: a delta delivered twice → cross_seq does not rise → gap
     let p = plant("bybit-legacy-fault", "BYBIT.ws.26.0", |mut v| {
-        let i = v.iter().position(|l| l.contains("\"type\":\"delta\"")).unwrap();
+        let i = v
+            .iter()
+            .position(|l| l.contains("\"type\":\"delta\""))
+            .unwrap();
         let d = v[i].clone();
         v.insert(i + 1, d);
         v
@@ -180,16 +190,23 @@ fn planted_faults_are_caught() {
     assert!(r.gaps >= 1 && r.resyncs >= 1 && !r.ok(), "{r:?}");
 
     // Bybit v5: one delta lost → u skips → gap
-    let p = plant("bybit-v5-fault", "bybit_v5_XRPUSDT_ob500_20241201.data", |mut v| {
-        v.remove(10);
-        v
-    });
+    let p = plant(
+        "bybit-v5-fault",
+        "bybit_v5_XRPUSDT_ob500_20241201.data",
+        |mut v| {
+            v.remove(10);
+            v
+        },
+    );
     let r = verify(&p, None);
     assert_eq!(r.gaps, 1, "{r:?}");
 
     // malformed lines are counted, not fatal
     let p = plant("okx-garbage", "OKX.ws.1.0", |mut v| {
-        v.insert(30, "1652459225.9: {\"arg\":{\"channel\":\"books\"".to_string());
+        v.insert(
+            30,
+            "1652459225.9: {\"arg\":{\"channel\":\"books\"".to_string(),
+        );
         v
     });
     let r = verify(&p, None);
@@ -211,7 +228,12 @@ fn cli_prints_one_json_object_per_file_and_fails_on_a_fault() {
         .args(&files)
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let out = String::from_utf8(o.stdout).unwrap();
     let objs: Vec<serde_json::Value> = out
         .lines()
@@ -236,7 +258,10 @@ fn cli_prints_one_json_object_per_file_and_fails_on_a_fault() {
         assert!(objs.iter().all(|o| o.get(k).is_some()), "{k}");
     }
     let p = plant("cli-fault", "BYBIT.ws.26.0", |mut v| {
-        let i = v.iter().position(|l| l.contains("\"type\":\"delta\"")).unwrap();
+        let i = v
+            .iter()
+            .position(|l| l.contains("\"type\":\"delta\""))
+            .unwrap();
         let d = v[i].clone();
         v.insert(i + 1, d);
         v

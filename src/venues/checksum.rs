@@ -224,7 +224,10 @@ mod tests {
             ("45276.6", "0.15445238"),
         ];
         let b = book(&s, &bids, &asks);
-        assert_eq!(compute(ChecksumKind::Kraken10Fixed, &b, &s), Some(3310070434));
+        assert_eq!(
+            compute(ChecksumKind::Kraken10Fixed, &b, &s),
+            Some(3310070434)
+        );
         // the doc's concatenated string, for the record
         let doc = concat!(
             "45285210000045286415457195345286615457110945289615456091145290215890660",
@@ -263,7 +266,10 @@ mod tests {
             ("0.5677", "36304.0847022"),
         ];
         let mut b = book(&s, &bids, &asks);
-        assert_eq!(compute(ChecksumKind::Kraken10Fixed, &b, &s), Some(2439117997));
+        assert_eq!(
+            compute(ChecksumKind::Kraken10Fixed, &b, &s),
+            Some(2439117997)
+        );
         // its update: bid 0.5657 → 1098.3947558 → 2114181697
         b.bids
             .set(Level {
@@ -273,6 +279,9 @@ mod tests {
                 qty_frac: 7,
             })
             .unwrap();
-        assert_eq!(compute(ChecksumKind::Kraken10Fixed, &b, &s), Some(2114181697));
+        assert_eq!(
+            compute(ChecksumKind::Kraken10Fixed, &b, &s),
+            Some(2114181697)
+        );
     }
 }

@@ -86,8 +86,8 @@ pub fn normalize_asset(code: &str) -> String {
         // Kraken asset-class prefixes on the classic four-letter codes
         "XXBT" | "XBT" | "XBT.M" => return "BTC".into(),
         "XXDG" | "XDG" => return "DOGE".into(),
-        "XETH" | "XETC" | "XLTC" | "XXLM" | "XXMR" | "XXRP" | "XZEC" | "XMLN" | "XREP"
-        | "ZUSD" | "ZEUR" | "ZGBP" | "ZJPY" | "ZCAD" | "ZAUD" => c[1..].to_string(),
+        "XETH" | "XETC" | "XLTC" | "XXLM" | "XXMR" | "XXRP" | "XZEC" | "XMLN" | "XREP" | "ZUSD"
+        | "ZEUR" | "ZGBP" | "ZJPY" | "ZCAD" | "ZAUD" => c[1..].to_string(),
         _ => c,
     };
     c

@@ -186,7 +186,13 @@ mod raw_tests {
     #[test]
     fn numbers_keep_their_exact_digits() {
         // Kraken v2 doc values; through f64 these would not survive a checksum
-        assert_eq!(one("0.5666", 4), Ok(Dec { value: 5666, frac: 4 }));
+        assert_eq!(
+            one("0.5666", 4),
+            Ok(Dec {
+                value: 5666,
+                frac: 4
+            })
+        );
         assert_eq!(
             one("4831.75496356", 8),
             Ok(Dec {

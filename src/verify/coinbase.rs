@@ -29,6 +29,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
+/// Best bid and ask prices.
+type Top = (i64, i64);
+
 /// Verify one Coinbase session (`path` locates `COINBASE.0`, the products list of the run).
 pub fn verify(path: &Path, lines: &[RecLine], rep: &mut VerifyReport) {
     let syms = driver::symbols_by_key(lines, "product_id");
@@ -72,9 +75,9 @@ pub fn verify(path: &Path, lines: &[RecLine], rep: &mut VerifyReport) {
     let mut d = Driver::new(Box::new(h), counters, specs, 100_000);
     let tg = tag::make(0, false, tag::NO_INSTRUMENT);
     // (instrument, time µs) → (l2 commits at that time, book top after the last of them)
-    let mut commits: HashMap<(u16, u64), (u32, Option<(i64, i64)>)> = HashMap::new();
+    let mut commits: HashMap<(u16, u64), (u32, Option<Top>)> = HashMap::new();
     // (instrument, time µs) → (tickers at that time, best bid/ask of the last)
-    let mut tickers: HashMap<(u16, u64), (u32, (i64, i64))> = HashMap::new();
+    let mut tickers: HashMap<(u16, u64), (u32, Top)> = HashMap::new();
     let mut tbuf = Buffers::with_capacity(16, 4, 4);
     for l in lines {
         let RecLine::Recv { t_ns, payload } = l else {

@@ -294,7 +294,11 @@ pub fn parse_cryptofeed_line(line: &str) -> Option<RecLine> {
             url: url.to_string(),
             t_ns,
         },
-        CfLine::Sent { url, t_ns, payload: p } => RecLine::Sent {
+        CfLine::Sent {
+            url,
+            t_ns,
+            payload: p,
+        } => RecLine::Sent {
             url: url.to_string(),
             t_ns,
             payload: payload(p),
@@ -432,9 +436,7 @@ pub fn venue_of_url(u: &str) -> Option<String> {
         h if h.starts_with("fstream.binance.") || h.starts_with("dstream.binance.") => {
             "binance-futures"
         }
-        h if h.starts_with("ws.okx.") || h.starts_with("wspap.okx.") || h == "ws.okex.com" => {
-            "okx"
-        }
+        h if h.starts_with("ws.okx.") || h.starts_with("wspap.okx.") || h == "ws.okex.com" => "okx",
         // v5 paths are /v5/public/{spot,linear,inverse}; /realtime and /realtime_public are v2
         h if h.starts_with("stream.bybit.") || h.starts_with("stream-testnet.bybit.") => {
             if u.contains("/v5/") {

@@ -40,7 +40,10 @@ pub fn parse_instruments(text_in: &str, venue_name: &str) -> Result<Vec<Instrume
             .map_err(|e| format!("Bybit instruments response is not JSON: {e}"))?;
         let code = v.get("retCode").or_else(|| v.get("ret_code"));
         if code.and_then(Value::as_i64).is_some_and(|c| c != 0) {
-            return Err(format!("Bybit instruments response has error code {}", code.unwrap()));
+            return Err(format!(
+                "Bybit instruments response has error code {}",
+                code.unwrap()
+            ));
         }
         bodies += 1;
         let res = v.get("result").ok_or("Bybit response without `result`")?;
@@ -104,7 +107,8 @@ fn v5(x: &Value, venue: &str) -> Result<Option<InstrumentDef>, String> {
 
 fn v2(x: &Value, venue: &str) -> Result<Option<InstrumentDef>, String> {
     let name = text(x.get("name")).ok_or("a v2 symbol without `name`")?;
-    let need = |v: Option<&Value>, k: &str| text(v).ok_or_else(|| format!("Bybit {name}: no `{k}`"));
+    let need =
+        |v: Option<&Value>, k: &str| text(v).ok_or_else(|| format!("Bybit {name}: no `{k}`"));
     let base = normalize_asset(&need(x.get("base_currency"), "base_currency")?);
     let quote = normalize_asset(&need(x.get("quote_currency"), "quote_currency")?);
     let lf = x.get("lot_size_filter");
@@ -127,7 +131,10 @@ fn v2(x: &Value, venue: &str) -> Result<Option<InstrumentDef>, String> {
             x.get("price_filter").and_then(|p| p.get("tick_size")),
             "price_filter.tick_size",
         )?,
-        lot_size: need(lf.and_then(|l| l.get("qty_step")), "lot_size_filter.qty_step")?,
+        lot_size: need(
+            lf.and_then(|l| l.get("qty_step")),
+            "lot_size_filter.qty_step",
+        )?,
         min_qty: text(lf.and_then(|l| l.get("min_trading_qty"))),
         max_qty: text(lf.and_then(|l| l.get("max_trading_qty"))),
         min_notional: None,
@@ -144,7 +151,10 @@ mod tests {
 
     #[test]
     fn reads_recorded_v2_symbols() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/recorded/BYBIT.0");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/data/recorded/BYBIT.0"
+        );
         let text = std::fs::read_to_string(path)
             .unwrap_or_else(|e| panic!("recorded Bybit symbols missing at {path}: {e}"));
         let defs = parse_instruments(&text, "bybit").unwrap();
@@ -176,7 +186,10 @@ mod tests {
         let defs = parse_instruments(body, "bybit").unwrap();
         assert_eq!(defs.len(), 3);
         let s = defs[0].to_spec(InstrumentId(0), VenueId(0)).unwrap();
-        assert_eq!((s.kind, s.price_dec, s.qty_dec), (InstrumentKind::LinearPerp, 1, 3));
+        assert_eq!(
+            (s.kind, s.price_dec, s.qty_dec),
+            (InstrumentKind::LinearPerp, 1, 3)
+        );
         assert_eq!(s.min_notional.0, 5 * AMOUNT_ONE);
         assert_eq!(defs[1].kind, InstrumentKind::LinearFuture);
         let x = defs[2].to_spec(InstrumentId(0), VenueId(0)).unwrap();
@@ -188,8 +201,10 @@ mod tests {
     fn bad_input_is_an_error() {
         assert!(parse_instruments("", "b").is_err());
         assert!(parse_instruments(r#"{"retCode":10001,"result":{}}"#, "b").is_err());
-        assert!(parse_instruments(r#"{"retCode":0,"result":{"list":[{"symbol":"X"}]}}"#, "b")
-            .unwrap_err()
-            .contains("qtyStep"));
+        assert!(
+            parse_instruments(r#"{"retCode":0,"result":{"list":[{"symbol":"X"}]}}"#, "b")
+                .unwrap_err()
+                .contains("qtyStep")
+        );
     }
 }

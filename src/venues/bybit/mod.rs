@@ -163,7 +163,11 @@ pub fn check_venue(v: &crate::config::VenueConfig) -> Result<(), (&'static str, 
             if !cat.depths().contains(&d) {
                 return Err((
                     "book_depth",
-                    format!("bybit {} depths are {:?}, not {d}", cat.as_str(), cat.depths()),
+                    format!(
+                        "bybit {} depths are {:?}, not {d}",
+                        cat.as_str(),
+                        cat.depths()
+                    ),
                 ));
             }
         }
@@ -245,7 +249,11 @@ mod tests {
             Limits::default(),
             Arc::new(VenueCounters::default()),
         );
-        assert_eq!(feed(&mut h, DELTA)[0].kind, MdKind::Noop, "before the snapshot");
+        assert_eq!(
+            feed(&mut h, DELTA)[0].kind,
+            MdKind::Noop,
+            "before the snapshot"
+        );
         let ev = feed(&mut h, SNAP);
         assert_eq!(ev.len(), 5);
         assert_eq!((ev[1].side, ev[1].p0, ev[1].q0), (Side::Buy, 19531, 6203));
@@ -359,7 +367,10 @@ mod tests {
         assert_eq!(ev[3].kind, MdKind::BookCommit);
         // float-printed sizes are kept exactly as sent
         let ev = feed(&mut h, L_LINEAR);
-        assert_eq!((ev[2].side, ev[2].q0, ev[2].qty_frac), (Side::Sell, 2_590_000_200, 6));
+        assert_eq!(
+            (ev[2].side, ev[2].q0, ev[2].qty_frac),
+            (Side::Sell, 2_590_000_200, 6)
+        );
         let ev = feed(&mut h, L_TRADE);
         assert_eq!(
             (ev[0].kind, ev[0].p0, ev[0].q0, ev[0].side, ev[0].venue_seq),
@@ -394,6 +405,9 @@ mod tests {
         for m in &bad {
             assert_eq!(feed(&mut h, m)[0].kind, MdKind::Noop, "{m}");
         }
-        assert_eq!(VenueCounters::get(&h.counters().parse_errors), bad.len() as u64);
+        assert_eq!(
+            VenueCounters::get(&h.counters().parse_errors),
+            bad.len() as u64
+        );
     }
 }

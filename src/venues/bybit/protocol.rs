@@ -112,7 +112,9 @@ impl VenueProtocol for BybitProtocol {
         topics
             .chunks(10)
             .enumerate()
-            .map(|(i, c)| json!({"req_id": format!("sub-{i}"), "op": "subscribe", "args": c}).to_string())
+            .map(|(i, c)| {
+                json!({"req_id": format!("sub-{i}"), "op": "subscribe", "args": c}).to_string()
+            })
             .collect()
     }
 
@@ -150,8 +152,12 @@ mod tests {
         assert!(p.is_keepalive(
             br#"{"success":true,"ret_msg":"pong","conn_id":"0970e817-426e-429a-a679-ff7f55e0b16a","op":"ping"}"#
         ));
-        assert!(p.is_keepalive(br#"{"op":"pong","args":["1675418560633"],"conn_id":"cfcb4ocsvfriu23r3er0-1b"}"#));
-        assert!(!p.is_keepalive(br#"{"success":true,"ret_msg":"","conn_id":"x","req_id":"sub-0","op":"subscribe"}"#));
+        assert!(p.is_keepalive(
+            br#"{"op":"pong","args":["1675418560633"],"conn_id":"cfcb4ocsvfriu23r3er0-1b"}"#
+        ));
+        assert!(!p.is_keepalive(
+            br#"{"success":true,"ret_msg":"","conn_id":"x","req_id":"sub-0","op":"subscribe"}"#
+        ));
         match p.app_ping() {
             AppPing::Text { every, text } => {
                 assert_eq!(every, Duration::from_secs(20));

@@ -85,7 +85,12 @@ impl BookSync {
     }
 
     /// The connection lost a message (`reason` Gap) or dropped (`Disconnected`).
-    pub fn invalidate(&mut self, inst: InstrumentId, reason: InvalidReason, sink: &mut EventSink<'_>) -> bool {
+    pub fn invalidate(
+        &mut self,
+        inst: InstrumentId,
+        reason: InvalidReason,
+        sink: &mut EventSink<'_>,
+    ) -> bool {
         let was = self.synced;
         if was {
             sink.invalid(inst, reason);

@@ -253,26 +253,38 @@ mod tests {
     const UPD: &str = r#"{"type":"l2update","product_id":"SKL-BTC","changes":[["sell","0.00001306","660.5"]],"time":"2021-04-17T16:43:37.075687Z"}"#;
     const MATCH: &str = r#"{"type":"match","trade_id":280232,"maker_order_id":"2a0da34e-61f7-4c36-88e5-c9dd15927b16","taker_order_id":"3c82abaa-c01e-4608-be59-6a1e69742891","side":"sell","size":"985","price":"0.00001305","product_id":"SKL-BTC","sequence":177100030,"time":"2021-04-17T16:43:37.089723Z"}"#;
     const TICKER: &str = r#"{"type":"ticker","sequence":177100030,"product_id":"SKL-BTC","price":"0.00001305","open_24h":"0.0000119","volume_24h":"4352931.80000000","low_24h":"0.00001157","high_24h":"0.0000138","volume_30d":"50452618.50000000","best_bid":"0.00001303","best_ask":"0.00001306","side":"sell","time":"2021-04-17T16:43:37.089723Z","trade_id":280232,"last_size":"985"}"#;
-    const SUBS: &str = r#"{"type":"subscriptions","channels":[{"name":"level2","product_ids":["SKL-BTC"]}]}"#;
+    const SUBS: &str =
+        r#"{"type":"subscriptions","channels":[{"name":"level2","product_ids":["SKL-BTC"]}]}"#;
 
     #[test]
     fn exchange_feed_real_messages() {
         let mut h = handler();
-        assert_eq!(feed(&mut h, UPD)[0].kind, MdKind::Noop, "before the snapshot");
+        assert_eq!(
+            feed(&mut h, UPD)[0].kind,
+            MdKind::Noop,
+            "before the snapshot"
+        );
         let ev = feed(&mut h, SNAP);
         assert_eq!(ev.len(), 5);
         assert_eq!((ev[1].side, ev[1].p0, ev[1].q0), (Side::Sell, 1306, 6605));
         assert_eq!(ev[4].kind, MdKind::BookCommit);
         let ev = feed(&mut h, UPD);
         assert_eq!(ev.len(), 2);
-        assert_eq!(ev[1].venue_seq, 1_618_677_817_075_687, "commit id = time in µs");
+        assert_eq!(
+            ev[1].venue_seq, 1_618_677_817_075_687,
+            "commit id = time in µs"
+        );
         let ev = feed(&mut h, MATCH);
         // maker sold: the aggressor bought
         assert_eq!(
             (ev[0].kind, ev[0].p0, ev[0].q0, ev[0].side, ev[0].venue_seq),
             (MdKind::Trade, 1305, 9850, Side::Buy, 280232)
         );
-        for m in [TICKER, SUBS, r#"{"type":"heartbeat","last_trade_id":1,"product_id":"SKL-BTC","sequence":2,"time":"2021-04-17T16:43:37.0Z"}"#] {
+        for m in [
+            TICKER,
+            SUBS,
+            r#"{"type":"heartbeat","last_trade_id":1,"product_id":"SKL-BTC","sequence":2,"time":"2021-04-17T16:43:37.0Z"}"#,
+        ] {
             assert_eq!(feed(&mut h, m)[0].kind, MdKind::Noop);
         }
         assert_eq!(VenueCounters::get(&h.counters.unknown_messages), 3);
@@ -281,7 +293,12 @@ mod tests {
         let m = wire::parse(TICKER.as_bytes(), &h.symbols, &mut b).unwrap();
         assert!(m.has_ticker);
         assert_eq!(
-            (b.ticker.bid_px, b.ticker.ask_px, b.ticker.time_us, b.ticker.sequence),
+            (
+                b.ticker.bid_px,
+                b.ticker.ask_px,
+                b.ticker.time_us,
+                b.ticker.sequence
+            ),
             (1303, 1306, 1_618_677_817_089_723, 177100030)
         );
     }
@@ -292,7 +309,10 @@ mod tests {
         let snap = r#"{"channel":"l2_data","client_id":"","timestamp":"2023-02-09T20:32:50.714964855Z","sequence_num":0,"events":[{"type":"snapshot","product_id":"BTC-USD","updates":[{"side":"bid","event_time":"1970-01-01T00:00:00Z","price_level":"21921.73","new_quantity":"0.06317902"},{"side":"offer","event_time":"1970-01-01T00:00:00Z","price_level":"21921.74","new_quantity":"1.5"}]}]}"#;
         let ev = feed(&mut h, snap);
         assert_eq!(ev.len(), 4);
-        assert_eq!((ev[1].side, ev[1].p0, ev[1].q0), (Side::Buy, 2192173, 6317902));
+        assert_eq!(
+            (ev[1].side, ev[1].p0, ev[1].q0),
+            (Side::Buy, 2192173, 6317902)
+        );
         assert_eq!(ev[2].side, Side::Sell);
         let hb = |n: u64| {
             format!(
@@ -303,7 +323,10 @@ mod tests {
         let trades = r#"{"channel":"market_trades","client_id":"","timestamp":"2023-02-09T20:19:35.39625135Z","sequence_num":2,"events":[{"type":"snapshot","trades":[{"trade_id":"000000000","product_id":"ETH-USD","price":"1260.01","size":"0.3","side":"BUY","time":"2019-08-14T20:42:27.265Z"},{"trade_id":"12345","product_id":"BTC-USD","price":"21921.74","size":"0.01","side":"SELL","time":"2019-08-14T20:42:27.265Z"}]}]}"#;
         let ev = feed(&mut h, trades);
         assert_eq!(ev.len(), 1, "ETH-USD is not ours");
-        assert_eq!((ev[0].p0, ev[0].side, ev[0].venue_seq), (2192174, Side::Buy, 12345));
+        assert_eq!(
+            (ev[0].p0, ev[0].side, ev[0].venue_seq),
+            (2192174, Side::Buy, 12345)
+        );
         // message 3 lost
         let ev = feed(&mut h, &hb(4));
         assert_eq!(ev[0].kind, MdKind::BookInvalid);

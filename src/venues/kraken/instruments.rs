@@ -89,7 +89,10 @@ mod tests {
 
     #[test]
     fn reads_recorded_asset_pairs() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/recorded/KRAKEN.0");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/data/recorded/KRAKEN.0"
+        );
         let text = std::fs::read_to_string(path)
             .unwrap_or_else(|e| panic!("recorded AssetPairs missing at {path}: {e}"));
         let defs = parse_asset_pairs(&text, "kraken").unwrap();

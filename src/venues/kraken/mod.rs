@@ -252,7 +252,8 @@ mod tests {
     const V1_SNAP: &str = r#"[1920,{"as":[["0.043150","4506.95535554","1618678133.489870"],["0.043210","100.00000000","1618678133.1"]],"bs":[["0.043110","20270.49268141","1618678133.384500"],["0.042670","860527.10700630","1618678133.611155"]]},"book-1000","SC/EUR"]"#;
     const V1_UPD: &str = r#"[1920,{"b":[["0.043110","0.00000000","1618678133.573233"]],"c":"753005753"},"book-1000","SC/EUR"]"#;
     const V1_UPD5: &str = r#"[1920,{"a":[["0.043150","0.00000000","1618678145.766178"]]},{"b":[["0.042990","1.20000000","1618678145.766206"]],"c":"2262426390"},"book-1000","SC/EUR"]"#;
-    const V1_TRADE: &str = r#"[1921,[["0.042990","15979.71727919","1618678145.920708","s","l",""]],"trade","SC/EUR"]"#;
+    const V1_TRADE: &str =
+        r#"[1921,[["0.042990","15979.71727919","1618678145.920708","s","l",""]],"trade","SC/EUR"]"#;
     const V1_TICKER: &str = r#"[1924,{"a":["0.043220",42073,"42073.68230962"],"b":["0.042900",19348,"19348.36906064"],"c":["0.042900","0.00001133"],"v":["888357151.75563637","1127313210.00855204"],"p":["0.045117","0.042671"],"t":[47655,57971],"l":["0.035760","0.031280"],"h":["0.053510","0.053510"],"o":["0.035760","0.032260"]},"ticker","SC/EUR"]"#;
 
     #[test]
@@ -264,10 +265,17 @@ mod tests {
         assert_eq!(ev.len(), 6);
         assert_eq!(ev[0].kind, MdKind::BookClear);
         // asks first, in message order, digits as sent
-        assert_eq!((ev[1].side, ev[1].p0, ev[1].px_frac), (Side::Sell, 4_315_000, 6));
+        assert_eq!(
+            (ev[1].side, ev[1].p0, ev[1].px_frac),
+            (Side::Sell, 4_315_000, 6)
+        );
         let commit = ev[5];
         assert_eq!(commit.kind, MdKind::BookCommit);
-        assert_eq!(commit.p1, ChecksumKind::None as i64, "v1 snapshots carry no checksum");
+        assert_eq!(
+            commit.p1,
+            ChecksumKind::None as i64,
+            "v1 snapshots carry no checksum"
+        );
         assert_eq!(commit.q0, 1000, "cut to the channel's depth");
         let ev = feed(&mut h, V1_UPD);
         assert_eq!((ev[0].side, ev[0].q0), (Side::Buy, 0));
@@ -429,12 +437,12 @@ mod tests {
         assert_eq!(m.books[0].bids.len(), 3);
         apply(&mut h, &mut m, &msg("update", &bid(11.0)));
         let px: Vec<i64> = m.books[0].bids.iter().map(|l| l.px).collect();
-        assert_eq!(px, vec![110, 100, 90], "8.0 fell out of the subscribed depth");
-        apply(
-            &mut h,
-            &mut m,
-            &msg("update", r#"{"price":11.0,"qty":0}"#),
+        assert_eq!(
+            px,
+            vec![110, 100, 90],
+            "8.0 fell out of the subscribed depth"
         );
+        apply(&mut h, &mut m, &msg("update", r#"{"price":11.0,"qty":0}"#));
         let px: Vec<i64> = m.books[0].bids.iter().map(|l| l.px).collect();
         assert_eq!(px, vec![100, 90]);
     }

@@ -139,7 +139,9 @@ mod tests {
         assert!(!p.is_keepalive(br#"{"channel":"book","type":"update","data":[]}"#));
         let v1 = KrakenProtocol::new(vec!["XBT/USD".into()], false, 1000);
         assert_eq!(v1.ws_urls(), vec![WS_URL_V1.to_string()]);
-        assert!(v1.subscribe_frames(0)[0].contains(r#""subscription":{"depth":1000,"name":"book"}"#));
+        assert!(
+            v1.subscribe_frames(0)[0].contains(r#""subscription":{"depth":1000,"name":"book"}"#)
+        );
         assert!(v1.is_keepalive(br#"{"event":"heartbeat"}"#));
         match v1.app_ping() {
             AppPing::Text { text, .. } => assert_eq!(text, r#"{"event":"ping"}"#),

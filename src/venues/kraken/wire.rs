@@ -198,9 +198,7 @@ fn parse_v1(raw: &[u8], symbols: &SymbolTable, buf: &mut Buffers) -> Result<Msg,
         return Err(WireError::Malformed);
     }
     match msg.kind {
-        Kind::BookUpdate if buf.bids.is_empty() && buf.asks.is_empty() => {
-            Err(WireError::Malformed)
-        }
+        Kind::BookUpdate if buf.bids.is_empty() && buf.asks.is_empty() => Err(WireError::Malformed),
         Kind::BookUpdate if msg.checksum.is_none() => Err(WireError::Malformed),
         Kind::Ticker if msg.bid.is_none() || msg.ask.is_none() => Err(WireError::Malformed),
         _ => Ok(msg),
@@ -622,9 +620,8 @@ impl<'de> Visitor<'de> for V2Elem<'_> {
                 }
                 "checksum" if !trade => {
                     let c: u64 = map.next_value()?;
-                    self.msg.checksum = Some(
-                        u32::try_from(c).map_err(|_| de::Error::custom("checksum > u32"))?,
-                    );
+                    self.msg.checksum =
+                        Some(u32::try_from(c).map_err(|_| de::Error::custom("checksum > u32"))?);
                 }
                 "price" | "qty" if trade => {
                     let Some(sc) = scale else {

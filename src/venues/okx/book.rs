@@ -239,7 +239,11 @@ mod tests {
         // checksum 0 = deprecated, not checked
         assert_eq!(ev.last().unwrap().p1, ChecksumKind::None as i64);
         for (p, q) in [(10, 15), (15, 15), (15, 3), (3, 5)] {
-            assert_eq!(run(&mut s, &c, false, ids(p, q)).1, Outcome::Applied, "{p},{q}");
+            assert_eq!(
+                run(&mut s, &c, false, ids(p, q)).1,
+                Outcome::Applied,
+                "{p},{q}"
+            );
         }
         assert_eq!(s.last_seq(), Some(5));
         // a missing message
@@ -267,7 +271,11 @@ mod tests {
         let commit = ev.last().unwrap();
         assert_eq!(
             (commit.p1, commit.p0, commit.venue_seq),
-            (ChecksumKind::Top25Interleaved as i64, -914047754, 1652459225464)
+            (
+                ChecksumKind::Top25Interleaved as i64,
+                -914047754,
+                1652459225464
+            )
         );
         assert_eq!(run(&mut s, &c, false, old).1, Outcome::Applied);
         // ids appearing mid-stream cannot be vouched for

@@ -29,7 +29,10 @@ pub fn parse_instruments(text: &str, venue_name: &str) -> Result<Vec<InstrumentD
         let body = crate::venues::recorded_body(line)?;
         let v: Value = serde_json::from_str(body)
             .map_err(|e| format!("OKX instruments response is not JSON: {e}"))?;
-        if v.get("code").and_then(Value::as_str).is_some_and(|c| c != "0") {
+        if v.get("code")
+            .and_then(Value::as_str)
+            .is_some_and(|c| c != "0")
+        {
             return Err(format!(
                 "OKX instruments response has error code {}",
                 v["code"]
@@ -71,7 +74,12 @@ fn one(d: &Value, venue_name: &str) -> Result<Option<InstrumentDef>, String> {
     };
     let inst_type = s("instType");
     let (kind, base, quote, contract_size) = match inst_type.as_str() {
-        "SPOT" | "MARGIN" => (InstrumentKind::Spot, need("baseCcy")?, need("quoteCcy")?, None),
+        "SPOT" | "MARGIN" => (
+            InstrumentKind::Spot,
+            need("baseCcy")?,
+            need("quoteCcy")?,
+            None,
+        ),
         "SWAP" | "FUTURES" => {
             let swap = inst_type == "SWAP";
             let ct_val = need("ctVal")?;
@@ -178,7 +186,10 @@ mod tests {
         let uni = get("UNI-USD-SWAP");
         assert_eq!((uni.base.as_str(), uni.quote.as_str()), ("UNI", "USD"));
         assert_eq!(uni.price_dec, 3);
-        assert!(!defs.iter().any(|d| d.symbol.ends_with("-C")), "options skipped");
+        assert!(
+            !defs.iter().any(|d| d.symbol.ends_with("-C")),
+            "options skipped"
+        );
         // every entry converts
         for (i, d) in defs.iter().enumerate() {
             d.to_spec(InstrumentId(i as u16), VenueId(0))

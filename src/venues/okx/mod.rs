@@ -292,7 +292,13 @@ mod tests {
         let ev = feed(&mut h, TRADE);
         assert_eq!(ev[0].kind, MdKind::Trade);
         assert_eq!(
-            (ev[0].instrument, ev[0].p0, ev[0].q0, ev[0].side, ev[0].venue_seq),
+            (
+                ev[0].instrument,
+                ev[0].p0,
+                ev[0].q0,
+                ev[0].side,
+                ev[0].venue_seq
+            ),
             (InstrumentId(6), 302360, 20_000, Side::Buy, 338476307)
         );
         for m in [TICKER, ACK, "pong"] {
@@ -324,7 +330,10 @@ mod tests {
                 r#"{{"arg":{{"channel":"books","instId":"BTC-USDT"}},"action":"update","data":[{{"asks":[],"bids":[["1","2","0","1"]],"ts":"2","checksum":0,"prevSeqId":{p},"seqId":{q}}}]}}"#
             )
         };
-        assert_eq!(feed(&mut h, &u(10, 11)).last().unwrap().kind, MdKind::BookCommit);
+        assert_eq!(
+            feed(&mut h, &u(10, 11)).last().unwrap().kind,
+            MdKind::BookCommit
+        );
         assert_eq!(feed(&mut h, &u(12, 13))[0].kind, MdKind::BookInvalid);
         assert_eq!(VenueCounters::get(&h.counters.gaps), 1);
         let mut wanted = vec![];
@@ -337,18 +346,21 @@ mod tests {
         let mut h = handler();
         feed(&mut h, SNAP);
         let cases: Vec<String> = vec![
-            UPD[..UPD.len() / 2].to_string(),                                // truncated
-            UPD.replace(r#""ts":"1652459225464","#, ""),                     // missing ts
-            UPD.replace(r#""asks":"#, r#""asx":"#),                          // missing asks
-            UPD.replace("30261", "30x61"),                                   // non-numeric price
-            UPD.replace(r#""452""#, r#""-452""#),                            // negative size
-            UPD.replace("30182.6", "30182.65"),                              // finer than the scale
-            UPD.replace(r#","action":"update""#, ""),                        // books without action
-            UPD.replace(r#""action":"update""#, r#""action":"partial""#),    // unknown action
-            UPD.replace(r#"{"arg":{"channel":"books","instId":"BTC-USD-220527"},"#, "{"), // no arg
-            TRADE.replace(r#""side":"buy""#, r#""side":"up""#),              // bad side
-            TRADE.replace(r#""px":"30236","#, ""),                           // trade without px
-            format!(r#"{{"data":[],{}"#, &UPD[1..]),                         // data before arg
+            UPD[..UPD.len() / 2].to_string(),            // truncated
+            UPD.replace(r#""ts":"1652459225464","#, ""), // missing ts
+            UPD.replace(r#""asks":"#, r#""asx":"#),      // missing asks
+            UPD.replace("30261", "30x61"),               // non-numeric price
+            UPD.replace(r#""452""#, r#""-452""#),        // negative size
+            UPD.replace("30182.6", "30182.65"),          // finer than the scale
+            UPD.replace(r#","action":"update""#, ""),    // books without action
+            UPD.replace(r#""action":"update""#, r#""action":"partial""#), // unknown action
+            UPD.replace(
+                r#"{"arg":{"channel":"books","instId":"BTC-USD-220527"},"#,
+                "{",
+            ), // no arg
+            TRADE.replace(r#""side":"buy""#, r#""side":"up""#), // bad side
+            TRADE.replace(r#""px":"30236","#, ""),       // trade without px
+            format!(r#"{{"data":[],{}"#, &UPD[1..]),     // data before arg
             String::new(),
             "ping".into(),
             "\u{0}\u{1}garbage".into(),

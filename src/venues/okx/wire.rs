@@ -285,7 +285,10 @@ impl<'de> Visitor<'de> for ArgSeed {
                 }
             }
         }
-        Ok((ch.ok_or_else(|| de::Error::custom("arg without channel"))?, inst))
+        Ok((
+            ch.ok_or_else(|| de::Error::custom("arg without channel"))?,
+            inst,
+        ))
     }
 }
 
