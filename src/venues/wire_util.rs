@@ -212,3 +212,13 @@ mod raw_tests {
         }
     }
 }
+
+/// Consume the rest of a JSON object and succeed: how a visitor leaves a message it has
+/// classified as not-for-us (ack, heartbeat, other symbol) without building an error value
+/// (serde errors allocate; these messages arrive every second, on the hot thread).
+pub fn skip_rest<'de, A: de::MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
+    while map.next_key::<IgnoredAny>()?.is_some() {
+        map.next_value::<IgnoredAny>()?;
+    }
+    Ok(())
+}

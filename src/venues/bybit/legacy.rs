@@ -31,7 +31,7 @@ use crate::feed::{EventSink, VenueCounters, VenueHandler};
 use crate::ring::RawMeta;
 use crate::types::{InstrumentId, Side, VenueId};
 use crate::venues::symbols::{InstrumentRef, SymbolTable};
-use crate::venues::wire_util::{RawDecSeed, Scale};
+use crate::venues::wire_util::{skip_rest, RawDecSeed, Scale};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 use std::sync::Arc;
@@ -175,7 +175,7 @@ impl<'de> Visitor<'de> for Top<'_> {
                 "success" | "ret_msg" | "request" | "op" => {
                     map.next_value::<IgnoredAny>()?;
                     *self.st = 1;
-                    return Err(de::Error::custom("event"));
+                    return skip_rest(&mut map);
                 }
                 "topic" => {
                     let t: &str = map.next_value()?;
@@ -185,7 +185,7 @@ impl<'de> Visitor<'de> for Top<'_> {
                         "trade" => self.msg.kind = Kind::Trades,
                         _ => {
                             *self.st = 2;
-                            return Err(de::Error::custom("topic"));
+                            return skip_rest(&mut map);
                         }
                     }
                     match self.symbols.find(sym.as_bytes()) {
@@ -195,7 +195,7 @@ impl<'de> Visitor<'de> for Top<'_> {
                         }
                         None => {
                             *self.st = 2;
-                            return Err(de::Error::custom("symbol"));
+                            return skip_rest(&mut map);
                         }
                     }
                 }

@@ -19,7 +19,7 @@
 
 use crate::book::Level;
 use crate::venues::symbols::SymbolTable;
-use crate::venues::wire_util::{DecSeed, LevelsSeed, Scale};
+use crate::venues::wire_util::{skip_rest, DecSeed, LevelsSeed, Scale};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
@@ -159,7 +159,7 @@ impl<'de> Visitor<'de> for Top<'_> {
                 "op" | "success" | "ret_msg" => {
                     map.next_value::<IgnoredAny>()?;
                     *self.st = 1;
-                    return Err(de::Error::custom("event"));
+                    return skip_rest(&mut map);
                 }
                 "topic" => {
                     let t: &str = map.next_value()?;
@@ -180,7 +180,7 @@ impl<'de> Visitor<'de> for Top<'_> {
                         }
                         _ => {
                             *self.st = 2;
-                            return Err(de::Error::custom("topic"));
+                            return skip_rest(&mut map);
                         }
                     };
                     match self.symbols.find(sym.as_bytes()) {
@@ -190,7 +190,7 @@ impl<'de> Visitor<'de> for Top<'_> {
                         }
                         None => {
                             *self.st = 2;
-                            return Err(de::Error::custom("symbol"));
+                            return skip_rest(&mut map);
                         }
                     }
                     *self.seen |= 1;

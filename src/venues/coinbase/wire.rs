@@ -28,7 +28,7 @@ use crate::book::Level;
 use crate::fixed_point::Dec;
 use crate::types::Side;
 use crate::venues::symbols::SymbolTable;
-use crate::venues::wire_util::{dec, DecSeed, Scale};
+use crate::venues::wire_util::{dec, skip_rest, DecSeed, Scale};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
@@ -266,7 +266,7 @@ impl<'de> Visitor<'de> for Top<'_> {
                         "heartbeat" | "subscriptions" | "error" | "status" => XType::Control,
                         _ => {
                             *self.unknown = true;
-                            return Err(de::Error::custom("type"));
+                            return skip_rest(&mut map);
                         }
                     });
                 }
@@ -276,7 +276,7 @@ impl<'de> Visitor<'de> for Top<'_> {
                         Some(p) => prod = Some(p),
                         None => {
                             *self.unknown = true;
-                            return Err(de::Error::custom("product"));
+                            return skip_rest(&mut map);
                         }
                     }
                 }
@@ -335,7 +335,7 @@ impl<'de> Visitor<'de> for Top<'_> {
                         "heartbeats" | "subscriptions" | "status" => self.msg.control = true,
                         _ => {
                             *self.unknown = true;
-                            return Err(de::Error::custom("channel"));
+                            return skip_rest(&mut map);
                         }
                     }
                 }
@@ -635,7 +635,7 @@ impl<'de> Visitor<'de> for Event<'_> {
                         Some(p) => prod = Some(p),
                         None => {
                             *self.unknown = true;
-                            return Err(de::Error::custom("product"));
+                            return skip_rest(&mut map);
                         }
                     }
                 }

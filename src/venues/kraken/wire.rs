@@ -37,7 +37,7 @@
 
 use crate::book::Level;
 use crate::venues::symbols::SymbolTable;
-use crate::venues::wire_util::{DecSeed, LevelsSeed, RawDecSeed, Scale};
+use crate::venues::wire_util::{skip_rest, DecSeed, LevelsSeed, RawDecSeed, Scale};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
@@ -478,7 +478,7 @@ impl<'de> Visitor<'de> for V2Top<'_> {
                 "event" | "method" => {
                     map.next_value::<IgnoredAny>()?;
                     *self.st = Status::Event;
-                    return Err(de::Error::custom("event"));
+                    return skip_rest(&mut map);
                 }
                 "channel" => {
                     let c: &str = map.next_value()?;
@@ -486,11 +486,11 @@ impl<'de> Visitor<'de> for V2Top<'_> {
                         "book" | "trade" => channel = Some(c),
                         "heartbeat" | "status" => {
                             *self.st = Status::Event;
-                            return Err(de::Error::custom("event"));
+                            return skip_rest(&mut map);
                         }
                         _ => {
                             *self.st = Status::Unknown;
-                            return Err(de::Error::custom("channel"));
+                            return skip_rest(&mut map);
                         }
                     }
                 }
@@ -603,7 +603,7 @@ impl<'de> Visitor<'de> for V2Elem<'_> {
                         }
                         None => {
                             *self.st = Status::Unknown;
-                            return Err(de::Error::custom("symbol"));
+                            return skip_rest(&mut map);
                         }
                     }
                 }

@@ -25,7 +25,7 @@
 use crate::book::Level;
 use crate::fixed_point::Dec;
 use crate::venues::symbols::SymbolTable;
-use crate::venues::wire_util::{DecSeed, LevelsSeed, Scale};
+use crate::venues::wire_util::{skip_rest, DecSeed, LevelsSeed, Scale};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
@@ -209,14 +209,14 @@ impl<'de> Visitor<'de> for Top<'_> {
                 "event" => {
                     map.next_value::<IgnoredAny>()?;
                     *self.st = Status::Event;
-                    return Err(de::Error::custom("event"));
+                    return skip_rest(&mut map);
                 }
                 "arg" => {
                     let (ch, sym) = map.next_value_seed(ArgSeed)?;
                     self.msg.channel = Channel::from_name(ch);
                     if self.msg.channel == Channel::Other {
                         *self.st = Status::Unknown;
-                        return Err(de::Error::custom("channel"));
+                        return skip_rest(&mut map);
                     }
                     match sym.and_then(|s| self.symbols.find(s.as_bytes())) {
                         Some((i, s)) => {
@@ -225,7 +225,7 @@ impl<'de> Visitor<'de> for Top<'_> {
                         }
                         None => {
                             *self.st = Status::Unknown;
-                            return Err(de::Error::custom("instrument"));
+                            return skip_rest(&mut map);
                         }
                     }
                 }
