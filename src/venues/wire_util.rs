@@ -155,6 +155,16 @@ pub fn raw_dec(raw: &[u8], scale: u32) -> Result<Dec, crate::fixed_point::Decima
     parse_decimal(t, scale)
 }
 
+/// Consume the rest of a JSON object and succeed: how a visitor leaves a message it has
+/// classified as not-for-us (ack, heartbeat, other symbol) without building an error value
+/// (serde errors allocate; these messages arrive every second, on the hot thread).
+pub fn skip_rest<'de, A: de::MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
+    while map.next_key::<IgnoredAny>()?.is_some() {
+        map.next_value::<IgnoredAny>()?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod raw_tests {
     use super::*;
@@ -211,14 +221,4 @@ mod raw_tests {
             assert_eq!(one(bad, 8), Err(()), "{bad}");
         }
     }
-}
-
-/// Consume the rest of a JSON object and succeed: how a visitor leaves a message it has
-/// classified as not-for-us (ack, heartbeat, other symbol) without building an error value
-/// (serde errors allocate; these messages arrive every second, on the hot thread).
-pub fn skip_rest<'de, A: de::MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
-    while map.next_key::<IgnoredAny>()?.is_some() {
-        map.next_value::<IgnoredAny>()?;
-    }
-    Ok(())
 }

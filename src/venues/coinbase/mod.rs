@@ -31,7 +31,8 @@ use wire::{BookKind, Buffers, WireError};
 /// Sizes of the handler's preallocated buffers.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
-    /// Levels in one message, both sides (a full Coinbase snapshot: tens of thousands).
+    /// Levels in one message, both sides (a full BTC-USD snapshot has tens of thousands;
+    /// the book itself keeps `book_levels` per side and drops the deepest).
     pub max_levels_per_msg: usize,
     /// Products in one message.
     pub max_groups_per_msg: usize,
@@ -42,7 +43,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            max_levels_per_msg: 100_000,
+            max_levels_per_msg: 200_000,
             max_groups_per_msg: 64,
             max_trades_per_msg: 1024,
         }
@@ -198,10 +199,14 @@ pub fn make_handler(
 ) -> Result<Box<dyn VenueHandler>, String> {
     let vs = &setup.venues[v.idx()];
     check_venue(&vs.cfg).map_err(|e| format!("venue {}: {}: {}", vs.name, e.0, e.1))?;
+    let d = Limits::default();
     Ok(Box::new(CoinbaseHandler::new(
         v,
         crate::venues::instrument_refs(setup, v),
-        Limits::default(),
+        Limits {
+            max_levels_per_msg: d.max_levels_per_msg.max(4 * vs.cfg.book_levels),
+            ..d
+        },
         counters,
     )))
 }
