@@ -142,6 +142,10 @@ pub struct ReplayFileConfig {
     /// Path (relative paths are relative to the config file's directory's parent, i.e. the
     /// repository root for files in `configs/`; absolute paths as given).
     pub path: PathBuf,
+    /// Layout: `auto` (default: told from the first line), `ns-json` (`<ns> <json>` lines,
+    /// gzip or plain) or `cryptofeed` (`NAME.ws.N.0` sessions).
+    #[serde(default)]
+    pub format: crate::replay::ReplayFormat,
 }
 
 /// `[threads]`.
@@ -256,6 +260,20 @@ pub struct VenueConfig {
     /// A connection not open (TCP + TLS + upgrade) after this long is abandoned and retried.
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout_ns: u64,
+    /// Wire protocol, where an exchange speaks several: `bybit` `v5` (default) or `v2` (the
+    /// legacy `orderBookL2_25` feed of the 2021 recordings); `coinbase` `advanced-trade`
+    /// (default) or `exchange` (the Exchange/Pro feed); `kraken` `v2` (default) or `v1`.
+    #[serde(default)]
+    pub protocol: Option<String>,
+    /// Book depth to subscribe, where the exchange asks for one (Kraken `depth`: 10, 25, 100,
+    /// 500, 1000; Bybit `orderbook.N`). Kraken books are cut to this depth after every update.
+    #[serde(default)]
+    pub book_depth: Option<u32>,
+    /// Fees per instrument kind (`[venues.x.fees.spot]`, `.linear-perp`, `.inverse-perp`,
+    /// `.linear-future`, `.inverse-future`), overriding `taker_fee_bps` / `maker_fee_bps` for
+    /// instruments of that kind.
+    #[serde(default)]
+    pub fees: FeesByKind,
 }
 
 fn default_snapshot_limit() -> u32 {
@@ -275,6 +293,80 @@ fn default_rotate() -> u64 {
 }
 fn default_connect_timeout() -> u64 {
     10_000_000_000
+}
+
+/// `[venues.<name>.fees]`: a fee schedule per instrument kind (the venue-wide
+/// `taker_fee_bps` / `maker_fee_bps` apply to kinds not listed).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FeesByKind {
+    /// Spot.
+    #[serde(default)]
+    pub spot: Option<KindFees>,
+    /// Linear perpetuals.
+    #[serde(default)]
+    pub linear_perp: Option<KindFees>,
+    /// Inverse perpetuals.
+    #[serde(default)]
+    pub inverse_perp: Option<KindFees>,
+    /// Dated linear futures.
+    #[serde(default)]
+    pub linear_future: Option<KindFees>,
+    /// Dated inverse futures.
+    #[serde(default)]
+    pub inverse_future: Option<KindFees>,
+}
+
+/// Taker and maker fee of one instrument kind, in bps (0.1 % = 10 bps; negative maker = rebate).
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KindFees {
+    /// Taker fee, bps.
+    pub taker_bps: f64,
+    /// Maker fee, bps (default: the venue's `maker_fee_bps`).
+    #[serde(default)]
+    pub maker_bps: Option<f64>,
+}
+
+impl FeesByKind {
+    /// The entry for `kind`, if any.
+    pub fn get(&self, kind: crate::instrument::InstrumentKind) -> Option<&KindFees> {
+        use crate::instrument::InstrumentKind as K;
+        match kind {
+            K::Spot => self.spot.as_ref(),
+            K::LinearPerp => self.linear_perp.as_ref(),
+            K::InversePerp => self.inverse_perp.as_ref(),
+            K::LinearFuture => self.linear_future.as_ref(),
+            K::InverseFuture => self.inverse_future.as_ref(),
+        }
+    }
+    fn entries(&self) -> [(&'static str, Option<&KindFees>); 5] {
+        [
+            ("spot", self.spot.as_ref()),
+            ("linear-perp", self.linear_perp.as_ref()),
+            ("inverse-perp", self.inverse_perp.as_ref()),
+            ("linear-future", self.linear_future.as_ref()),
+            ("inverse-future", self.inverse_future.as_ref()),
+        ]
+    }
+}
+
+impl VenueConfig {
+    /// Taker fee for instruments of `kind`, bps: the kind's entry in `fees`, else
+    /// `taker_fee_bps`.
+    pub fn taker_fee_bps_for(&self, kind: crate::instrument::InstrumentKind) -> f64 {
+        self.fees
+            .get(kind)
+            .map(|f| f.taker_bps)
+            .unwrap_or(self.taker_fee_bps)
+    }
+    /// Maker fee for instruments of `kind`, bps.
+    pub fn maker_fee_bps_for(&self, kind: crate::instrument::InstrumentKind) -> f64 {
+        self.fees
+            .get(kind)
+            .and_then(|f| f.maker_bps)
+            .unwrap_or(self.maker_fee_bps)
+    }
 }
 
 fn default_latency() -> u64 {
@@ -571,6 +663,19 @@ impl Setup {
     pub fn venue_id(&self, name: &str) -> Option<VenueId> {
         self.venues.iter().find(|v| v.name == name).map(|v| v.id)
     }
+
+    /// Taker fee of every instrument, indexed by [`InstrumentId`]: its venue's fee for its
+    /// kind ([`VenueConfig::taker_fee_bps_for`]). Built once at start; the hot path indexes it.
+    pub fn taker_fees_by_instrument(&self) -> Vec<crate::types::Bps> {
+        self.instruments
+            .iter()
+            .map(|s| {
+                crate::types::Bps::from_num(
+                    self.venues[s.venue.idx()].cfg.taker_fee_bps_for(s.kind),
+                )
+            })
+            .collect()
+    }
 }
 
 /// Parse a config from text (paths resolve against `base_dir`).
@@ -645,14 +750,36 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
                     ));
                 }
             }
-            "upbit" | "bithumb" | "kucoin" | "gateio" | "bitget" => {
-                crate::venues::check_venue(v).map_err(|(f, m)| invalid(k(f), m))?
+            "upbit" | "bithumb" | "kucoin" | "gateio" | "bitget" | "okx" | "bybit" | "coinbase"
+            | "kraken" => {
+                crate::venues::check_venue(v).map_err(|(key, msg)| invalid(k(key), msg))?
             }
             other => {
                 return Err(invalid(
                     k("exchange"),
-                    format!("unknown exchange {other:?} (supported: binance)"),
+                    format!(
+                        "unknown exchange {other:?} (supported: {})",
+                        crate::venues::EXCHANGES.join(", ")
+                    ),
                 ))
+            }
+        }
+        for (kind, f) in v.fees.entries() {
+            if let Some(f) = f {
+                if !f.taker_bps.is_finite() || f.taker_bps < 0.0 || f.taker_bps > 1000.0 {
+                    return Err(invalid(
+                        k(&format!("fees.{kind}.taker_bps")),
+                        "must be in [0, 1000]",
+                    ));
+                }
+                if f.maker_bps
+                    .is_some_and(|m| !m.is_finite() || m.abs() > 1000.0)
+                {
+                    return Err(invalid(
+                        k(&format!("fees.{kind}.maker_bps")),
+                        "must be in [-1000, 1000]",
+                    ));
+                }
             }
         }
         if !v.taker_fee_bps.is_finite() || v.taker_fee_bps < 0.0 || v.taker_fee_bps > 1000.0 {
@@ -974,7 +1101,11 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
                         format!("file not found: {}", p.display()),
                     ));
                 }
-                replay_files.push(crate::replay::ReplayFile { path: p, venue: v });
+                replay_files.push(crate::replay::ReplayFile {
+                    path: p,
+                    venue: v,
+                    format: f.format,
+                });
             }
         }
         (None, _) => {}
@@ -1186,6 +1317,67 @@ instruments = ["a:BTCUSDT", "b:BTCUSDT"]
         assert!(e.contains("tick_size"), "{e}");
         let e = err(&GOOD.replace("mode = \"replay\"", "mode = \"yolo\""));
         assert!(e.contains("mode"), "{e}");
+    }
+
+    #[test]
+    fn fees_per_instrument_kind() {
+        let text = GOOD.replace(
+            "market = \"usdm\"\ntaker_fee_bps = 5.0",
+            "market = \"usdm\"\ntaker_fee_bps = 5.0\nfees = { linear-perp = { taker_bps = 4.5, maker_bps = 1.8 }, spot = { taker_bps = 9.0 } }",
+        );
+        let s = setup(&text).unwrap();
+        let f = s.taker_fees_by_instrument();
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[0], crate::types::Bps::from_num(10.0), "venue-wide fee");
+        assert_eq!(f[1], crate::types::Bps::from_num(4.5), "linear-perp entry");
+        let b = &s.venues[1].cfg;
+        use crate::instrument::InstrumentKind as K;
+        assert_eq!(b.maker_fee_bps_for(K::LinearPerp), 1.8);
+        assert_eq!(b.taker_fee_bps_for(K::Spot), 9.0);
+        assert_eq!(
+            b.maker_fee_bps_for(K::Spot),
+            0.0,
+            "falls back to maker_fee_bps"
+        );
+        let e = err(&text.replace("taker_bps = 4.5", "taker_bps = -1"));
+        assert!(e.contains("venues.b.fees.linear-perp.taker_bps"), "{e}");
+        let e = err(&text.replace("linear-perp = {", "linear_perp = {"));
+        assert!(e.contains("linear_perp"), "{e}");
+    }
+
+    #[test]
+    fn new_exchanges_check_their_keys() {
+        let okx = GOOD.replace(
+            "exchange = \"binance\"\nmarket = \"spot\"",
+            "exchange = \"okx\"",
+        );
+        setup(&okx).unwrap();
+        let e = err(&GOOD.replace(
+            "exchange = \"binance\"\nmarket = \"spot\"",
+            "exchange = \"okx\"\nmarket = \"spot\"",
+        ));
+        assert!(e.contains("venues.a.market"), "{e}");
+        let kr = GOOD.replace(
+            "exchange = \"binance\"\nmarket = \"spot\"",
+            "exchange = \"kraken\"\nprotocol = \"v1\"\nbook_depth = 1000\nbook_levels = 1000",
+        );
+        let e = err(&kr);
+        assert!(e.contains("venues.a.book_levels"), "{e}");
+        setup(&kr.replace("book_levels = 1000", "book_levels = 1100")).unwrap();
+        let e = err(&kr.replace("book_depth = 1000", "book_depth = 7"));
+        assert!(e.contains("venues.a.book_depth"), "{e}");
+        let by = GOOD.replace(
+            "exchange = \"binance\"\nmarket = \"usdm\"",
+            "exchange = \"bybit\"\nmarket = \"linear\"\nbook_depth = 500",
+        );
+        setup(&by).unwrap();
+        let e = err(&by.replace("market = \"linear\"", "market = \"spot\""));
+        assert!(e.contains("venues.b.book_depth"), "{e}");
+        let cb = GOOD.replace(
+            "exchange = \"binance\"\nmarket = \"spot\"",
+            "exchange = \"coinbase\"\nprotocol = \"fix\"",
+        );
+        assert!(err(&cb).contains("venues.a.protocol"));
     }
 
     #[test]

@@ -187,11 +187,7 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
     let mut risk = RiskGate::new(setup);
     let slip = Bps::from_num(setup.cfg.execution.unwind_max_slippage_bps);
     let mut sim = FillSim::new(
-        setup
-            .venues
-            .iter()
-            .map(|v| Bps::from_num(v.cfg.taker_fee_bps))
-            .collect(),
+        setup.taker_fees_by_instrument(),
         setup
             .venues
             .iter()

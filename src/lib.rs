@@ -19,7 +19,8 @@
 //! - [`clock`]: quanta raw clock for stage stamps, epoch ns for receive times.
 //! - [`book`]: L2 book in sorted arrays, validation (R1.3), ticker overlay.
 //! - [`feed`]: feed threads, event sink, sources (replay ring now, sockets later).
-//! - [`venues`]: exchange adapters (`binance`: wire, sync rules, orders, instruments).
+//! - [`venues`]: exchange adapters (`binance`: wire, sync rules, orders, instruments; `okx`,
+//!   `bybit`, `coinbase`, `kraken`: wire, sync rules, instruments, connection protocol).
 //! - [`replay`]: reads recorded gz files, merges by receive time, paces (R3.1, R8.1).
 //! - [`net`]: live feed connections: non-blocking WebSocket over mio + rustls, REST snapshot thread (R1.1, R1.4).
 //! - [`replay_server`]: `arbot replay-server`, a loopback exchange that serves recordings over the exchange's own protocol, with faults on request (R8.1).

@@ -104,7 +104,8 @@ enum Cmd {
         /// Recorded files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Venue, when the file does not say (e.g. `binance`, `binance-futures`).
+        /// Venue, when the file does not say: binance, binance-futures, okx, bybit (v5),
+        /// bybit-legacy (v2), coinbase, kraken.
         #[arg(long)]
         venue: Option<String>,
     },

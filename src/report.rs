@@ -117,7 +117,7 @@ pub fn build(setup: &Setup, config_path: &str, r: &RunResult) -> Value {
                 }
                 let st = &sp.pairs[sp.pair_idx(gi, bk, sk)];
                 let (bs, ss) = (&setup.instruments[b.idx()], &setup.instruments[s.idx()]);
-                let fees = sp.fee(bs.venue).to_num::<f64>() + sp.fee(ss.venue).to_num::<f64>();
+                let fees = sp.fee(bs.id).to_num::<f64>() + sp.fee(ss.id).to_num::<f64>();
                 pairs.push(json!({
                     "asset": g.asset,
                     "buy_venue": bs.venue_name,
@@ -343,7 +343,7 @@ fn why_no_trades(setup: &Setup, r: &RunResult) -> Value {
                     continue;
                 }
                 let (bs, ss) = (&setup.instruments[b.idx()], &setup.instruments[s.idx()]);
-                let fees = sp.fee(bs.venue).to_num::<f64>() + sp.fee(ss.venue).to_num::<f64>();
+                let fees = sp.fee(bs.id).to_num::<f64>() + sp.fee(ss.id).to_num::<f64>();
                 let msg = format!(
                     "best pair: buy {} / sell {}: max gross spread {:.2} bps < taker fees {:.2} bps + minimum net spread {:.2} bps = {:.2} bps needed (best net {:.2} bps)",
                     bs.venue_name,

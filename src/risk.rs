@@ -131,11 +131,7 @@ impl RiskGate {
                 kind: s.kind,
                 base,
                 quote,
-                margin: if s.kind == InstrumentKind::InversePerp {
-                    base
-                } else {
-                    quote
-                },
+                margin: if s.kind.is_inverse() { base } else { quote },
             });
         }
         for v in &setup.venues {
@@ -177,11 +173,7 @@ impl RiskGate {
             max_pos_coin_usd: Amount::from_f64(r.max_position_per_coin_usd).0,
             max_venue_usd: Amount::from_f64(r.max_exposure_per_venue_usd).0,
             max_total_usd: Amount::from_f64(r.max_total_exposure_usd).0,
-            fee: setup
-                .venues
-                .iter()
-                .map(|v| Bps::from_num(v.cfg.taker_fee_bps))
-                .collect(),
+            fee: setup.taker_fees_by_instrument(),
             approved: 0,
         }
     }
@@ -238,7 +230,7 @@ impl RiskGate {
     /// (asset, amount) a leg must reserve at its limit price.
     fn need(&self, spec: &InstrumentSpec, leg: &LegPlan) -> (usize, i64) {
         let inf = self.info[spec.id.idx()];
-        let fee = self.fee[inf.venue];
+        let fee = self.fee[spec.id.idx()];
         let notional = spec.quote_amount(leg.qty, leg.limit_px);
         let fee_q = apply_bps(notional, fee).0;
         let lev = self.leverage_e8[inf.venue].max(AMOUNT_ONE);
@@ -247,10 +239,10 @@ impl RiskGate {
             (InstrumentKind::Spot, Side::Sell) => {
                 (inf.base, spec.base_amount(leg.qty, leg.limit_px).0)
             }
-            (InstrumentKind::LinearPerp, _) => {
+            (InstrumentKind::LinearPerp | InstrumentKind::LinearFuture, _) => {
                 (inf.margin, mul_div(notional.0, AMOUNT_ONE, lev) + fee_q)
             }
-            (InstrumentKind::InversePerp, _) => {
+            (InstrumentKind::InversePerp | InstrumentKind::InverseFuture, _) => {
                 let base = spec.base_amount(leg.qty, leg.limit_px).0;
                 let fee_b = mul_div(fee_q, base, notional.0.max(1));
                 (inf.margin, mul_div(base, AMOUNT_ONE, lev) + fee_b)
@@ -272,7 +264,7 @@ impl RiskGate {
         if free <= 0 || px.0 <= 0 {
             return 0;
         }
-        let fee_bits = self.fee[inf.venue].to_bits().max(0) as i128;
+        let fee_bits = self.fee[spec.id.idx()].to_bits().max(0) as i128;
         // divide out the fee: x / (1 + fee)
         let net = |x: i64| -> i64 {
             (x as i128 * (10_000i128 << 32) / ((10_000i128 << 32) + fee_bits)) as i64
@@ -282,8 +274,12 @@ impl RiskGate {
         match (inf.kind, side) {
             (InstrumentKind::Spot, Side::Buy) => to_base(net(free)),
             (InstrumentKind::Spot, Side::Sell) => free,
-            (InstrumentKind::LinearPerp, _) => to_base(mul_div(net(free), lev, AMOUNT_ONE)),
-            (InstrumentKind::InversePerp, _) => mul_div(net(free), lev, AMOUNT_ONE),
+            (InstrumentKind::LinearPerp | InstrumentKind::LinearFuture, _) => {
+                to_base(mul_div(net(free), lev, AMOUNT_ONE))
+            }
+            (InstrumentKind::InversePerp | InstrumentKind::InverseFuture, _) => {
+                mul_div(net(free), lev, AMOUNT_ONE)
+            }
         }
     }
 
@@ -307,7 +303,7 @@ impl RiskGate {
             }
             let spec = &m.specs[k];
             x += match inf.kind {
-                InstrumentKind::InversePerp => p.cost,
+                InstrumentKind::InversePerp | InstrumentKind::InverseFuture => p.cost,
                 _ => p.qty.signum() * spec.base_amount(crate::types::Qty(p.qty.abs()), Price(1)).0,
             };
         }
@@ -455,7 +451,7 @@ impl RiskGate {
                 }
             },
             kind => {
-                let inverse = kind == InstrumentKind::InversePerp;
+                let inverse = kind.is_inverse();
                 let dq = if f.side == Side::Buy {
                     f.filled_qty.0
                 } else {

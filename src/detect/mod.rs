@@ -170,6 +170,10 @@ impl Market {
                 self.last_msg_seq[i.idx()] = ev.msg_seq;
                 let b = &mut self.books[i.idx()];
                 let was_valid = b.valid;
+                if ev.q0 > 0 {
+                    // venues that cut the book at the subscribed depth (Kraken): same cut here
+                    b.truncate(ev.q0 as usize);
+                }
                 let r = b.commit(ev.venue_seq, ev.recv_ns, snapshot);
                 let kind = ChecksumKind::from_i64(ev.p1);
                 if kind != ChecksumKind::None && b.synced {

@@ -173,11 +173,7 @@ impl Spatial {
             groups,
             pairs,
             inst_groups,
-            fee: setup
-                .venues
-                .iter()
-                .map(|v| Bps::from_num(v.cfg.taker_fee_bps))
-                .collect(),
+            fee: setup.taker_fees_by_instrument(),
             latency: setup
                 .venues
                 .iter()
@@ -198,9 +194,9 @@ impl Spatial {
         }
     }
 
-    /// Taker fee of a venue.
-    pub fn fee(&self, v: crate::types::VenueId) -> Bps {
-        self.fee[v.idx()]
+    /// Taker fee of an instrument (its venue's fee for its kind).
+    pub fn fee(&self, i: InstrumentId) -> Bps {
+        self.fee[i.idx()]
     }
 
     /// Pair statistics index for (group, buy member, sell member).
@@ -269,7 +265,7 @@ impl Spatial {
         let quote_usd_e8 = grp.quote_usd_e8;
         let pi = grp.pair_base + bk * grp.members.len() + sk;
         let (sa, sb) = (&m.specs[a.idx()], &m.specs[b.idx()]);
-        let (fa, fb) = (self.fee[sa.venue.idx()], self.fee[sb.venue.idx()]);
+        let (fa, fb) = (self.fee[a.idx()], self.fee[b.idx()]);
         let p = self.params;
         let gross = spread_bps(ask_px.0 * ma, bid_px.0 * mb);
         let net_top = gross - fa - fb;

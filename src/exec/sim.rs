@@ -61,6 +61,7 @@ pub struct SimFill {
 /// Pending simulated orders and the fee/latency table.
 pub struct FillSim {
     pending: Vec<SimOrder>,
+    /// Taker fee by instrument id (the venue's fee for the instrument's kind).
     fee: Vec<Bps>,
     latency: Vec<u64>,
     slippage: Bps,
@@ -71,7 +72,9 @@ pub struct FillSim {
 }
 
 impl FillSim {
-    /// Capacity for `max_orders` pending orders.
+    /// Capacity for `max_orders` pending orders; `fee` = taker fee by instrument id
+    /// ([`crate::config::Setup::taker_fees_by_instrument`]), `latency` = one-way order latency
+    /// by venue id.
     pub fn new(fee: Vec<Bps>, latency: Vec<u64>, slippage: Bps, max_orders: usize) -> FillSim {
         FillSim {
             pending: Vec::with_capacity(max_orders),
@@ -189,7 +192,7 @@ impl FillSim {
         f.filled_qty = Qty(o.qty.0 - rem);
         f.quote = Amount(quote);
         f.base = Amount(base);
-        f.fee = apply_bps(f.quote, self.fee[o.venue.idx()]);
+        f.fee = apply_bps(f.quote, self.fee[o.instrument.idx()]);
         f.status = if rem == 0 {
             LegStatus::Filled
         } else if f.filled_qty.0 > 0 {

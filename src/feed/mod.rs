@@ -319,6 +319,30 @@ impl<'a> EventSink<'a> {
         });
     }
 
+    /// As [`EventSink::commit`], and the book keeps only its best `depth` levels per side
+    /// before the checksum is checked (`q0` of the commit; Kraken's rule: truncate to the
+    /// subscribed depth after each update). `depth` 0 = no truncation.
+    #[inline]
+    pub fn commit_truncated(
+        &mut self,
+        inst: InstrumentId,
+        seq: u64,
+        snapshot: bool,
+        checksum: (i64, i64),
+        depth: u32,
+    ) {
+        self.emit(MdEvent {
+            kind: MdKind::BookCommit,
+            instrument: inst,
+            venue_seq: seq,
+            flags: if snapshot { flags::SNAPSHOT } else { 0 },
+            p1: checksum.0,
+            p0: checksum.1,
+            q0: depth as i64,
+            ..MdEvent::default()
+        });
+    }
+
     /// The book can no longer be trusted.
     #[inline]
     pub fn invalid(&mut self, inst: InstrumentId, reason: InvalidReason) {

@@ -397,6 +397,7 @@ fn load(files: &[(MarketKind, PathBuf)]) -> Result<(Vec<Item>, Vec<FileInfo>), S
         .map(|(i, (_, p))| ReplayFile {
             path: p.clone(),
             venue: VenueId(i as u8),
+            format: crate::replay::ReplayFormat::NsJson,
         })
         .collect();
     let mut m = Merger::open(&rf).map_err(|e| e.to_string())?;

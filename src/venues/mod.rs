@@ -1,16 +1,22 @@
 //! Exchange adapters. Every venue folder has the same files: `mod.rs` (handler),
 //! `wire.rs` (message formats, real samples, doc links), `book.rs` (sync rules),
-//! `orders.rs` (order encoding/signing), `instruments.rs` (specs from the venue's endpoint).
+//! `orders.rs` (order encoding/signing, where implemented), `instruments.rs` (specs from the
+//! venue's endpoint), `protocol.rs` (live connection: URL, subscriptions, keep-alive).
 #![forbid(unsafe_code)]
 
 pub mod binance;
 pub mod bitget;
 pub mod bithumb;
+pub mod bybit;
 pub mod checksum;
+pub mod coinbase;
 pub mod gateio;
+pub mod kraken;
 pub mod kucoin;
+pub mod okx;
 pub mod raw_json;
 pub mod seq_book;
+pub mod symbols;
 pub mod upbit;
 pub mod wire_util;
 
@@ -22,12 +28,19 @@ use crate::types::VenueId;
 use std::sync::Arc;
 
 /// Exchanges this build speaks (`exchange = "..."` in a venue's config).
-pub const EXCHANGES: &[&str] = &["binance", "upbit", "bithumb", "kucoin", "gateio", "bitget"];
+pub const EXCHANGES: &[&str] = &[
+    "binance", "okx", "bybit", "coinbase", "kraken", "upbit", "bithumb", "kucoin", "gateio",
+    "bitget",
+];
 
 /// Check the exchange-specific keys of a venue config: `Err((key, message))`.
 pub fn check_venue(v: &VenueConfig) -> Result<(), (&'static str, String)> {
     match v.exchange.as_str() {
         "binance" => binance::market_of(v).map(|_| ()),
+        "okx" => okx::check_venue(v),
+        "bybit" => bybit::check_venue(v),
+        "coinbase" => coinbase::check_venue(v),
+        "kraken" => kraken::check_venue(v),
         "bithumb" => bithumb::feed_of(v).map(|_| ()),
         "upbit" | "kucoin" | "gateio" | "bitget" => no_market(v),
         other => Err((
@@ -52,6 +65,10 @@ pub fn parse_instrument_file(
             let first = text.lines().next().unwrap_or("");
             binance::instruments::parse_exchange_info(first, m, venue_name)
         }
+        "okx" => okx::instruments::parse_instruments(text, venue_name),
+        "bybit" => bybit::instruments::parse_instruments(text, venue_name),
+        "coinbase" => coinbase::instruments::parse_products(text, venue_name),
+        "kraken" => kraken::instruments::parse_asset_pairs(text, venue_name),
         "upbit" => upbit::instruments::parse_market_all(text, venue_name),
         "bithumb" => bithumb::instruments::parse_tickers(text, venue_name),
         "kucoin" => kucoin::instruments::parse_symbols(text, venue_name),
@@ -105,9 +122,13 @@ pub fn make_handler(
                 counters,
             )))
         }
+        "okx" => okx::make_handler(setup, v, counters),
+        "bybit" => bybit::make_handler(setup, v, counters),
+        "coinbase" => coinbase::make_handler(setup, v, counters),
+        "kraken" => kraken::make_handler(setup, v, counters),
         "upbit" => Ok(Box::new(upbit::UpbitHandler::new(
             v,
-            refs(setup, v),
+            instrument_refs(setup, v),
             counters,
         ))),
         "bithumb" => {
@@ -116,25 +137,25 @@ pub fn make_handler(
             Ok(Box::new(bithumb::BithumbHandler::new(
                 v,
                 feed,
-                refs(setup, v),
+                instrument_refs(setup, v),
                 counters,
             )))
         }
         "kucoin" => Ok(Box::new(kucoin::KucoinHandler::new(
             v,
-            refs(setup, v),
+            instrument_refs(setup, v),
             kucoin::Limits::default(),
             counters,
         ))),
         "gateio" => Ok(Box::new(gateio::GateHandler::new(
             v,
-            refs(setup, v),
+            instrument_refs(setup, v),
             gateio::Limits::default(),
             counters,
         ))),
         "bitget" => Ok(Box::new(bitget::BitgetHandler::new(
             v,
-            refs(setup, v),
+            instrument_refs(setup, v),
             counters,
         ))),
         other => Err(format!("venue {}: unknown exchange {other}", vs.name)),
@@ -174,13 +195,32 @@ fn no_market(v: &VenueConfig) -> Result<(), (&'static str, String)> {
     }
 }
 
-/// The instruments of venue `v` as handler references (engine id, symbol, decimals).
-pub fn refs(setup: &Setup, v: VenueId) -> Vec<binance::InstrumentRef> {
+/// The body of one recorded REST response line `URL -> t: body` (the `NAME.0` files), or the
+/// line itself when it is already a raw JSON body.
+pub fn recorded_body(line: &str) -> Result<&str, String> {
+    let t = line.trim();
+    if t.starts_with('{') || t.starts_with('[') {
+        return Ok(t);
+    }
+    match t.find(" -> ") {
+        Some(i) => t[i..]
+            .split_once(": ")
+            .map(|(_, b)| b.trim())
+            .ok_or_else(|| "recorded line without ': ' before the body".to_string()),
+        None => Err(format!(
+            "neither a JSON body nor a recorded `URL -> t: body` line: {:?}",
+            t.chars().take(60).collect::<String>()
+        )),
+    }
+}
+
+/// The instruments of venue `v` as handler references (wire symbol + scale), in id order.
+pub fn instrument_refs(setup: &Setup, v: VenueId) -> Vec<symbols::InstrumentRef> {
     setup
         .instruments
         .iter()
         .filter(|i| i.venue == v)
-        .map(|i| binance::InstrumentRef {
+        .map(|i| symbols::InstrumentRef {
             id: i.id,
             symbol: i.symbol.clone(),
             scale: wire_util::Scale {

@@ -95,16 +95,7 @@ impl Market {
     }
 }
 
-/// One instrument served by a handler.
-#[derive(Clone, Debug)]
-pub struct InstrumentRef {
-    /// Engine id.
-    pub id: InstrumentId,
-    /// Exchange symbol (`BTCUSDT`).
-    pub symbol: String,
-    /// Price/quantity decimals.
-    pub scale: Scale,
-}
+pub use crate::venues::symbols::InstrumentRef;
 
 struct InstState {
     r: InstrumentRef,
