@@ -172,6 +172,9 @@ impl TradeTotals {
 
 struct DetIo {
     md: Vec<Consumer<MdEvent>>,
+    /// Resync requests to each feed thread, and venue index → feed thread.
+    control: Vec<Producer<crate::feed::ResyncRequest>>,
+    venue_feed: Vec<usize>,
     to_exec: Producer<ToExec>,
     from_exec: Consumer<FromExec>,
     cold: Producer<ColdMsg>,
@@ -374,6 +377,18 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
             market.apply(&ev, &mut |l: LogRecord| cold!(ColdMsg::Log(l)));
             if ev.is_last() {
                 lat.feed.record_between(ev.handoff_tsc, ev.parsed_tsc);
+                for &(v, i) in &market.resync {
+                    let fi = io.venue_feed.get(v.idx()).copied().unwrap_or(0);
+                    if let Some(c) = io.control.get_mut(fi) {
+                        // a full control ring drops the request: the book stays invalid and the
+                        // next mismatch asks again
+                        let _ = c.push(crate::feed::ResyncRequest {
+                            venue: v,
+                            instrument: i,
+                        });
+                    }
+                }
+                market.resync.clear();
                 messages += 1;
                 next_seq = ev.msg_seq.wrapping_add(1);
                 Progress::set(&io.progress.messages, messages);
@@ -600,7 +615,28 @@ pub fn run_paper(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineError
         for v in venues {
             let vs = &setup.venues[v.idx()];
             let proto = crate::venues::make_protocol(setup, *v).map_err(EngineError::Setup)?;
-            let urls = proto.ws_urls();
+            // venues that hand out their WebSocket endpoint from a REST call (KuCoin's token):
+            // one call at start-up, cold path
+            let (urls, app_ping) = match proto.pre_connect() {
+                None => (proto.ws_urls(), proto.app_ping()),
+                Some(pc) => {
+                    let body = crate::net::snapshot::post(
+                        &pc.url,
+                        vs.cfg.tls_ca_file.as_deref(),
+                        std::time::Duration::from_nanos(vs.cfg.connect_timeout_ns),
+                    )
+                    .map_err(|e| {
+                        EngineError::Setup(format!(
+                            "venue {}: {} {}: {e}",
+                            vs.name, pc.method, pc.url
+                        ))
+                    })?;
+                    let plan = proto
+                        .plan_connect(&body)
+                        .map_err(|e| EngineError::Setup(format!("venue {}: {e}", vs.name)))?;
+                    (plan.urls, plan.app_ping)
+                }
+            };
             let tls = if urls.iter().any(|u| u.starts_with("wss:")) {
                 Some(
                     crate::net::tls::client_config(vs.cfg.tls_ca_file.as_deref())
@@ -649,7 +685,7 @@ pub fn run_paper(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineError
                 venue: *v,
                 subscribe: (0..urls.len()).map(|k| proto.subscribe_frames(k)).collect(),
                 urls,
-                app_ping: proto.app_ping(),
+                app_ping,
                 tls,
                 params: crate::net::ws::WsParams::default(),
                 silence_timeout_ns: vs.cfg.silence_timeout_ns,
@@ -664,7 +700,8 @@ pub fn run_paper(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineError
             let log = feeds.log_producer(fi);
             sources.push(Box::new(
                 WsSource::new(cfg, snapshots, log, report)
-                    .map_err(|e| EngineError::Setup(format!("venue {}: {e}", vs.name)))?,
+                    .map_err(|e| EngineError::Setup(format!("venue {}: {e}", vs.name)))?
+                    .with_protocol(proto),
             ));
         }
         feeds.add(setup, fi, sources, &counters, &stop)?;
@@ -742,6 +779,7 @@ struct Feeds {
     threads: Vec<(String, Option<usize>, FeedThread)>,
     md_rx: Vec<Consumer<MdEvent>>,
     logs: Vec<Consumer<LogRecord>>,
+    control: Vec<Producer<crate::feed::ResyncRequest>>,
 }
 
 impl Feeds {
@@ -765,6 +803,8 @@ impl Feeds {
         self.md_rx.push(prx);
         let (ltx, lrx) = channel::<LogRecord>(1024);
         self.logs.push(lrx);
+        let (ctx, crx) = channel::<crate::feed::ResyncRequest>(256);
+        self.control.push(ctx);
         let handlers = venues
             .iter()
             .map(|v| crate::venues::make_handler(setup, *v, counters[v.idx()].clone()))
@@ -781,6 +821,7 @@ impl Feeds {
                 waiter: waiter(setup),
                 stop: stop.clone(),
                 log: ltx,
+                control: crx,
             },
         ));
         Ok(())
@@ -807,7 +848,14 @@ fn run_pipeline(
         threads: feed_threads,
         md_rx,
         logs: feed_logs,
+        control,
     } = feeds;
+    let mut venue_feed = vec![0usize; setup.venues.len()];
+    for (fi, (_, vs, _)) in setup.feeds.iter().enumerate() {
+        for v in vs {
+            venue_feed[v.idx()] = fi;
+        }
+    }
     let (to_exec_tx, to_exec_rx) = channel::<ToExec>(1024);
     let (from_exec_tx, from_exec_rx) = channel::<FromExec>(1024);
     let (det_cold_tx, det_cold_rx) = channel::<ColdMsg>(1 << 14);
@@ -847,6 +895,8 @@ fn run_pipeline(
     let det_waiter = waiter(setup);
     let det_io = DetIo {
         md: md_rx,
+        control,
+        venue_feed,
         to_exec: to_exec_tx,
         from_exec: from_exec_rx,
         cold: det_cold_tx,

@@ -17,7 +17,7 @@ pub mod ws_source;
 use crate::clock;
 use crate::event::{flags, InvalidReason, MdEvent, MdKind};
 use crate::journal::{LogCode, LogRecord, Severity};
-use crate::ring::{Producer, RawMeta};
+use crate::ring::{Consumer, Producer, RawMeta};
 use crate::types::{InstrumentId, Nanos, Side, VenueId};
 use crate::wait::Waiter;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -469,6 +469,11 @@ pub trait FeedSource: Send {
     fn request_snapshot(&mut self, _venue: VenueId, _instrument: InstrumentId) -> bool {
         false
     }
+    /// Detection found `instrument`'s book wrong (checksum mismatch): ask the venue for a fresh
+    /// snapshot by resubscribing. Returns true if this source did. Replay sources cannot.
+    fn request_resubscribe(&mut self, _venue: VenueId, _instrument: InstrumentId) -> bool {
+        false
+    }
 }
 
 /// Everything one feed thread runs.
@@ -487,6 +492,18 @@ pub struct FeedThread {
     pub stop: Arc<AtomicBool>,
     /// Log records (parse errors) to the cold thread.
     pub log: Producer<LogRecord>,
+    /// Resync requests from detection (a book failed its exchange checksum).
+    pub control: Consumer<ResyncRequest>,
+}
+
+/// Detection → feed: the book of `instrument` on `venue` failed its exchange checksum; get a
+/// fresh snapshot (resubscribe). The book stays invalid on the detection thread until it comes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResyncRequest {
+    /// Venue.
+    pub venue: VenueId,
+    /// Instrument.
+    pub instrument: InstrumentId,
 }
 
 impl FeedThread {
@@ -499,6 +516,7 @@ impl FeedThread {
             mut waiter,
             stop,
             mut log,
+            mut control,
             ..
         } = self;
         let clock = clock::Clock::get();
@@ -571,6 +589,19 @@ impl FeedThread {
                     finished[si] = true;
                 }
             }
+            // books detection found corrupt: ask the venue for a fresh snapshot
+            while let Some(r) = control.pop() {
+                did = true;
+                let mut done = false;
+                for s in sources.iter_mut() {
+                    done |= s.request_resubscribe(r.venue, r.instrument);
+                }
+                if done {
+                    if let Some(h) = handlers.get(route[r.venue.idx()] as usize) {
+                        VenueCounters::inc(&h.counters().resyncs);
+                    }
+                }
+            }
             // books that need a REST snapshot: hand the requests to a source that can fetch
             for h in handlers.iter_mut() {
                 let v = h.venue();
@@ -625,6 +656,68 @@ mod tests {
         assert!(v[1..101].iter().all(|e| !e.is_last()));
         assert!(v[101].is_last() && v[101].kind == MdKind::BookCommit);
         assert!(v.iter().all(|e| e.msg_seq == 9 && e.venue == VenueId(1)));
+    }
+
+    #[test]
+    fn resync_requests_reach_a_source_that_can_resubscribe() {
+        use std::sync::Mutex;
+        struct Mock {
+            seen: Arc<Mutex<Vec<(VenueId, InstrumentId)>>>,
+            polls: u32,
+        }
+        impl FeedSource for Mock {
+            fn poll(&mut self, _f: &mut dyn FnMut(SourceEvent<'_>)) -> SourceState {
+                self.polls += 1;
+                if self.polls > 3 {
+                    SourceState::Finished
+                } else {
+                    SourceState::Open
+                }
+            }
+            fn request_resubscribe(&mut self, v: VenueId, i: InstrumentId) -> bool {
+                self.seen.lock().unwrap().push((v, i));
+                true
+            }
+        }
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let counters = Arc::new(VenueCounters::default());
+        let h = crate::venues::binance::BinanceHandler::new(
+            VenueId(2),
+            crate::venues::binance::Market::Spot,
+            vec![],
+            crate::venues::binance::Limits::default(),
+            counters.clone(),
+        );
+        let (out, mut rx) = crate::ring::channel::<MdEvent>(1024);
+        let (log, _lrx) = crate::ring::channel::<LogRecord>(16);
+        let (mut ctl, crx) = crate::ring::channel::<ResyncRequest>(16);
+        ctl.push(ResyncRequest {
+            venue: VenueId(2),
+            instrument: InstrumentId(5),
+        })
+        .unwrap();
+        FeedThread {
+            name: "t".into(),
+            sources: vec![Box::new(Mock {
+                seen: seen.clone(),
+                polls: 0,
+            })],
+            handlers: vec![Box::new(h)],
+            out,
+            waiter: Waiter::new(crate::wait::WaitKind::Park, 1, 1000),
+            stop: Arc::new(AtomicBool::new(false)),
+            log,
+            control: crx,
+        }
+        .run();
+        assert_eq!(*seen.lock().unwrap(), vec![(VenueId(2), InstrumentId(5))]);
+        assert_eq!(VenueCounters::get(&counters.resyncs), 1);
+        // the thread still ends its output properly
+        let mut last = None;
+        while let Some(e) = rx.pop() {
+            last = Some(e.kind);
+        }
+        assert_eq!(last, Some(MdKind::FeedEnd));
     }
 
     #[test]

@@ -69,6 +69,12 @@ pub trait VenueProtocol: Send {
     fn max_connection_age(&self) -> Option<Duration> {
         None
     }
+    /// Text frames that make the venue send a fresh book snapshot of `instrument` (after a
+    /// checksum mismatch or a gap the feed cannot repair from REST): unsubscribe + subscribe.
+    /// Empty (default) for venues that resync from a REST snapshot.
+    fn resubscribe_frames(&self, _instrument: InstrumentId) -> Vec<String> {
+        Vec::new()
+    }
     /// A REST call to make before connecting (KuCoin: `POST /api/v1/bullet-public` for a
     /// token). `None` (default): connect to [`VenueProtocol::ws_urls`] directly.
     fn pre_connect(&self) -> Option<PreConnect> {

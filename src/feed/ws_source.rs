@@ -92,6 +92,10 @@ pub struct NetStats {
     pub messages: u64,
     /// Pings received (answered with pongs).
     pub pings: u64,
+    /// Keep-alive replies/heartbeats recognised by the venue protocol (not parsed).
+    pub keepalives: u64,
+    /// Resubscriptions sent (after a checksum mismatch or an unrepairable gap).
+    pub resubscribes: u64,
     /// Bytes read from the sockets (TLS: ciphertext).
     pub bytes_in: u64,
     /// Snapshot requests sent to the fetcher.
@@ -193,9 +197,17 @@ pub struct WsSource {
     lat: Latency,
     report: Arc<NetReport>,
     clock: &'static Clock,
+    proto: Option<Box<dyn super::protocol::VenueProtocol>>,
 }
 
 impl WsSource {
+    /// Use the venue protocol for keep-alive replies (counted as liveness, not handed to the
+    /// parser) and for resubscribing an instrument after a checksum mismatch.
+    pub fn with_protocol(mut self, p: Box<dyn super::protocol::VenueProtocol>) -> WsSource {
+        self.proto = Some(p);
+        self
+    }
+
     /// Build the source: parse URLs and resolve hosts (blocking DNS, start-up only).
     /// `snapshots` = (request ring to the fetcher, body ring from it), if the venue syncs from
     /// REST; `log` = the feed's log ring.
@@ -252,6 +264,7 @@ impl WsSource {
             lat: Latency::new(),
             report,
             clock,
+            proto: None,
         })
     }
 
@@ -459,6 +472,14 @@ impl FeedSource for WsSource {
                                 Ok(Some(Message::Text(t))) => {
                                     let t_read = c.stream().map(|st| st.last_read_tsc).unwrap_or(0);
                                     s.last_rx_ns = self.clock.now_ns();
+                                    if self
+                                        .proto
+                                        .as_ref()
+                                        .is_some_and(|p| p.is_keepalive(t.as_bytes()))
+                                    {
+                                        self.stats.keepalives += 1;
+                                        continue;
+                                    }
                                     self.seq += 1;
                                     self.stats.messages += 1;
                                     s.attempts = 0;
@@ -473,6 +494,10 @@ impl FeedSource for WsSource {
                                 Ok(Some(Message::Binary(b))) => {
                                     let t_read = c.stream().map(|st| st.last_read_tsc).unwrap_or(0);
                                     s.last_rx_ns = self.clock.now_ns();
+                                    if self.proto.as_ref().is_some_and(|p| p.is_keepalive(&b)) {
+                                        self.stats.keepalives += 1;
+                                        continue;
+                                    }
                                     self.seq += 1;
                                     self.stats.messages += 1;
                                     s.attempts = 0;
@@ -619,6 +644,29 @@ impl FeedSource for WsSource {
         } else {
             SourceState::Open
         }
+    }
+
+    fn request_resubscribe(&mut self, venue: VenueId, instrument: InstrumentId) -> bool {
+        if venue != self.cfg.venue {
+            return false;
+        }
+        let Some(p) = self.proto.as_ref() else {
+            return false;
+        };
+        let frames = p.resubscribe_frames(instrument);
+        if frames.is_empty() {
+            return false;
+        }
+        // cold: a resubscribe happens after a checksum mismatch, not per message
+        for f in &frames {
+            for sl in self.slots.iter_mut() {
+                if let (SlotState::Open { .. }, Some(c)) = (&sl.state, sl.conn.as_mut()) {
+                    let _ = c.send_text(f);
+                }
+            }
+        }
+        self.stats.resubscribes += 1;
+        true
     }
 
     fn request_snapshot(&mut self, venue: VenueId, instrument: InstrumentId) -> bool {

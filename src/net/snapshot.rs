@@ -81,6 +81,29 @@ fn agent(ca: Option<&std::path::Path>, timeout: Duration) -> Result<ureq::Agent,
 }
 
 /// GET `url`; the body if the status is 200.
+/// One blocking POST with an empty JSON body (cold path: KuCoin's `bullet-public` token call
+/// before connecting). Returns the body of a 2xx answer.
+pub fn post(url: &str, ca: Option<&std::path::Path>, timeout: Duration) -> Result<Vec<u8>, String> {
+    let a = agent(ca, timeout)?;
+    let mut resp = a
+        .post(url)
+        .header("Content-Type", "application/json")
+        .send("")
+        .map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(1 << 20)
+        .read_to_vec()
+        .map_err(|e| e.to_string())?;
+    if !(200..300).contains(&status) {
+        return Err(format!("{url}: HTTP {status}"));
+    }
+    Ok(body)
+}
+
+/// One blocking GET (see [`post`] for the agent settings).
 pub fn fetch(agent: &ureq::Agent, url: &str) -> Result<Vec<u8>, String> {
     let mut resp = agent.get(url).call().map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();

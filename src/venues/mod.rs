@@ -162,26 +162,181 @@ pub fn make_handler(
     }
 }
 
-/// Build the live connection protocol (URLs, subscriptions, keep-alive, snapshot URLs) for
-/// venue `v` of a resolved config (paper/live modes).
+/// A venue protocol with the config's overrides applied: `ws_url` (for venues whose URL is
+/// fixed, e.g. to point them at a loopback server) and per-instrument resubscribe frames
+/// built from the venue's own `resubscribe_frames(symbol)`.
+struct Adapted<P> {
+    p: P,
+    url: Option<String>,
+    symbols: Vec<(crate::types::InstrumentId, String)>,
+    resub: fn(&P, &str, crate::types::InstrumentId) -> Vec<String>,
+}
+
+impl<P: crate::feed::protocol::VenueProtocol> crate::feed::protocol::VenueProtocol for Adapted<P> {
+    fn ws_urls(&self) -> Vec<String> {
+        match &self.url {
+            Some(u) => vec![u.clone()],
+            None => self.p.ws_urls(),
+        }
+    }
+    fn subscribe_frames(&self, conn: usize) -> Vec<String> {
+        self.p.subscribe_frames(conn)
+    }
+    fn app_ping(&self) -> crate::feed::protocol::AppPing {
+        self.p.app_ping()
+    }
+    fn is_keepalive(&self, frame: &[u8]) -> bool {
+        self.p.is_keepalive(frame)
+    }
+    fn snapshot_url(&self, i: crate::types::InstrumentId) -> Option<String> {
+        self.p.snapshot_url(i)
+    }
+    fn max_connection_age(&self) -> Option<std::time::Duration> {
+        self.p.max_connection_age()
+    }
+    fn resubscribe_frames(&self, i: crate::types::InstrumentId) -> Vec<String> {
+        match self.symbols.iter().find(|(id, _)| *id == i) {
+            Some((_, s)) => (self.resub)(&self.p, s, i),
+            None => Vec::new(),
+        }
+    }
+    fn pre_connect(&self) -> Option<crate::feed::protocol::PreConnect> {
+        self.p.pre_connect()
+    }
+    fn plan_connect(&self, r: &[u8]) -> Result<crate::feed::protocol::ConnectPlan, String> {
+        let mut plan = self.p.plan_connect(r)?;
+        if let Some(u) = &self.url {
+            plan.urls = vec![u.clone()];
+        }
+        Ok(plan)
+    }
+}
+
+fn adapt<P: crate::feed::protocol::VenueProtocol + 'static>(
+    p: P,
+    vs: &crate::config::VenueSetup,
+    symbols: Vec<(crate::types::InstrumentId, String)>,
+    resub: fn(&P, &str, crate::types::InstrumentId) -> Vec<String>,
+) -> Box<dyn crate::feed::protocol::VenueProtocol> {
+    Box::new(Adapted {
+        p,
+        url: vs.cfg.ws_url.clone(),
+        symbols,
+        resub,
+    })
+}
+
+/// Build the live connection protocol (URLs, subscriptions, keep-alive, snapshot URLs,
+/// resubscribe frames) for venue `v` of a resolved config (paper/live modes).
 pub fn make_protocol(
     setup: &Setup,
     v: VenueId,
 ) -> Result<Box<dyn crate::feed::protocol::VenueProtocol>, String> {
     let vs = &setup.venues[v.idx()];
-    let symbols = setup
+    check_venue(&vs.cfg).map_err(|e| format!("venue {}: {}: {}", vs.name, e.0, e.1))?;
+    let symbols: Vec<(crate::types::InstrumentId, String)> = setup
         .instruments
         .iter()
         .filter(|i| i.venue == v)
         .map(|i| (i.id, i.symbol.clone()))
         .collect();
-    match vs.cfg.exchange.as_str() {
-        "binance" => Ok(Box::new(
-            binance::protocol::BinanceProtocol::new(&vs.cfg, symbols)
+    let names: Vec<String> = symbols.iter().map(|(_, s)| s.clone()).collect();
+    let cfg = &vs.cfg;
+    Ok(match cfg.exchange.as_str() {
+        "binance" => Box::new(
+            binance::protocol::BinanceProtocol::new(cfg, symbols)
                 .map_err(|e| format!("venue {}: {e}", vs.name))?,
-        )),
-        other => Err(format!("venue {}: no live protocol for {other}", vs.name)),
-    }
+        ),
+        "okx" => adapt(
+            okx::protocol::OkxProtocol::new(names),
+            vs,
+            symbols,
+            |p, s, _| p.resubscribe_frames(s),
+        ),
+        "bybit" => {
+            if cfg.protocol.as_deref() == Some("v2") {
+                return Err(format!("venue {}: bybit v2 is the retired feed of the recordings; use protocol = \"v5\" live", vs.name));
+            }
+            let cat = cfg
+                .market
+                .as_deref()
+                .and_then(bybit::protocol::Category::parse)
+                .unwrap_or(bybit::protocol::Category::Spot);
+            let depth = cfg.book_depth.unwrap_or(bybit::DEFAULT_DEPTH);
+            adapt(
+                bybit::protocol::BybitProtocol::new(names, cat, depth),
+                vs,
+                symbols,
+                |p, s, _| p.resubscribe_frames(s),
+            )
+        }
+        "coinbase" => {
+            let advanced = cfg.protocol.as_deref() != Some("exchange");
+            adapt(
+                coinbase::protocol::CoinbaseProtocol::new(names, advanced),
+                vs,
+                symbols,
+                |p, _, _| p.resubscribe_frames(),
+            )
+        }
+        "kraken" => {
+            let v2 = cfg.protocol.as_deref() != Some("v1");
+            let pairs = if v2 {
+                names.iter().map(|s| kraken::v2_symbol(s)).collect()
+            } else {
+                names
+            };
+            let depth = cfg.book_depth.unwrap_or(kraken::DEFAULT_DEPTH);
+            let syms = if v2 {
+                symbols
+                    .into_iter()
+                    .map(|(i, s)| (i, kraken::v2_symbol(&s)))
+                    .collect()
+            } else {
+                symbols
+            };
+            adapt(
+                kraken::protocol::KrakenProtocol::new(pairs, v2, depth),
+                vs,
+                syms,
+                |p, s, _| p.resubscribe_frames(s),
+            )
+        }
+        "upbit" => adapt(
+            upbit::protocol::QuotationProtocol::upbit(&vs.name, names),
+            vs,
+            symbols,
+            |_, _, _| Vec::new(),
+        ),
+        "bithumb" => {
+            let feed = bithumb::feed_of(cfg).map_err(|e| format!("venue {}: {}", vs.name, e.1))?;
+            adapt(
+                bithumb::protocol::BithumbProtocol::new(feed, &vs.name, &names),
+                vs,
+                symbols,
+                |_, _, _| Vec::new(),
+            )
+        }
+        "kucoin" => adapt(
+            kucoin::protocol::KucoinProtocol::new(&vs.name, symbols.clone()),
+            vs,
+            symbols,
+            |_, _, _| Vec::new(),
+        ),
+        "gateio" => adapt(
+            gateio::protocol::GateProtocol::new(symbols.clone()),
+            vs,
+            symbols,
+            |_, _, _| Vec::new(),
+        ),
+        "bitget" => adapt(
+            bitget::protocol::BitgetProtocol::new(symbols.clone()),
+            vs,
+            symbols,
+            |p, _, i| p.resubscribe_frames(i),
+        ),
+        other => return Err(format!("venue {}: no live protocol for {other}", vs.name)),
+    })
 }
 
 /// Exchanges with a single market: `market` must be absent.
@@ -229,4 +384,96 @@ pub fn instrument_refs(setup: &Setup, v: VenueId) -> Vec<symbols::InstrumentRef>
             },
         })
         .collect()
+}
+
+#[cfg(test)]
+mod protocol_tests {
+    use crate::config::{parse, resolve};
+    use crate::types::InstrumentId;
+
+    fn setup(exchange: &str, extra: &str, symbol: &str) -> crate::config::Setup {
+        let text = format!(
+            r#"
+mode = "paper"
+[venues.x]
+exchange = "{exchange}"
+taker_fee_bps = 10.0
+{extra}
+[[instruments]]
+venue = "x"
+symbol = "{symbol}"
+base = "BTC"
+quote = "USDT"
+tick_size = "0.1"
+lot_size = "0.001"
+"#
+        );
+        resolve(parse(&text, "t").unwrap(), std::path::Path::new("."))
+            .unwrap_or_else(|e| panic!("{exchange}: {e}"))
+    }
+
+    #[test]
+    fn every_exchange_has_a_live_protocol() {
+        let cases = [
+            ("binance", "market = \"spot\"", "BTCUSDT"),
+            ("okx", "", "BTC-USDT"),
+            ("bybit", "market = \"spot\"", "BTCUSDT"),
+            ("coinbase", "", "BTC-USD"),
+            ("kraken", "book_levels = 2000", "XBT/USD"),
+            ("upbit", "", "KRW-BTC"),
+            ("bithumb", "", "KRW-BTC"),
+            ("kucoin", "", "BTC-USDT"),
+            ("gateio", "", "BTC_USDT"),
+            ("bitget", "", "BTCUSDT"),
+        ];
+        for (ex, extra, sym) in cases {
+            let s = setup(ex, extra, sym);
+            let p = super::make_protocol(&s, crate::types::VenueId(0))
+                .unwrap_or_else(|e| panic!("{ex}: {e}"));
+            if ex == "kucoin" {
+                // the endpoint and token come from a REST call made before connecting
+                let pc = p.pre_connect().expect("kucoin pre-connect");
+                assert!(pc.url.contains("bullet-public"), "{}", pc.url);
+                continue;
+            }
+            let urls = p.ws_urls();
+            assert!(
+                !urls.is_empty() && urls.iter().all(|u| u.starts_with("wss://")),
+                "{ex}: {urls:?}"
+            );
+            // Binance names its streams in the URL; the others subscribe with frames
+            let frames: Vec<String> = (0..urls.len())
+                .flat_map(|k| p.subscribe_frames(k))
+                .collect();
+            assert!(
+                ex == "binance" || !frames.is_empty(),
+                "{ex}: no subscription"
+            );
+        }
+    }
+
+    #[test]
+    fn ws_url_override_and_resubscribe() {
+        let s = setup("okx", "ws_url = \"ws://127.0.0.1:9/okx\"", "BTC-USDT");
+        let p = super::make_protocol(&s, crate::types::VenueId(0)).unwrap();
+        assert_eq!(p.ws_urls(), vec!["ws://127.0.0.1:9/okx".to_string()]);
+        let f = p.resubscribe_frames(InstrumentId(0));
+        assert_eq!(f.len(), 2);
+        assert!(
+            f[0].contains("unsubscribe")
+                && f[0].contains("BTC-USDT")
+                && f[1].contains("\"subscribe\""),
+            "{f:?}"
+        );
+        assert!(
+            p.resubscribe_frames(InstrumentId(9)).is_empty(),
+            "unknown instrument"
+        );
+        assert!(p.is_keepalive(b"pong"));
+        // Kraken v2 resubscribes under its v2 name
+        let s = setup("kraken", "book_levels = 2000", "XBT/USD");
+        let p = super::make_protocol(&s, crate::types::VenueId(0)).unwrap();
+        let f = p.resubscribe_frames(InstrumentId(0)).join(" ");
+        assert!(f.contains("BTC/USD"), "{f}");
+    }
 }
