@@ -105,7 +105,7 @@ enum Cmd {
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Venue, when the file does not say: binance, binance-futures, okx, bybit (v5),
-        /// bybit-legacy (v2), coinbase, kraken.
+        /// bybit-legacy (v2), coinbase, kraken, upbit, bithumb, kucoin, gateio, bitget.
         #[arg(long)]
         venue: Option<String>,
     },
