@@ -291,13 +291,8 @@ impl VenueHandler for BinanceHandler {
                 VenueCounters::inc(&c.unknown_messages)
             }
             Err(_) => {
-                // control replies (`{"result":null,"id":1}`) are not stream messages
-                if raw.starts_with(b"{\"result\"") || raw.starts_with(b"{\"id\"") {
-                    VenueCounters::inc(&c.unknown_messages)
-                } else {
-                    VenueCounters::inc(&c.parse_errors);
-                    sink.skipped(Skip::ParseError, raw);
-                }
+                VenueCounters::inc(&c.parse_errors);
+                sink.skipped(Skip::ParseError, raw);
             }
         }
     }

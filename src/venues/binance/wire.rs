@@ -240,19 +240,25 @@ impl<'de, T: SymbolTable> Visitor<'de> for EnvelopeSeed<'_, T> {
                     let name: &str = map.next_value()?;
                     let (sym, suffix) = name.split_once('@').unwrap_or((name, ""));
                     self.msg.kind = StreamKind::from_suffix(suffix);
-                    if self.msg.kind == StreamKind::Other {
-                        *self.status = Status::UnknownStream;
-                        return Err(de::Error::custom("unknown stream"));
-                    }
-                    match self.symbols.find_stream(sym) {
-                        Some((i, s)) => {
-                            self.msg.inst = i;
-                            scale = Some(s);
+                    // not ours: skip the rest without building an error (that would allocate)
+                    let skip = if self.msg.kind == StreamKind::Other {
+                        Some(Status::UnknownStream)
+                    } else {
+                        match self.symbols.find_stream(sym) {
+                            Some((i, s)) => {
+                                self.msg.inst = i;
+                                scale = Some(s);
+                                None
+                            }
+                            None => Some(Status::UnknownSymbol),
                         }
-                        None => {
-                            *self.status = Status::UnknownSymbol;
-                            return Err(de::Error::custom("unknown symbol"));
+                    };
+                    if let Some(st) = skip {
+                        *self.status = st;
+                        while map.next_key::<IgnoredAny>()?.is_some() {
+                            map.next_value::<IgnoredAny>()?;
                         }
+                        return Ok(());
                     }
                 }
                 "data" => {
@@ -271,7 +277,9 @@ impl<'de, T: SymbolTable> Visitor<'de> for EnvelopeSeed<'_, T> {
             }
         }
         if scale.is_none() {
-            return Err(de::Error::custom("no stream"));
+            // a well-formed object without `stream`: a control reply such as
+            // `{"result":null,"id":1}`; counted as unknown, no error built
+            *self.status = Status::UnknownStream;
         }
         Ok(())
     }
