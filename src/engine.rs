@@ -568,7 +568,8 @@ pub fn run_replay(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineErro
         rp.speed,
         stop.clone(),
     )?
-    .with_lead(progress.clone(), rp.lead_msgs);
+    .with_lead(progress.clone(), rp.lead_msgs)
+    .with_limit(rp.max_messages);
     let (to_exec_tx, to_exec_rx) = channel::<ToExec>(1024);
     let (from_exec_tx, from_exec_rx) = channel::<FromExec>(1024);
     let (det_cold_tx, det_cold_rx) = channel::<ColdMsg>(1 << 14);

@@ -270,6 +270,7 @@ pub struct ReplayReader {
     speed: f64,
     stop: Arc<AtomicBool>,
     lead: Option<(Arc<crate::stats::Progress>, u64)>,
+    limit: u64,
 }
 
 impl ReplayReader {
@@ -290,6 +291,7 @@ impl ReplayReader {
             speed: if speed > 0.0 { speed } else { 1.0 },
             stop,
             lead: None,
+            limit: 0,
         })
     }
 
@@ -300,6 +302,13 @@ impl ReplayReader {
         if lead > 0 {
             self.lead = Some((progress, lead));
         }
+        self
+    }
+
+    /// Hand on at most `n` messages (merge order), then end as if the files ended
+    /// (`0` = no limit).
+    pub fn with_limit(mut self, n: u64) -> ReplayReader {
+        self.limit = n;
         self
     }
 
@@ -315,6 +324,9 @@ impl ReplayReader {
             let Some((venue, meta, payload)) = self.merger.peek() else {
                 break;
             };
+            if self.limit > 0 && meta.seq >= self.limit {
+                break;
+            }
             if self.pace == Pace::Recorded {
                 let t0 = *t0_data.get_or_insert(meta.recv_ns);
                 let due_ns = (meta.recv_ns.saturating_sub(t0) as f64 / self.speed) as u64;
