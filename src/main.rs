@@ -157,8 +157,7 @@ fn main() -> ExitCode {
             };
             let label = coremap.as_ref().map(|p| p.display().to_string());
             let host = arbot::tuning_check::Host::system();
-            let rep =
-                arbot::tuning_check::check(&host, label.as_deref().zip(map.as_ref()));
+            let rep = arbot::tuning_check::check(&host, label.as_deref().zip(map.as_ref()));
             if json {
                 println!("{}", serde_json::to_string_pretty(&rep).unwrap_or_default());
             } else {

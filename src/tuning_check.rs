@@ -158,11 +158,11 @@ impl CoreMap {
 
     /// Consistency: lists parse, hot threads on distinct cores, hot cores not housekeeping.
     pub fn validate(&self) -> Result<(), String> {
-        let iso = parse_cpu_list(&self.isolated_cores).map_err(|e| format!("isolated_cores: {e}"))?;
+        let iso =
+            parse_cpu_list(&self.isolated_cores).map_err(|e| format!("isolated_cores: {e}"))?;
         let hk = parse_cpu_list(&self.housekeeping_cores)
             .map_err(|e| format!("housekeeping_cores: {e}"))?;
-        let irq =
-            parse_cpu_list(&self.nic_irq_cores).map_err(|e| format!("nic_irq_cores: {e}"))?;
+        let irq = parse_cpu_list(&self.nic_irq_cores).map_err(|e| format!("nic_irq_cores: {e}"))?;
         if let Some(c) = iso.intersection(&hk).next() {
             return Err(format!("core {c} is both isolated and housekeeping"));
         }
@@ -412,8 +412,10 @@ pub fn facts(h: &Host) -> MachineFacts {
         .read("proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Cpus_allowed_list:").map(|v| v.trim().to_string()))
+            s.lines().find_map(|l| {
+                l.strip_prefix("Cpus_allowed_list:")
+                    .map(|v| v.trim().to_string())
+            })
         })
         .unwrap_or_default();
     let allowed_set = parse_cpu_list(&allowed).unwrap_or_default();
@@ -424,8 +426,10 @@ pub fn facts(h: &Host) -> MachineFacts {
         .iter()
         .filter(|d| d.starts_with("cpu") && d[3..].parse::<u32>().is_ok())
         .filter_map(|d| {
-            h.read(&format!("sys/devices/system/cpu/{d}/cpufreq/scaling_governor"))
-                .ok()
+            h.read(&format!(
+                "sys/devices/system/cpu/{d}/cpufreq/scaling_governor"
+            ))
+            .ok()
         })
         .collect();
     MachineFacts {
@@ -566,7 +570,9 @@ impl Report {
         );
         s.push_str(&format!(
             "core map: {}; hot cores checked: {}\n",
-            self.coremap.as_deref().unwrap_or("none (pass --coremap tuning/coremaps/<machine>.toml)"),
+            self.coremap
+                .as_deref()
+                .unwrap_or("none (pass --coremap tuning/coremaps/<machine>.toml)"),
             self.hot_cores
         ));
         for i in &self.items {
@@ -630,14 +636,18 @@ pub fn check(h: &Host, map: Option<(&str, &CoreMap)>) -> Report {
             format!(
                 "no isolated cores (isolated: {}; kernel cmdline isolcpus={})",
                 format_cpu_list(&isolated),
-                h.cmdline_param("isolcpus").unwrap_or_else(|| "<absent>".into())
+                h.cmdline_param("isolcpus")
+                    .unwrap_or_else(|| "<absent>".into())
             ),
         )
     } else if hot.is_subset(&isolated) {
         item(
             "isolcpus",
             Verdict::Ok,
-            format!("isolated {} ⊇ hot cores {hot_s}", format_cpu_list(&isolated)),
+            format!(
+                "isolated {} ⊇ hot cores {hot_s}",
+                format_cpu_list(&isolated)
+            ),
         )
     } else {
         let miss: BTreeSet<usize> = hot.difference(&isolated).copied().collect();
@@ -699,9 +709,16 @@ pub fn check(h: &Host, map: Option<(&str, &CoreMap)>) -> Report {
         Some(r) => item(
             "rcu_nocbs",
             Verdict::NotSet,
-            format!("rcu_nocbs={} does not cover hot cores {hot_s}", format_cpu_list(&r)),
+            format!(
+                "rcu_nocbs={} does not cover hot cores {hot_s}",
+                format_cpu_list(&r)
+            ),
         ),
-        None => item("rcu_nocbs", Verdict::NotSet, "not on the kernel command line"),
+        None => item(
+            "rcu_nocbs",
+            Verdict::NotSet,
+            "not on the kernel command line",
+        ),
     });
 
     // IRQ affinity
@@ -934,7 +951,10 @@ fn check_irqs(h: &Host, hot: &BTreeSet<usize>) -> Item {
         item(
             "irq_affinity",
             Verdict::Ok,
-            format!("none of {seen} IRQs may run on hot cores {}", format_cpu_list(hot)),
+            format!(
+                "none of {seen} IRQs may run on hot cores {}",
+                format_cpu_list(hot)
+            ),
         )
     } else {
         let mut list = on_hot.clone();
@@ -961,7 +981,9 @@ fn check_irqs(h: &Host, hot: &BTreeSet<usize>) -> Item {
 fn check_governor(h: &Host, m: &MachineFacts, cores: &BTreeSet<usize>) -> Item {
     let mut govs = Vec::new();
     for c in cores {
-        if let Ok(g) = h.read(&format!("sys/devices/system/cpu/cpu{c}/cpufreq/scaling_governor")) {
+        if let Ok(g) = h.read(&format!(
+            "sys/devices/system/cpu/cpu{c}/cpufreq/scaling_governor"
+        )) {
             govs.push((*c, g));
         }
     }
@@ -999,7 +1021,11 @@ fn check_cstates(h: &Host, m: &MachineFacts, cores: &BTreeSet<usize>) -> Item {
         .min();
     let idle_poll = h.cmdline_param("idle").as_deref() == Some("poll");
     if idle_poll {
-        return item("c_states", Verdict::Ok, "idle=poll on the kernel command line");
+        return item(
+            "c_states",
+            Verdict::Ok,
+            "idle=poll on the kernel command line",
+        );
     }
     if m.hypervisor {
         return item(
@@ -1017,7 +1043,10 @@ fn check_cstates(h: &Host, m: &MachineFacts, cores: &BTreeSet<usize>) -> Item {
                 continue;
             }
             let base = format!("sys/devices/system/cpu/cpu{c}/cpuidle/{s}");
-            let lat = h.read(&format!("{base}/latency")).ok().and_then(|v| v.parse::<u64>().ok());
+            let lat = h
+                .read(&format!("{base}/latency"))
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok());
             let dis = h.read(&format!("{base}/disable")).ok();
             let name = h.read(&format!("{base}/name")).unwrap_or_default();
             if let (Some(lat), Some(dis)) = (lat, dis) {
@@ -1142,7 +1171,10 @@ mod tests {
     #[test]
     fn cpu_lists_and_masks() {
         let s = parse_cpu_list("0-3,8,10-11").unwrap();
-        assert_eq!(s.iter().copied().collect::<Vec<_>>(), vec![0, 1, 2, 3, 8, 10, 11]);
+        assert_eq!(
+            s.iter().copied().collect::<Vec<_>>(),
+            vec![0, 1, 2, 3, 8, 10, 11]
+        );
         assert_eq!(format_cpu_list(&s), "0-3,8,10-11");
         assert!(parse_cpu_list("(null)").unwrap().is_empty());
         assert!(parse_cpu_list("").unwrap().is_empty());

@@ -12,8 +12,10 @@ fn write(root: &Path, rel: &str, text: &str) {
     std::fs::write(p, text).unwrap();
 }
 
-const COALESCE_OFF: &str = "Coalesce parameters for ens1f0:\nAdaptive RX: off  TX: off\nrx-usecs: 0\nrx-frames: 1\n";
-const COALESCE_ON: &str = "Coalesce parameters for ens1f0:\nAdaptive RX: on  TX: on\nrx-usecs: 50\n";
+const COALESCE_OFF: &str =
+    "Coalesce parameters for ens1f0:\nAdaptive RX: off  TX: off\nrx-usecs: 0\nrx-frames: 1\n";
+const COALESCE_ON: &str =
+    "Coalesce parameters for ens1f0:\nAdaptive RX: on  TX: on\nrx-usecs: 50\n";
 
 /// A 16-CPU bare-metal box; `tuned` writes the settings of tuning/README.md for cores 2-9.
 fn fake_box(name: &str, tuned: bool) -> Host {
@@ -25,7 +27,11 @@ fn fake_box(name: &str, tuned: bool) -> Host {
         ));
     }
     write(&r, "proc/cpuinfo", &cpuinfo);
-    write(&r, "proc/self/status", "Name:\tarbot\nCpus_allowed_list:\t0-15\n");
+    write(
+        &r,
+        "proc/self/status",
+        "Name:\tarbot\nCpus_allowed_list:\t0-15\n",
+    );
     write(&r, "proc/sys/kernel/osrelease", "6.8.0-test");
     write(&r, "proc/loadavg", "0.10 0.05 0.01 1/200 1234");
     write(&r, "sys/devices/system/cpu/online", "0-15");
@@ -58,7 +64,11 @@ fn fake_box(name: &str, tuned: bool) -> Host {
             write(&r, &format!("{base}/name"), name);
             write(&r, &format!("{base}/latency"), &lat.to_string());
             let disabled = tuned && lat > 2;
-            write(&r, &format!("{base}/disable"), if disabled { "1" } else { "0" });
+            write(
+                &r,
+                &format!("{base}/disable"),
+                if disabled { "1" } else { "0" },
+            );
         }
     }
     write(
@@ -87,9 +97,21 @@ fn fake_box(name: &str, tuned: bool) -> Host {
             if tuned { 1024 } else { 0 }
         ),
     );
-    write(&r, "proc/sys/net/core/busy_poll", if tuned { "50" } else { "0" });
-    write(&r, "proc/sys/net/core/busy_read", if tuned { "50" } else { "0" });
-    write(&r, "proc/sys/kernel/numa_balancing", if tuned { "0" } else { "1" });
+    write(
+        &r,
+        "proc/sys/net/core/busy_poll",
+        if tuned { "50" } else { "0" },
+    );
+    write(
+        &r,
+        "proc/sys/net/core/busy_read",
+        if tuned { "50" } else { "0" },
+    );
+    write(
+        &r,
+        "proc/sys/kernel/numa_balancing",
+        if tuned { "0" } else { "1" },
+    );
     write(
         &r,
         "proc/net/route",
@@ -173,7 +195,10 @@ fn tuned_box_is_ok_everywhere() {
     assert!(rep.tuned());
     assert_eq!(rep.hot_cores, "2-6");
     let text = rep.human();
-    assert!(text.contains("this host is tuned for low latency"), "{text}");
+    assert!(
+        text.contains("this host is tuned for low latency"),
+        "{text}"
+    );
     assert!(text.contains("Gold 6444Y"), "{text}");
     let f = facts(&h);
     assert!(!f.hypervisor);
@@ -207,8 +232,19 @@ fn untuned_box_is_not_set_where_it_should_be() {
     // the cores exist and are allowed: pinning itself works
     assert_eq!(verdict(&rep, "pinning"), Verdict::Ok);
     assert!(!rep.tuned());
-    let det = |n: &str| rep.items.iter().find(|i| i.name == n).unwrap().detail.clone();
-    assert!(det("irq_affinity").contains("4 of 4 IRQs"), "{}", det("irq_affinity"));
+    let det = |n: &str| {
+        rep.items
+            .iter()
+            .find(|i| i.name == n)
+            .unwrap()
+            .detail
+            .clone()
+    };
+    assert!(
+        det("irq_affinity").contains("4 of 4 IRQs"),
+        "{}",
+        det("irq_affinity")
+    );
     assert!(det("cpu_governor").contains("cpu2=powersave"));
     assert!(det("c_states").contains("C6(170µs)"), "{}", det("c_states"));
     assert!(det("nic_coalescing").contains("rx-usecs=50"));
@@ -229,7 +265,12 @@ fn partly_tuned_box_names_what_is_missing() {
     let rep = check(&h, Some((&p, &m)));
     assert_eq!(verdict(&rep, "irq_affinity"), Verdict::NotSet);
     assert_eq!(verdict(&rep, "isolcpus"), Verdict::NotSet);
-    let d = &rep.items.iter().find(|i| i.name == "isolcpus").unwrap().detail;
+    let d = &rep
+        .items
+        .iter()
+        .find(|i| i.name == "isolcpus")
+        .unwrap()
+        .detail;
     assert!(d.contains("hot cores 6 not isolated"), "{d}");
     // a core map with cores this process cannot use
     write(&h.root, "proc/self/status", "Cpus_allowed_list:\t0-3\n");
@@ -247,7 +288,10 @@ fn vm_cannot_check_what_the_hypervisor_owns() {
     );
     write(&h.root, "proc/self/status", "Cpus_allowed_list:\t0-1\n");
     for c in 0..16 {
-        let _ = std::fs::remove_dir_all(h.root.join(format!("sys/devices/system/cpu/cpu{c}/cpufreq")));
+        let _ = std::fs::remove_dir_all(
+            h.root
+                .join(format!("sys/devices/system/cpu/cpu{c}/cpufreq")),
+        );
     }
     let h = Host {
         root: h.root.clone(),
@@ -350,16 +394,31 @@ fn shipped_core_maps_load_and_lay_out_threads() {
 fn bad_core_maps_are_errors_naming_the_problem() {
     let d = common::tmp("coremap-bad");
     let cases = [
-        ("machine = \"x\"\nisolated_cores = \"2-4\"\nhousekeeping_cores = \"0-2\"\n", "both isolated and housekeeping"),
-        ("machine = \"x\"\nisolated_cores = \"2-4\"\n[threads]\nfeeds = [2]\ndetection = 2\n", "two hot threads"),
-        ("machine = \"x\"\nisolated_cores = \"2-4\"\n[threads]\nfeeds = [7]\n", "not in isolated_cores"),
-        ("machine = \"x\"\nisolated_cores = \"2-x\"\n", "isolated_cores"),
+        (
+            "machine = \"x\"\nisolated_cores = \"2-4\"\nhousekeeping_cores = \"0-2\"\n",
+            "both isolated and housekeeping",
+        ),
+        (
+            "machine = \"x\"\nisolated_cores = \"2-4\"\n[threads]\nfeeds = [2]\ndetection = 2\n",
+            "two hot threads",
+        ),
+        (
+            "machine = \"x\"\nisolated_cores = \"2-4\"\n[threads]\nfeeds = [7]\n",
+            "not in isolated_cores",
+        ),
+        (
+            "machine = \"x\"\nisolated_cores = \"2-x\"\n",
+            "isolated_cores",
+        ),
         ("machine = \"x\"\ncores = 3\n", "unknown field"),
     ];
     for (i, (text, want)) in cases.iter().enumerate() {
         let p = d.join(format!("m{i}.toml"));
         std::fs::write(&p, text).unwrap();
         let e = CoreMap::load(&p).unwrap_err();
-        assert!(e.contains(want) && e.contains(&p.display().to_string()), "{e}");
+        assert!(
+            e.contains(want) && e.contains(&p.display().to_string()),
+            "{e}"
+        );
     }
 }
