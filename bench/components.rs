@@ -22,7 +22,7 @@
 //! codegen unit, no `target-cpu=native`).
 #![forbid(unsafe_code)]
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, Criterion};
 use std::time::Duration;
 
 #[path = "components/book.rs"]
@@ -37,6 +37,8 @@ mod json;
 mod sign;
 #[path = "components/spsc.rs"]
 mod spsc;
+#[path = "components/summary.rs"]
+mod summary;
 
 fn config() -> Criterion {
     Criterion::default()
@@ -51,4 +53,9 @@ criterion_group! {
     config = config();
     targets = json::bench, decimal::bench, spsc::bench, book::bench, sign::bench
 }
-criterion_main!(components);
+fn main() {
+    let since = std::time::SystemTime::now();
+    components();
+    Criterion::default().configure_from_args().final_summary();
+    summary::report(since);
+}

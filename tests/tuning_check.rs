@@ -114,6 +114,21 @@ fn fake_box(name: &str, tuned: bool) -> Host {
     );
     write(
         &r,
+        "proc/sys/kernel/nmi_watchdog",
+        if tuned { "0" } else { "1" },
+    );
+    write(
+        &r,
+        "proc/sys/vm/stat_interval",
+        if tuned { "10" } else { "1" },
+    );
+    write(
+        &r,
+        "proc/sys/vm/nr_hugepages",
+        if tuned { "1024" } else { "0" },
+    );
+    write(
+        &r,
         "proc/net/route",
         "Iface\tDestination\tGateway\nens1f0\t00000000\t0100000A\n",
     );
@@ -421,4 +436,134 @@ fn bad_core_maps_are_errors_naming_the_problem() {
             "{e}"
         );
     }
+}
+
+fn apply_sh(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new("bash")
+        .arg(common::root().join("tuning/apply.sh"))
+        .args(args)
+        .output()
+        .expect("bash");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+fn snapshot(root: &Path) -> Vec<(String, String)> {
+    let mut v = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                v.push((
+                    p.display().to_string(),
+                    std::fs::read_to_string(&p).unwrap(),
+                ));
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+#[test]
+fn apply_script_dry_run_changes_nothing_and_apply_sets_the_tree() {
+    let h = fake_box("apply", false);
+    let root = h.root.display().to_string();
+    let map = common::root().join("tuning/coremaps/colo-2s.toml");
+    let map = map.to_str().unwrap();
+    let before = snapshot(&h.root);
+    let (ok, out) = apply_sh(&["--root", &root, "--coremap", map]);
+    assert!(ok, "{out}");
+    assert_eq!(
+        snapshot(&h.root),
+        before,
+        "the dry run wrote something:\n{out}"
+    );
+    for what in [
+        "kernel command line: add isolcpus=managed_irq,domain,2-9 nohz_full=2-9 rcu_nocbs=2-9",
+        "/proc/irq/24/smp_affinity_list: 0-15 → 0-1,10-31",
+        "/proc/irq/default_smp_affinity: ffff → fffffc03",
+        "systemctl stop irqbalance",
+        "cpu3/cpufreq/scaling_governor: powersave → performance",
+        "C-state C6 (exit 170 µs) on cpu2",
+        "transparent_hugepage/enabled: always → never",
+        "nr_hugepages: 0 → 1024",
+        "busy_read: 0 → 50",
+        "numa_balancing: 1 → 0",
+    ] {
+        assert!(out.contains(what), "dry run lacks {what:?}:\n{out}");
+    }
+    assert!(
+        out.contains("summary:") && out.contains("0 changed"),
+        "{out}"
+    );
+
+    // --apply into the fake tree (never the real host: --root)
+    std::fs::create_dir_all(h.root.join("etc/default/grub.d")).unwrap();
+    let (ok, out) = apply_sh(&["--apply", "--root", &root, "--coremap", map]);
+    assert!(ok, "{out}");
+    assert!(!out.contains("[failed]"), "{out}");
+    let grub = std::fs::read_to_string(h.root.join("etc/default/grub.d/99-arbot.cfg")).unwrap();
+    assert!(
+        grub.contains("GRUB_CMDLINE_LINUX_DEFAULT=\"$GRUB_CMDLINE_LINUX_DEFAULT isolcpus=managed_irq,domain,2-9 nohz_full=2-9"),
+        "{grub}"
+    );
+    let r = |p: &str| {
+        std::fs::read_to_string(h.root.join(p))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(r("proc/irq/24/smp_affinity_list"), "0-1,10-31");
+    assert_eq!(r("proc/irq/default_smp_affinity"), "fffffc03");
+    assert_eq!(
+        r("sys/devices/system/cpu/cpu7/cpufreq/scaling_governor"),
+        "performance"
+    );
+    assert_eq!(r("sys/devices/system/cpu/cpu2/cpuidle/state3/disable"), "1");
+    assert_eq!(
+        r("sys/devices/system/cpu/cpu2/cpuidle/state1/disable"),
+        "0",
+        "C1 (2 µs) stays"
+    );
+    assert_eq!(
+        r("sys/devices/system/cpu/cpu12/cpuidle/state3/disable"),
+        "0",
+        "housekeeping cores keep deep states"
+    );
+    assert_eq!(r("sys/kernel/mm/transparent_hugepage/enabled"), "never");
+    assert_eq!(r("proc/sys/vm/nr_hugepages"), "1024");
+    assert_eq!(r("proc/sys/net/core/busy_poll"), "50");
+    assert!(r("etc/sysctl.d/99-arbot.conf").contains("net.core.busy_read = 50"));
+    // the check now agrees for what the script sets at run time (HugePages_Total in
+    // /proc/meminfo and effective IRQ affinity are the kernel's answers: not faked here)
+    let rep = check(&h, Some(("colo", &colo_map().1)));
+    for n in [
+        "cpu_governor",
+        "c_states",
+        "transparent_hugepages",
+        "busy_poll",
+        "numa_balancing",
+    ] {
+        assert_eq!(verdict(&rep, n), Verdict::Ok, "{n}");
+    }
+    // a second run has nothing left to change at run time (the command line needs a reboot)
+    let (ok, out) = apply_sh(&["--root", &root, "--coremap", map]);
+    assert!(ok, "{out}");
+    let would: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("[would change]"))
+        .collect();
+    assert_eq!(would.len(), 1, "{out}");
+    assert!(would[0].contains("kernel command line"), "{out}");
+    // bad arguments
+    let (ok, out) = apply_sh(&["--frobnicate"]);
+    assert!(!ok && out.contains("unknown argument"), "{out}");
+    let (ok, out) = apply_sh(&["--coremap", "/nonexistent.toml"]);
+    assert!(!ok && out.contains("not found"), "{out}");
 }

@@ -50,6 +50,15 @@ pub fn bench(c: &mut Criterion) {
                 .fold(0i64, |a, d| a.wrapping_add(d.value))
         })
     });
+    g.bench_function("arbot_parse_general_no_fast_path", |b| {
+        b.iter(|| {
+            s.iter()
+                .filter_map(|(t, sc)| {
+                    arbot::fixed_point::parse_general(black_box(t.as_bytes()), *sc).ok()
+                })
+                .fold(0i64, |a, d| a.wrapping_add(d.value))
+        })
+    });
     g.bench_function("rust_decimal_from_str_exact", |b| {
         b.iter(|| {
             s.iter()
