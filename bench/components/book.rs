@@ -1,6 +1,7 @@
 //! Book updates: `L2Book` (sorted arrays, best last, binary search) on the real USDⓈ-M depth
-//! diffs, at 1000 levels (the REST snapshot's depth) and 20 levels (only the changes that fall
-//! within the top 20 at the time), against a `BTreeMap` per side.
+//! diffs, at 1000 levels (the REST snapshot's depth) and 20 levels (the changes a top-20 book
+//! sees: each real diff turned into the difference of the top 20 before and after), against a
+//! `BTreeMap` per side.
 //!
 //! Binance diffs touch levels far from the top (`performance.md`: median 85 levels away), so
 //! the 1000-level case is the realistic one for a full-depth book.
@@ -72,22 +73,33 @@ fn build(cap: usize, snap: &[Change]) -> L2Book {
     b
 }
 
-/// Changes whose price is within the top `n` levels of the full book when they arrive.
-fn within_top(snap: &[Change], diffs: &[Change], n: usize) -> Vec<Change> {
+/// The level changes a book of the best `n` levels sees (what a top-`n` depth stream would
+/// send): after each real change to the full book, the difference between its old and new
+/// top `n` on that side (levels leaving the top `n` are deletes, levels entering are sets).
+fn top_n_stream(snap: &[Change], diffs: &[Change], n: usize) -> Vec<Change> {
     let mut full = build(100_000, snap);
     let mut out = Vec::new();
+    let top = |b: &L2Book, s: Side| -> Vec<Level> { b.side(s).iter().take(n).copied().collect() };
     for c in diffs {
-        let s = full.side(c.side);
-        let kth = s.iter().nth(n - 1).map(|l| l.px);
-        let inside = match (kth, c.side) {
-            (None, _) => true,
-            (Some(k), Side::Buy) => c.lvl.px >= k,
-            (Some(k), Side::Sell) => c.lvl.px <= k,
-        };
-        if inside {
-            out.push(*c);
-        }
+        let before = top(&full, c.side);
         let _ = full.side_mut(c.side).set(c.lvl);
+        let after = top(&full, c.side);
+        for l in &before {
+            if !after.iter().any(|a| a.px == l.px) {
+                out.push(Change {
+                    side: c.side,
+                    lvl: Level { qty: 0, ..*l },
+                });
+            }
+        }
+        for l in &after {
+            if !before.iter().any(|b| b == l) {
+                out.push(Change {
+                    side: c.side,
+                    lvl: *l,
+                });
+            }
+        }
     }
     out
 }
@@ -105,7 +117,7 @@ fn map_book(snap: &[Change]) -> MapBook {
 pub fn bench(c: &mut Criterion) {
     let (snap, diffs) = usdm();
     let diffs: Vec<Change> = diffs.into_iter().take(50_000).collect();
-    let top20 = within_top(&snap, &diffs, 20);
+    let top20 = top_n_stream(&snap, &diffs, 20);
     let snap20: Vec<Change> = {
         let b = build(100_000, &snap);
         [Side::Buy, Side::Sell]
@@ -175,7 +187,7 @@ pub fn bench(c: &mut Criterion) {
         });
         g.finish();
         println!(
-            "book/{name}: {} level changes replayed (from {} real USDⓈ-M diffs levels)",
+            "book/{name}: {} level changes (from the first {} level changes of the real USDⓈ-M diffs)",
             ch.len(),
             diffs.len()
         );

@@ -4,9 +4,10 @@
 //! - `spsc/round_trip`: ping → echo thread → pong over two rings; one-way latency is half.
 //! - `spsc/throughput`: a producer thread pushes, this thread pops; time per event.
 //!
-//! Both threads busy-poll (2 threads: as many as this VM has cores). On a shared VM the
-//! absolute figures move run to run; the three rings run in the same process, one after the
-//! other, so their ratios are the useful part.
+//! Both threads busy-poll (2 threads: as many as this VM has cores). Each round trip (and each
+//! chunk of 256 events) is timed on its own and the sample reports the median, so a thread
+//! descheduled by a busy hypervisor does not swamp it; still, on a shared VM the absolute
+//! figures move run to run, and the ratios between the three rings are the useful part.
 
 use arbot::event::MdEvent;
 use criterion::{BenchmarkId, Criterion, Throughput};
@@ -83,8 +84,20 @@ fn ev(i: u64) -> MdEvent {
     }
 }
 
-/// `iters` round trips; the echo thread is started (and ready) before the clock starts.
+/// Median of `v` (sorted in place).
+fn median(v: &mut [u64]) -> u64 {
+    if v.is_empty() {
+        return 0;
+    }
+    let k = v.len() / 2;
+    *v.select_nth_unstable(k).1
+}
+
+/// `iters` round trips, each timed on its own; returns `iters ×` the median round trip, so a
+/// spinning thread descheduled by a busy hypervisor for a few ms does not swamp the sample.
+/// The echo thread is started (and ready) before the first stamp.
 fn round_trip<T: Tx, R: Rx>(iters: u64, mk: fn() -> (T, R)) -> Duration {
+    let clock = arbot::clock::Clock::get();
     let (mut ping_tx, mut ping_rx) = mk();
     let (mut pong_tx, mut pong_rx) = mk();
     let ready = Arc::new(AtomicBool::new(false));
@@ -95,7 +108,6 @@ fn round_trip<T: Tx, R: Rx>(iters: u64, mk: fn() -> (T, R)) -> Duration {
         while n < iters {
             if let Some(mut e) = ping_rx.try_pop() {
                 e.venue_seq = e.msg_seq;
-                let mut e = e;
                 while let Err(back) = pong_tx.try_push(e) {
                     e = back;
                     std::hint::spin_loop();
@@ -109,8 +121,9 @@ fn round_trip<T: Tx, R: Rx>(iters: u64, mk: fn() -> (T, R)) -> Duration {
     while !ready.load(Ordering::Acquire) {
         std::hint::spin_loop();
     }
-    let t0 = Instant::now();
+    let mut rtt = Vec::with_capacity(iters as usize);
     for i in 0..iters {
+        let t0 = clock.raw();
         let mut e = ev(i);
         while let Err(back) = ping_tx.try_push(e) {
             e = back;
@@ -122,14 +135,18 @@ fn round_trip<T: Tx, R: Rx>(iters: u64, mk: fn() -> (T, R)) -> Duration {
             }
             std::hint::spin_loop();
         }
+        rtt.push(clock.delta_ns(t0, clock.raw()));
     }
-    let d = t0.elapsed();
     echo.join().expect("echo thread");
-    d
+    Duration::from_nanos(median(&mut rtt) * iters)
 }
 
-/// `iters` events from a producer thread to this one.
+const CHUNK: u64 = 256;
+
+/// `iters` events from a producer thread to this one; the time of every `CHUNK` events is
+/// taken and `iters ×` the median per-event time is returned (as for `round_trip`).
 fn throughput<T: Tx, R: Rx>(iters: u64, mk: fn() -> (T, R)) -> Duration {
+    let clock = arbot::clock::Clock::get();
     let (mut tx, mut rx) = mk();
     let go = Arc::new(AtomicBool::new(false));
     let g2 = go.clone();
@@ -145,20 +162,30 @@ fn throughput<T: Tx, R: Rx>(iters: u64, mk: fn() -> (T, R)) -> Duration {
             }
         }
     });
-    let t0 = Instant::now();
+    let t_start = Instant::now();
+    let mut chunks = Vec::with_capacity((iters / CHUNK + 1) as usize);
     go.store(true, Ordering::Release);
     let mut next = 0;
+    let mut t0 = clock.raw();
     while next < iters {
         if let Some(e) = rx.try_pop() {
             assert_eq!(e.msg_seq, next);
             next += 1;
+            if next % CHUNK == 0 {
+                let t1 = clock.raw();
+                chunks.push(clock.delta_ns(t0, t1));
+                t0 = t1;
+            }
         } else {
             std::hint::spin_loop();
         }
     }
-    let d = t0.elapsed();
+    let total = t_start.elapsed();
     prod.join().expect("producer thread");
-    d
+    if chunks.is_empty() {
+        return total;
+    }
+    Duration::from_nanos(median(&mut chunks) * iters / CHUNK)
 }
 
 pub fn bench(c: &mut Criterion) {

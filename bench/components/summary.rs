@@ -11,7 +11,7 @@ use std::time::SystemTime;
 
 /// arbot's choice in each group (the reference of the ratios).
 const CHOSEN: [&str; 6] = [
-    "arbot_wire_sonic_seeds_to_fixed_point",
+    "arbot_wire_sonic_rs",
     "arbot_parse_decimal_to_i64",
     "arbot_ring",
     "l2book_sorted_array",
