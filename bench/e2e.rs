@@ -103,6 +103,30 @@ fn stage_hists(r: &RunResult) -> [(&'static str, &Latency); 7] {
     ]
 }
 
+/// Where tick-to-order time goes, from the stage medians: parse, ring hop to detection,
+/// book + detection up to the signal, signal → execution (risk gate, ring hop, wake-up),
+/// and the rest (both legs encoded and signed).
+fn budget(r: &RunResult) -> Vec<(&'static str, u64)> {
+    let l = &r.det.lat;
+    let p = |x: &Latency| x.summary().p50;
+    let parse = p(&l.feed);
+    let hop = p(&l.md_queue);
+    let signal = p(&l.tick_to_signal);
+    let intent = p(&r.exec.intent_hop);
+    let order = p(&r.exec.tick_to_order);
+    vec![
+        ("feed_parse", parse),
+        ("md_queue", hop),
+        ("book_and_detect", signal.saturating_sub(parse + hop)),
+        ("risk_gate_and_hop_to_exec", intent),
+        (
+            "encode_sign_both_legs",
+            order.saturating_sub(signal + intent),
+        ),
+        ("tick_to_order", order),
+    ]
+}
+
 fn summary_json(l: &Latency) -> Value {
     let s = l.summary();
     json!({"count": s.count, "p50": s.p50, "p90": s.p90, "p99": s.p99, "p999": s.p999,
@@ -223,6 +247,19 @@ fn run() -> Result<bool, String> {
             facts.allowed_count
         ));
         setup.cfg.threads.wait = WaitKind::SpinYield;
+    }
+    if let Some(l1) = facts
+        .loadavg
+        .split_whitespace()
+        .next()
+        .and_then(|x| x.parse::<f64>().ok())
+    {
+        if l1 >= 0.5 * facts.allowed_count as f64 {
+            notes.push(format!(
+                "load average {l1} on {} CPUs before the run: other processes compete for the cores",
+                facts.allowed_count
+            ));
+        }
     }
     let rec_n = args
         .recorded_messages
@@ -393,6 +430,15 @@ fn run() -> Result<bool, String> {
             "percentile distributions (µs): {}/<stage>.hgrm",
             dir.display()
         );
+        let budget = budget(&r);
+        println!(
+            "tick-to-order budget (medians of the stage distributions; they add up only roughly): {}",
+            budget
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         // the run must account for every message and reach the order path
         let mut problems = Vec::new();
         if r.det.messages != want {
@@ -440,6 +486,7 @@ fn run() -> Result<bool, String> {
                     "journal_dropped": r.det.journal_dropped + r.exec.stats.journal_dropped,
                 },
                 "stages": stages,
+                "budget_p50_ns": budget.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
                 "hgrm_dir": dir.display().to_string(),
                 "ok": problems.is_empty(),
             }),

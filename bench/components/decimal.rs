@@ -1,8 +1,9 @@
 //! Decimal strings → numbers: arbot's exact fixed-point parser vs `rust_decimal`.
 
 use crate::data;
-use criterion::{black_box, Criterion, Throughput};
+use criterion::{Criterion, Throughput};
 use rust_decimal::Decimal;
+use std::hint::black_box;
 
 /// (string, decimals of its instrument field) from the bookTicker messages of every venue.
 fn strings() -> Vec<(String, u32)> {
@@ -64,6 +65,25 @@ pub fn bench(c: &mut Criterion) {
             s.iter()
                 .filter_map(|(t, _)| Decimal::from_str_exact(black_box(t)).ok())
                 .fold(0u32, |a, d| a.wrapping_add(d.scale()))
+        })
+    });
+    g.bench_function("rust_decimal_to_scaled_i64", |b| {
+        // what arbot needs from it: the value as an exact i64 at the instrument's scale
+        b.iter(|| {
+            s.iter()
+                .filter_map(|(t, sc)| {
+                    let mut d = Decimal::from_str_exact(black_box(t)).ok()?;
+                    if d.scale() > *sc {
+                        let r = d.round_dp(*sc);
+                        if r != d {
+                            return None; // too precise for the instrument
+                        }
+                        d = r;
+                    }
+                    d.rescale(*sc);
+                    i64::try_from(d.mantissa()).ok()
+                })
+                .fold(0i64, |a, v| a.wrapping_add(v))
         })
     });
     g.bench_function("f64_parse_reference_inexact", |b| {

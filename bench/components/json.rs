@@ -6,7 +6,8 @@ use crate::data;
 use arbot::book::Level;
 use arbot::venues::binance::wire::{parse_stream, parse_stream_de, Levels, StreamMsg, SymbolTable};
 use arbot::venues::wire_util::Scale;
-use criterion::{black_box, Criterion, Throughput};
+use criterion::{Criterion, Throughput};
+use std::hint::black_box;
 
 /// The production symbol table's look-up, for one instrument.
 struct One {

@@ -9,9 +9,10 @@ use arbot::exec::SIM_KEY;
 use arbot::types::Side;
 use arbot::venues::binance::orders::{OrderEncoder, OrderFields, OrderKind};
 use arbot::venues::binance::Market;
-use criterion::{black_box, Criterion};
+use criterion::Criterion;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
+use std::hint::black_box;
 
 fn fields(i: u64) -> OrderFields<'static> {
     OrderFields {

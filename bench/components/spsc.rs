@@ -10,7 +10,7 @@
 //! figures move run to run, and the ratios between the three rings are the useful part.
 
 use arbot::event::MdEvent;
-use criterion::{BenchmarkId, Criterion, Throughput};
+use criterion::{Criterion, Throughput};
 use crossbeam::queue::ArrayQueue;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -191,25 +191,21 @@ fn throughput<T: Tx, R: Rx>(iters: u64, mk: fn() -> (T, R)) -> Duration {
 pub fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("spsc/round_trip");
     g.throughput(Throughput::Elements(1));
-    g.bench_function(BenchmarkId::from_parameter("arbot_ring"), |b| {
+    g.bench_function("arbot_ring", |b| {
         b.iter_custom(|n| round_trip(n, arbot_pair))
     });
-    g.bench_function(BenchmarkId::from_parameter("rtrb"), |b| {
-        b.iter_custom(|n| round_trip(n, rtrb_pair))
-    });
-    g.bench_function(BenchmarkId::from_parameter("crossbeam_array_queue"), |b| {
+    g.bench_function("rtrb", |b| b.iter_custom(|n| round_trip(n, rtrb_pair)));
+    g.bench_function("crossbeam_array_queue", |b| {
         b.iter_custom(|n| round_trip(n, aq_pair))
     });
     g.finish();
     let mut g = c.benchmark_group("spsc/throughput");
     g.throughput(Throughput::Elements(1));
-    g.bench_function(BenchmarkId::from_parameter("arbot_ring"), |b| {
+    g.bench_function("arbot_ring", |b| {
         b.iter_custom(|n| throughput(n, arbot_pair))
     });
-    g.bench_function(BenchmarkId::from_parameter("rtrb"), |b| {
-        b.iter_custom(|n| throughput(n, rtrb_pair))
-    });
-    g.bench_function(BenchmarkId::from_parameter("crossbeam_array_queue"), |b| {
+    g.bench_function("rtrb", |b| b.iter_custom(|n| throughput(n, rtrb_pair)));
+    g.bench_function("crossbeam_array_queue", |b| {
         b.iter_custom(|n| throughput(n, aq_pair))
     });
     g.finish();
