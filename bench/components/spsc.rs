@@ -4,10 +4,10 @@
 //! - `spsc/round_trip`: ping → echo thread → pong over two rings; one-way latency is half.
 //! - `spsc/throughput`: a producer thread pushes, this thread pops; time per event.
 //!
-//! Both threads busy-poll (2 threads: as many as this VM has cores). Each round trip (and each
-//! chunk of 256 events) is timed on its own and the sample reports the median, so a thread
-//! descheduled by a busy hypervisor does not swamp it; still, on a shared VM the absolute
-//! figures move run to run, and the ratios between the three rings are the useful part.
+//! Both threads busy-poll (2 threads: as many as this VM has cores). Each round trip is timed
+//! on its own and the sample reports the median, so a thread descheduled by a busy hypervisor
+//! does not swamp it; throughput is wall time over the whole transfer. On a shared VM the
+//! absolute figures move run to run; the ratios between the three rings are the useful part.
 
 use arbot::event::MdEvent;
 use criterion::{Criterion, Throughput};
@@ -141,16 +141,15 @@ fn round_trip<T: Tx, R: Rx>(iters: u64, mk: fn() -> (T, R)) -> Duration {
     Duration::from_nanos(median(&mut rtt) * iters)
 }
 
-const CHUNK: u64 = 256;
-
-/// `iters` events from a producer thread to this one; the time of every `CHUNK` events is
-/// taken and `iters ×` the median per-event time is returned (as for `round_trip`).
+/// `iters` events from a producer thread to this one: wall time from the start signal to the
+/// last event (the producer thread is spawned and waiting before the clock starts).
 fn throughput<T: Tx, R: Rx>(iters: u64, mk: fn() -> (T, R)) -> Duration {
-    let clock = arbot::clock::Clock::get();
     let (mut tx, mut rx) = mk();
     let go = Arc::new(AtomicBool::new(false));
-    let g2 = go.clone();
+    let ready = Arc::new(AtomicBool::new(false));
+    let (g2, r2) = (go.clone(), ready.clone());
     let prod = std::thread::spawn(move || {
+        r2.store(true, Ordering::Release);
         while !g2.load(Ordering::Acquire) {
             std::hint::spin_loop();
         }
@@ -162,30 +161,23 @@ fn throughput<T: Tx, R: Rx>(iters: u64, mk: fn() -> (T, R)) -> Duration {
             }
         }
     });
-    let t_start = Instant::now();
-    let mut chunks = Vec::with_capacity((iters / CHUNK + 1) as usize);
+    while !ready.load(Ordering::Acquire) {
+        std::hint::spin_loop();
+    }
+    let t0 = Instant::now();
     go.store(true, Ordering::Release);
     let mut next = 0;
-    let mut t0 = clock.raw();
     while next < iters {
         if let Some(e) = rx.try_pop() {
             assert_eq!(e.msg_seq, next);
             next += 1;
-            if next % CHUNK == 0 {
-                let t1 = clock.raw();
-                chunks.push(clock.delta_ns(t0, t1));
-                t0 = t1;
-            }
         } else {
             std::hint::spin_loop();
         }
     }
-    let total = t_start.elapsed();
+    let d = t0.elapsed();
     prod.join().expect("producer thread");
-    if chunks.is_empty() {
-        return total;
-    }
-    Duration::from_nanos(median(&mut chunks) * iters / CHUNK)
+    d
 }
 
 pub fn bench(c: &mut Criterion) {
