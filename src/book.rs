@@ -144,6 +144,18 @@ impl BookSide {
         self.levels.clear();
     }
 
+    /// Keep only the best `depth` levels (Kraken: "after each update, truncate the book to the
+    /// subscribed depth"; the exchange sends no delete for levels that fall out of scope).
+    /// Returns how many levels were removed. No allocation.
+    pub fn truncate(&mut self, depth: usize) -> usize {
+        let n = self.levels.len();
+        if n <= depth {
+            return 0;
+        }
+        self.levels.drain(..n - depth);
+        n - depth
+    }
+
     /// Quantity at exactly `px`, if present.
     pub fn qty_at(&self, px: i64) -> Option<i64> {
         let k = self.key(px);
@@ -301,6 +313,11 @@ impl L2Book {
         r
     }
 
+    /// Keep the best `depth` levels per side (see [`BookSide::truncate`]); returns levels removed.
+    pub fn truncate(&mut self, depth: usize) -> usize {
+        self.bids.truncate(depth) + self.asks.truncate(depth)
+    }
+
     /// Best bid from the depth levels.
     pub fn depth_best_bid(&self) -> Option<Level> {
         self.bids.best().copied()
@@ -455,6 +472,26 @@ mod tests {
         assert_eq!(b.bids.len(), 3);
         assert_eq!(b.bids.dropped, 2);
         assert_eq!(b.bids.levels.capacity(), 3, "no reallocation");
+    }
+
+    #[test]
+    fn truncate_keeps_the_best_levels() {
+        let mut b = L2Book::new(8);
+        for px in [100, 101, 102, 103] {
+            b.bids.set(lv(px, 1)).unwrap();
+            b.asks.set(lv(px + 10, 1)).unwrap();
+        }
+        assert_eq!(b.truncate(2), 4);
+        assert_eq!(
+            b.bids.iter().map(|l| l.px).collect::<Vec<_>>(),
+            vec![103, 102]
+        );
+        assert_eq!(
+            b.asks.iter().map(|l| l.px).collect::<Vec<_>>(),
+            vec![110, 111]
+        );
+        assert_eq!(b.truncate(5), 0);
+        assert_eq!(b.bids.levels.capacity(), 8, "no reallocation");
     }
 
     #[test]

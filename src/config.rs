@@ -72,6 +72,9 @@ pub struct Config {
     /// Order policy.
     #[serde(default)]
     pub execution: ExecutionConfig,
+    /// Korean premium monitor (R2.4); absent = off.
+    #[serde(default)]
+    pub premium: Option<PremiumConfig>,
 }
 
 /// `[run]`.
@@ -88,6 +91,10 @@ pub struct RunConfig {
     pub log_keep: u32,
     /// Stop after this many ns of wall time (0 = until the input ends / Ctrl-C).
     pub max_runtime_ns: u64,
+    /// Paper/live: finish when every feed connection was closed by its server with a normal
+    /// close frame (the loopback replay server does that at the end of the recording) instead
+    /// of reconnecting. `arbot run --until-eof` sets it.
+    pub stop_when_feeds_end: bool,
 }
 
 impl Default for RunConfig {
@@ -98,6 +105,7 @@ impl Default for RunConfig {
             log_max_bytes: 64 << 20,
             log_keep: 5,
             max_runtime_ns: 0,
+            stop_when_feeds_end: false,
         }
     }
 }
@@ -138,6 +146,10 @@ pub struct ReplayFileConfig {
     /// Path (relative paths are relative to the config file's directory's parent, i.e. the
     /// repository root for files in `configs/`; absolute paths as given).
     pub path: PathBuf,
+    /// Layout: `auto` (default: told from the first line), `ns-json` (`<ns> <json>` lines,
+    /// gzip or plain) or `cryptofeed` (`NAME.ws.N.0` sessions).
+    #[serde(default)]
+    pub format: crate::replay::ReplayFormat,
 }
 
 /// `[threads]`.
@@ -216,6 +228,149 @@ pub struct VenueConfig {
     /// Levels kept per book side.
     #[serde(default = "default_book_levels")]
     pub book_levels: usize,
+    /// Paper/live: WebSocket base URL instead of the exchange's public one, e.g.
+    /// `ws://127.0.0.1:9901/spot` for the loopback replay server (`arbot replay-server`).
+    #[serde(default)]
+    pub ws_url: Option<String>,
+    /// Paper/live: REST base URL (depth snapshots) instead of the exchange's public one.
+    #[serde(default)]
+    pub rest_url: Option<String>,
+    /// Paper/live: a CA certificate (PEM) to trust in addition to the built-in roots (for
+    /// REST: instead of them), e.g. the replay server's self-signed certificate. Relative paths
+    /// resolve like replay files.
+    #[serde(default)]
+    pub tls_ca_file: Option<PathBuf>,
+    /// Diff-depth stream to subscribe (Binance: `depth@100ms` by default; the recordings in
+    /// `../shared/data/binance` used `depth@0ms` on the futures venues).
+    #[serde(default)]
+    pub depth_stream: Option<String>,
+    /// Levels asked for in a REST depth snapshot (Binance `limit`).
+    #[serde(default = "default_snapshot_limit")]
+    pub snapshot_limit: u32,
+    /// No message (data, ping or pong) for this long: the connection is dropped and reopened (R1.4).
+    #[serde(default = "default_silence")]
+    pub silence_timeout_ns: u64,
+    /// First reconnect delay; doubles per failed attempt up to the maximum, with jitter (each
+    /// delay drawn from [d/2, d]).
+    #[serde(default = "default_backoff_min")]
+    pub reconnect_backoff_min_ns: u64,
+    /// Largest reconnect delay.
+    #[serde(default = "default_backoff_max")]
+    pub reconnect_backoff_max_ns: u64,
+    /// Close and reopen a connection after this long (Binance drops connections at 24 h);
+    /// 0 = only when the venue's own limit requires it.
+    #[serde(default = "default_rotate")]
+    pub rotate_after_ns: u64,
+    /// A connection not open (TCP + TLS + upgrade) after this long is abandoned and retried.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_ns: u64,
+    /// Wire protocol, where an exchange speaks several: `bybit` `v5` (default) or `v2` (the
+    /// legacy `orderBookL2_25` feed of the 2021 recordings); `coinbase` `advanced-trade`
+    /// (default) or `exchange` (the Exchange/Pro feed); `kraken` `v2` (default) or `v1`.
+    #[serde(default)]
+    pub protocol: Option<String>,
+    /// Book depth to subscribe, where the exchange asks for one (Kraken `depth`: 10, 25, 100,
+    /// 500, 1000; Bybit `orderbook.N`). Kraken books are cut to this depth after every update.
+    #[serde(default)]
+    pub book_depth: Option<u32>,
+    /// Fees per instrument kind (`[venues.x.fees.spot]`, `.linear-perp`, `.inverse-perp`,
+    /// `.linear-future`, `.inverse-future`), overriding `taker_fee_bps` / `maker_fee_bps` for
+    /// instruments of that kind.
+    #[serde(default)]
+    pub fees: FeesByKind,
+}
+
+fn default_snapshot_limit() -> u32 {
+    1000
+}
+fn default_silence() -> u64 {
+    60_000_000_000
+}
+fn default_backoff_min() -> u64 {
+    250_000_000
+}
+fn default_backoff_max() -> u64 {
+    30_000_000_000
+}
+fn default_rotate() -> u64 {
+    23 * 3600 * 1_000_000_000
+}
+fn default_connect_timeout() -> u64 {
+    10_000_000_000
+}
+
+/// `[venues.<name>.fees]`: a fee schedule per instrument kind (the venue-wide
+/// `taker_fee_bps` / `maker_fee_bps` apply to kinds not listed).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FeesByKind {
+    /// Spot.
+    #[serde(default)]
+    pub spot: Option<KindFees>,
+    /// Linear perpetuals.
+    #[serde(default)]
+    pub linear_perp: Option<KindFees>,
+    /// Inverse perpetuals.
+    #[serde(default)]
+    pub inverse_perp: Option<KindFees>,
+    /// Dated linear futures.
+    #[serde(default)]
+    pub linear_future: Option<KindFees>,
+    /// Dated inverse futures.
+    #[serde(default)]
+    pub inverse_future: Option<KindFees>,
+}
+
+/// Taker and maker fee of one instrument kind, in bps (0.1 % = 10 bps; negative maker = rebate).
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KindFees {
+    /// Taker fee, bps.
+    pub taker_bps: f64,
+    /// Maker fee, bps (default: the venue's `maker_fee_bps`).
+    #[serde(default)]
+    pub maker_bps: Option<f64>,
+}
+
+impl FeesByKind {
+    /// The entry for `kind`, if any.
+    pub fn get(&self, kind: crate::instrument::InstrumentKind) -> Option<&KindFees> {
+        use crate::instrument::InstrumentKind as K;
+        match kind {
+            K::Spot => self.spot.as_ref(),
+            K::LinearPerp => self.linear_perp.as_ref(),
+            K::InversePerp => self.inverse_perp.as_ref(),
+            K::LinearFuture => self.linear_future.as_ref(),
+            K::InverseFuture => self.inverse_future.as_ref(),
+        }
+    }
+    fn entries(&self) -> [(&'static str, Option<&KindFees>); 5] {
+        [
+            ("spot", self.spot.as_ref()),
+            ("linear-perp", self.linear_perp.as_ref()),
+            ("inverse-perp", self.inverse_perp.as_ref()),
+            ("linear-future", self.linear_future.as_ref()),
+            ("inverse-future", self.inverse_future.as_ref()),
+        ]
+    }
+}
+
+impl VenueConfig {
+    /// Taker fee for instruments of `kind`, bps: the kind's entry in `fees`, else
+    /// `taker_fee_bps`.
+    pub fn taker_fee_bps_for(&self, kind: crate::instrument::InstrumentKind) -> f64 {
+        self.fees
+            .get(kind)
+            .map(|f| f.taker_bps)
+            .unwrap_or(self.taker_fee_bps)
+    }
+    /// Maker fee for instruments of `kind`, bps.
+    pub fn maker_fee_bps_for(&self, kind: crate::instrument::InstrumentKind) -> f64 {
+        self.fees
+            .get(kind)
+            .and_then(|f| f.maker_bps)
+            .unwrap_or(self.maker_fee_bps)
+    }
 }
 
 fn default_latency() -> u64 {
@@ -251,6 +406,61 @@ pub struct GroupConfig {
     /// USD value of one unit of the group's quote (1.0 for USD/USDT).
     #[serde(default = "one")]
     pub quote_usd: f64,
+}
+
+/// `[premium]`: KRW markets against USDT markets through a KRW per USDT rate (R2.4).
+/// Report-only: the premium and its band excursions go to `report.json`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PremiumConfig {
+    /// Rate source: `{ fixed_krw_per_usdt = 1380.0 }` or `{ book = "upbit:KRW-USDT" }`.
+    pub rate: PremiumRateConfig,
+    /// Lower edge of the band, % (premium below it is reported as outside).
+    pub band_low_pct: f64,
+    /// Upper edge of the band, %.
+    pub band_high_pct: f64,
+    /// Books (and the rate book) older than this are not used, ns (default `risk.stale_after_ns`).
+    #[serde(default)]
+    pub max_age_ns: Option<u64>,
+    /// Pairs `{ krw = "upbit:KRW-BTC", usdt = "binance-spot:BTCUSDT" }`.
+    pub pairs: Vec<PremiumPairConfig>,
+}
+
+/// `[premium.rate]`: exactly one key.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PremiumRateConfig {
+    /// A constant rate, KRW per USDT (replay, tests).
+    #[serde(default)]
+    pub fixed_krw_per_usdt: Option<f64>,
+    /// A configured instrument quoted in KRW with base USDT (`venue:SYMBOL`); its mid is the rate.
+    #[serde(default)]
+    pub book: Option<String>,
+}
+
+/// `[[premium.pairs]]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PremiumPairConfig {
+    /// KRW market `venue:SYMBOL`.
+    pub krw: String,
+    /// USDT market `venue:SYMBOL` of the same base asset.
+    pub usdt: String,
+}
+
+/// The premium monitor with instrument ids.
+#[derive(Clone, Debug)]
+pub struct PremiumSetup {
+    /// Rate source.
+    pub rate: crate::detect::premium::RateSource,
+    /// Readable rate source for the report (`fixed 1380 KRW/USDT`, `book upbit:KRW-USDT`).
+    pub rate_label: String,
+    /// Band (low, high) in bps.
+    pub band: (crate::types::Bps, crate::types::Bps),
+    /// Maximum book age, ns.
+    pub max_age_ns: u64,
+    /// (KRW instrument, USDT instrument).
+    pub pairs: Vec<(InstrumentId, InstrumentId)>,
 }
 
 /// `[detection]`, defaults from R2.1/R2.6.
@@ -448,12 +658,27 @@ pub struct Setup {
     pub replay_files: Vec<crate::replay::ReplayFile>,
     /// Feed threads: name, venues, core.
     pub feeds: Vec<(String, Vec<VenueId>, Option<usize>)>,
+    /// Korean premium monitor, if configured.
+    pub premium: Option<PremiumSetup>,
 }
 
 impl Setup {
     /// Venue id by name.
     pub fn venue_id(&self, name: &str) -> Option<VenueId> {
         self.venues.iter().find(|v| v.name == name).map(|v| v.id)
+    }
+
+    /// Taker fee of every instrument, indexed by [`InstrumentId`]: its venue's fee for its
+    /// kind ([`VenueConfig::taker_fee_bps_for`]). Built once at start; the hot path indexes it.
+    pub fn taker_fees_by_instrument(&self) -> Vec<crate::types::Bps> {
+        self.instruments
+            .iter()
+            .map(|s| {
+                crate::types::Bps::from_num(
+                    self.venues[s.venue.idx()].cfg.taker_fee_bps_for(s.kind),
+                )
+            })
+            .collect()
     }
 }
 
@@ -529,11 +754,36 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
                     ));
                 }
             }
+            "upbit" | "bithumb" | "kucoin" | "gateio" | "bitget" | "okx" | "bybit" | "coinbase"
+            | "kraken" => {
+                crate::venues::check_venue(v).map_err(|(key, msg)| invalid(k(key), msg))?
+            }
             other => {
                 return Err(invalid(
                     k("exchange"),
-                    format!("unknown exchange {other:?} (supported: binance)"),
+                    format!(
+                        "unknown exchange {other:?} (supported: {})",
+                        crate::venues::EXCHANGES.join(", ")
+                    ),
                 ))
+            }
+        }
+        for (kind, f) in v.fees.entries() {
+            if let Some(f) = f {
+                if !f.taker_bps.is_finite() || f.taker_bps < 0.0 || f.taker_bps > 1000.0 {
+                    return Err(invalid(
+                        k(&format!("fees.{kind}.taker_bps")),
+                        "must be in [0, 1000]",
+                    ));
+                }
+                if f.maker_bps
+                    .is_some_and(|m| !m.is_finite() || m.abs() > 1000.0)
+                {
+                    return Err(invalid(
+                        k(&format!("fees.{kind}.maker_bps")),
+                        "must be in [-1000, 1000]",
+                    ));
+                }
             }
         }
         if !v.taker_fee_bps.is_finite() || v.taker_fee_bps < 0.0 || v.taker_fee_bps > 1000.0 {
@@ -557,6 +807,40 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
         for (a, b) in &v.balances {
             finite_nonneg(&k(&format!("balances.{a}")), *b)?;
         }
+        for (key, u) in [("ws_url", &v.ws_url), ("rest_url", &v.rest_url)] {
+            if let Some(u) = u {
+                crate::net::Url::parse(u).map_err(|e| invalid(k(key), e))?;
+            }
+        }
+        if v.silence_timeout_ns < 1_000_000 {
+            return Err(invalid(k("silence_timeout_ns"), "must be ≥ 1 ms"));
+        }
+        if v.reconnect_backoff_min_ns == 0
+            || v.reconnect_backoff_max_ns < v.reconnect_backoff_min_ns
+        {
+            return Err(invalid(
+                k("reconnect_backoff_max_ns"),
+                "need 0 < reconnect_backoff_min_ns ≤ reconnect_backoff_max_ns",
+            ));
+        }
+        if v.connect_timeout_ns < 1_000_000 {
+            return Err(invalid(k("connect_timeout_ns"), "must be ≥ 1 ms"));
+        }
+        if v.snapshot_limit == 0 || v.snapshot_limit > 5000 {
+            return Err(invalid(k("snapshot_limit"), "must be in [1, 5000]"));
+        }
+        let mut v = v.clone();
+        if let Some(p) = &v.tls_ca_file {
+            let p = resolve_path(base, p);
+            if cfg.mode != Mode::Replay && !p.is_file() {
+                return Err(invalid(
+                    k("tls_ca_file"),
+                    format!("file not found: {}", p.display()),
+                ));
+            }
+            v.tls_ca_file = Some(p);
+        }
+        let v = &v;
         venues.push(VenueSetup {
             id: VenueId(i as u8),
             name: name.clone(),
@@ -687,6 +971,17 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
         });
     }
 
+    // Korean premium
+    let premium = match &cfg.premium {
+        None => None,
+        Some(pc) => Some(resolve_premium(
+            pc,
+            &instruments,
+            &find_inst,
+            cfg.risk.stale_after_ns,
+        )?),
+    };
+
     // detection / risk / execution ranges
     let d = &cfg.detection;
     if !d.min_net_spread_bps.is_finite() || d.min_net_spread_bps < -1000.0 {
@@ -810,18 +1105,19 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
                         format!("file not found: {}", p.display()),
                     ));
                 }
-                replay_files.push(crate::replay::ReplayFile { path: p, venue: v });
+                replay_files.push(crate::replay::ReplayFile {
+                    path: p,
+                    venue: v,
+                    format: f.format,
+                });
             }
         }
         (None, _) => {}
     }
-    if cfg.mode != Mode::Replay {
+    if cfg.mode == Mode::Live {
         return Err(invalid(
             "mode",
-            format!(
-                "{} mode needs the live feed path (not built yet); use mode = \"replay\"",
-                cfg.mode.as_str()
-            ),
+            "live mode needs order entry over the network, which is not built yet; use mode = \"paper\" (live data, simulated fills)",
         ));
     }
     Ok(Setup {
@@ -831,6 +1127,104 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
         groups,
         replay_files,
         feeds,
+        premium,
+    })
+}
+
+fn resolve_premium(
+    pc: &PremiumConfig,
+    instruments: &[InstrumentSpec],
+    find_inst: &dyn Fn(&str, &str) -> Result<InstrumentId, ConfigError>,
+    default_age_ns: u64,
+) -> Result<PremiumSetup, ConfigError> {
+    use crate::detect::premium::{Px, RateSource};
+    use crate::types::Bps;
+    let quote_is = |id: InstrumentId, q: &str| instruments[id.idx()].quote.eq_ignore_ascii_case(q);
+    let (rate, rate_label) = match (&pc.rate.fixed_krw_per_usdt, &pc.rate.book) {
+        (Some(r), None) => {
+            if !(r.is_finite() && *r > 0.0 && *r < 1e9) {
+                return Err(invalid(
+                    "premium.rate.fixed_krw_per_usdt",
+                    format!("must be a positive number of KRW per USDT, got {r}"),
+                ));
+            }
+            let d = crate::fixed_point::parse_decimal(format!("{r:.8}").as_bytes(), 8)
+                .map_err(|e| invalid("premium.rate.fixed_krw_per_usdt", e.to_string()))?;
+            (
+                RateSource::Fixed(Px {
+                    v: d.value as i128,
+                    dec: 8,
+                }),
+                format!("fixed {r} KRW/USDT"),
+            )
+        }
+        (None, Some(b)) => {
+            let id = find_inst("premium.rate.book", b)?;
+            let s = &instruments[id.idx()];
+            if !quote_is(id, "KRW") || !s.base.eq_ignore_ascii_case("USDT") {
+                return Err(invalid(
+                    "premium.rate.book",
+                    format!(
+                        "{b} is {}/{}; the rate book must be USDT quoted in KRW",
+                        s.base, s.quote
+                    ),
+                ));
+            }
+            (RateSource::Book(id), format!("book {b} (mid)"))
+        }
+        _ => {
+            return Err(invalid(
+                "premium.rate",
+                "give exactly one of `fixed_krw_per_usdt` or `book`",
+            ))
+        }
+    };
+    let (lo, hi) = (pc.band_low_pct, pc.band_high_pct);
+    if !(lo.is_finite() && hi.is_finite() && lo < hi && lo > -100.0 && hi < 10_000.0) {
+        return Err(invalid(
+            "premium.band_low_pct",
+            format!("need -100 < band_low_pct < band_high_pct < 10000, got {lo} and {hi}"),
+        ));
+    }
+    let max_age_ns = pc.max_age_ns.unwrap_or(default_age_ns);
+    if max_age_ns == 0 {
+        return Err(invalid("premium.max_age_ns", "must be > 0"));
+    }
+    if pc.pairs.is_empty() {
+        return Err(invalid("premium.pairs", "at least one { krw, usdt } pair"));
+    }
+    let mut pairs = Vec::new();
+    for (i, p) in pc.pairs.iter().enumerate() {
+        let key = format!("premium.pairs[{i}]");
+        let k = find_inst(&format!("{key}.krw"), &p.krw)?;
+        let u = find_inst(&format!("{key}.usdt"), &p.usdt)?;
+        if !quote_is(k, "KRW") {
+            return Err(invalid(
+                format!("{key}.krw"),
+                format!("{} is not quoted in KRW", p.krw),
+            ));
+        }
+        if !quote_is(u, "USDT") {
+            return Err(invalid(
+                format!("{key}.usdt"),
+                format!("{} is not quoted in USDT", p.usdt),
+            ));
+        }
+        let (bk, bu) = (&instruments[k.idx()].base, &instruments[u.idx()].base);
+        if !bk.eq_ignore_ascii_case(bu) {
+            return Err(invalid(
+                format!("{key}.usdt"),
+                format!("base {bu} differs from the KRW market's base {bk}"),
+            ));
+        }
+        pairs.push((k, u));
+    }
+    Ok(PremiumSetup {
+        rate,
+        rate_label,
+        band: (Bps::from_num(lo * 100.0), Bps::from_num(hi * 100.0)),
+        max_age_ns,
+        pairs,
     })
 }
 
@@ -927,6 +1321,67 @@ instruments = ["a:BTCUSDT", "b:BTCUSDT"]
         assert!(e.contains("tick_size"), "{e}");
         let e = err(&GOOD.replace("mode = \"replay\"", "mode = \"yolo\""));
         assert!(e.contains("mode"), "{e}");
+    }
+
+    #[test]
+    fn fees_per_instrument_kind() {
+        let text = GOOD.replace(
+            "market = \"usdm\"\ntaker_fee_bps = 5.0",
+            "market = \"usdm\"\ntaker_fee_bps = 5.0\nfees = { linear-perp = { taker_bps = 4.5, maker_bps = 1.8 }, spot = { taker_bps = 9.0 } }",
+        );
+        let s = setup(&text).unwrap();
+        let f = s.taker_fees_by_instrument();
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[0], crate::types::Bps::from_num(10.0), "venue-wide fee");
+        assert_eq!(f[1], crate::types::Bps::from_num(4.5), "linear-perp entry");
+        let b = &s.venues[1].cfg;
+        use crate::instrument::InstrumentKind as K;
+        assert_eq!(b.maker_fee_bps_for(K::LinearPerp), 1.8);
+        assert_eq!(b.taker_fee_bps_for(K::Spot), 9.0);
+        assert_eq!(
+            b.maker_fee_bps_for(K::Spot),
+            0.0,
+            "falls back to maker_fee_bps"
+        );
+        let e = err(&text.replace("taker_bps = 4.5", "taker_bps = -1"));
+        assert!(e.contains("venues.b.fees.linear-perp.taker_bps"), "{e}");
+        let e = err(&text.replace("linear-perp = {", "linear_perp = {"));
+        assert!(e.contains("linear_perp"), "{e}");
+    }
+
+    #[test]
+    fn new_exchanges_check_their_keys() {
+        let okx = GOOD.replace(
+            "exchange = \"binance\"\nmarket = \"spot\"",
+            "exchange = \"okx\"",
+        );
+        setup(&okx).unwrap();
+        let e = err(&GOOD.replace(
+            "exchange = \"binance\"\nmarket = \"spot\"",
+            "exchange = \"okx\"\nmarket = \"spot\"",
+        ));
+        assert!(e.contains("venues.a.market"), "{e}");
+        let kr = GOOD.replace(
+            "exchange = \"binance\"\nmarket = \"spot\"",
+            "exchange = \"kraken\"\nprotocol = \"v1\"\nbook_depth = 1000\nbook_levels = 1000",
+        );
+        let e = err(&kr);
+        assert!(e.contains("venues.a.book_levels"), "{e}");
+        setup(&kr.replace("book_levels = 1000", "book_levels = 1100")).unwrap();
+        let e = err(&kr.replace("book_depth = 1000", "book_depth = 7"));
+        assert!(e.contains("venues.a.book_depth"), "{e}");
+        let by = GOOD.replace(
+            "exchange = \"binance\"\nmarket = \"usdm\"",
+            "exchange = \"bybit\"\nmarket = \"linear\"\nbook_depth = 500",
+        );
+        setup(&by).unwrap();
+        let e = err(&by.replace("market = \"linear\"", "market = \"spot\""));
+        assert!(e.contains("venues.b.book_depth"), "{e}");
+        let cb = GOOD.replace(
+            "exchange = \"binance\"\nmarket = \"spot\"",
+            "exchange = \"coinbase\"\nprotocol = \"fix\"",
+        );
+        assert!(err(&cb).contains("venues.a.protocol"));
     }
 
     #[test]

@@ -1,6 +1,11 @@
 //! Wires one run: rings, the replay reader, feed threads, the detection thread (books,
 //! detection, risk gate, fill simulator), the execution thread and the cold thread; joins
-//! them and gathers what the report needs.
+//! them and gathers what the report needs. [`run_replay`] feeds recorded files through
+//! replay rings; [`run_paper`] feeds live WebSocket connections ([`crate::feed::ws_source`]);
+//! both share [`run_pipeline`]'s threads.
+//!
+//! Paper mode processes messages in arrival order (detection's `ordered = false`) and the
+//! fill simulator fires by wall clock.
 //!
 //! Determinism in replay: the detection thread consumes messages in the reader's merge order
 //! (each event carries its message index), whatever the feed threads' timing, and it lets
@@ -16,8 +21,10 @@ use crate::event::{MdEvent, MdKind};
 use crate::exec::sim::FillSim;
 use crate::exec::{self, Executor, FromExec, ToExec};
 use crate::feed::replay_source::ReplaySource;
+use crate::feed::ws_source::{NetReport, NetStats, WsSource, WsSourceConfig};
 use crate::feed::{FeedSource, FeedThread, VenueCounters};
 use crate::journal::{ColdMsg, LogRecord, Opportunity, SignalRecord, SignalStatus};
+use crate::net::snapshot::SnapshotRequest;
 use crate::replay::{FileStats, ReplayReader};
 use crate::ring::{byte_channel, channel, Consumer, Producer};
 use crate::risk::RiskGate;
@@ -68,6 +75,8 @@ pub struct DetOutput {
     pub journal_dropped: u64,
     /// Times the execution ring was full.
     pub exec_ring_full: u64,
+    /// Korean premium monitor (R2.4), if configured.
+    pub premium: Option<crate::detect::premium::Premium>,
 }
 
 /// Everything a run produced.
@@ -86,6 +95,10 @@ pub struct RunResult {
     pub wall_ns: u64,
     /// Threads that got the core they asked for.
     pub pinned: Vec<(String, Option<usize>, bool)>,
+    /// Per venue (by id): live-connection figures (paper/live; empty in replay).
+    pub net: Vec<VenueNet>,
+    /// The run was stopped by SIGINT/SIGTERM.
+    pub stopped_by_signal: bool,
 }
 
 /// A run failed to start or a thread failed.
@@ -159,6 +172,9 @@ impl TradeTotals {
 
 struct DetIo {
     md: Vec<Consumer<MdEvent>>,
+    /// Resync requests to each feed thread, and venue index → feed thread.
+    control: Vec<Producer<crate::feed::ResyncRequest>>,
+    venue_feed: Vec<usize>,
     to_exec: Producer<ToExec>,
     from_exec: Consumer<FromExec>,
     cold: Producer<ColdMsg>,
@@ -170,14 +186,11 @@ const MAX_OPPS: usize = 64;
 fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: bool) -> DetOutput {
     let mut market = Market::new(setup);
     let mut spatial = Spatial::new(setup);
+    let mut premium = crate::detect::premium::Premium::new(setup);
     let mut risk = RiskGate::new(setup);
     let slip = Bps::from_num(setup.cfg.execution.unwind_max_slippage_bps);
     let mut sim = FillSim::new(
-        setup
-            .venues
-            .iter()
-            .map(|v| Bps::from_num(v.cfg.taker_fee_bps))
-            .collect(),
+        setup.taker_fees_by_instrument(),
         setup
             .venues
             .iter()
@@ -364,11 +377,26 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
             market.apply(&ev, &mut |l: LogRecord| cold!(ColdMsg::Log(l)));
             if ev.is_last() {
                 lat.feed.record_between(ev.handoff_tsc, ev.parsed_tsc);
+                for &(v, i) in &market.resync {
+                    let fi = io.venue_feed.get(v.idx()).copied().unwrap_or(0);
+                    if let Some(c) = io.control.get_mut(fi) {
+                        // a full control ring drops the request: the book stays invalid and the
+                        // next mismatch asks again
+                        let _ = c.push(crate::feed::ResyncRequest {
+                            venue: v,
+                            instrument: i,
+                        });
+                    }
+                }
+                market.resync.clear();
                 messages += 1;
                 next_seq = ev.msg_seq.wrapping_add(1);
                 Progress::set(&io.progress.messages, messages);
                 Progress::set(&io.progress.data_ns, market.now_ns);
                 market.take_dirty(&mut dirty);
+                if let Some(p) = premium.as_mut() {
+                    p.on_dirty(&market, &dirty);
+                }
                 if !dirty.is_empty() {
                     opps.clear();
                     spatial.evaluate(
@@ -470,6 +498,7 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
         merge_skips,
         journal_dropped,
         exec_ring_full,
+        premium,
     }
 }
 
@@ -508,15 +537,9 @@ fn waiter(setup: &Setup) -> Waiter {
 /// (the report is written by the caller from the result).
 pub fn run_replay(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineError> {
     std::fs::create_dir_all(out_dir)?;
-    let _ = clock::Clock::get();
-    let _ = crate::affinity::available_cores();
     let t0 = std::time::Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
-    let counters: Vec<Arc<VenueCounters>> = setup
-        .venues
-        .iter()
-        .map(|_| Arc::new(VenueCounters::default()))
-        .collect();
+    let counters = new_counters(setup);
     let progress = Arc::new(Progress::default());
     let t = &setup.cfg.threads;
     let rp = setup
@@ -524,41 +547,17 @@ pub fn run_replay(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineErro
         .replay
         .as_ref()
         .ok_or_else(|| EngineError::Setup("no [replay] section".into()))?;
-
-    // rings
-    let mut md_rx = Vec::new();
-    let mut feed_threads = Vec::new();
+    let mut feeds = Feeds::default();
     let mut raw_tx = Vec::new();
     let mut route = vec![0usize; setup.venues.len()];
-    let mut feed_logs = Vec::new();
-    for (fi, (name, venues, core)) in setup.feeds.iter().enumerate() {
-        let (ptx, prx) = channel::<MdEvent>(t.md_ring_capacity);
+    for (fi, (_, venues, _)) in setup.feeds.iter().enumerate() {
         let (btx, brx) = byte_channel(t.raw_ring_bytes);
-        let (_ltx, lrx) = channel::<LogRecord>(1024);
-        md_rx.push(prx);
         raw_tx.push(btx);
-        feed_logs.push(lrx);
         for v in venues {
             route[v.idx()] = fi;
         }
-        let handlers = venues
-            .iter()
-            .map(|v| crate::venues::make_handler(setup, *v, counters[v.idx()].clone()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(EngineError::Setup)?;
         let sources: Vec<Box<dyn FeedSource>> = vec![Box::new(ReplaySource::new(brx))];
-        feed_threads.push((
-            name.clone(),
-            *core,
-            FeedThread {
-                name: name.clone(),
-                sources,
-                handlers,
-                out: ptx,
-                waiter: waiter(setup),
-                stop: stop.clone(),
-            },
-        ));
+        feeds.add(setup, fi, sources, &counters, &stop)?;
     }
     let reader = ReplayReader::open(
         &setup.replay_files,
@@ -570,6 +569,294 @@ pub fn run_replay(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineErro
     )?
     .with_lead(progress.clone(), rp.lead_msgs)
     .with_limit(rp.max_messages);
+    let mut res = run_pipeline(
+        setup,
+        out_dir,
+        counters,
+        progress,
+        feeds,
+        true,
+        |_feeds_done: &dyn Fn() -> bool| {
+            let reader_handle = std::thread::Builder::new()
+                .name("arbot-replay".into())
+                .spawn(move || reader.run())?;
+            reader_handle
+                .join()
+                .map_err(|_| EngineError::Panic("replay".into()))?
+                .map_err(EngineError::from)
+        },
+    )?;
+    res.wall_ns = t0.elapsed().as_nanos() as u64;
+    Ok(res)
+}
+
+/// Paper mode (R3.1): live feeds over WebSocket (the exchanges' public endpoints, or the
+/// loopback replay server when the venues' `ws_url`/`rest_url` point at it), REST snapshots
+/// from a cold thread per venue, simulated fills. Runs until every feed has ended (with
+/// `run.stop_when_feeds_end`), `run.max_runtime_ns` has passed, or SIGINT/SIGTERM.
+pub fn run_paper(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineError> {
+    std::fs::create_dir_all(out_dir)?;
+    let t0 = std::time::Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    // Ctrl-C / SIGTERM set a flag the waiting loop below turns into `stop` (an OS call, no
+    // work in the signal handler itself)
+    let signal = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, signal.clone())
+            .map_err(|e| EngineError::Setup(format!("signal handler: {e}")))?;
+    }
+    let counters = new_counters(setup);
+    let progress = Arc::new(Progress::default());
+    let mut feeds = Feeds::default();
+    let mut fetchers = Vec::new();
+    let mut net = Vec::new();
+    let mut fetch_stats = Vec::new();
+    for (fi, (_, venues, _)) in setup.feeds.iter().enumerate() {
+        let mut sources: Vec<Box<dyn FeedSource>> = Vec::new();
+        for v in venues {
+            let vs = &setup.venues[v.idx()];
+            let proto = crate::venues::make_protocol(setup, *v).map_err(EngineError::Setup)?;
+            // venues that hand out their WebSocket endpoint from a REST call (KuCoin's token):
+            // one call at start-up, cold path
+            let (urls, app_ping) = match proto.pre_connect() {
+                None => (proto.ws_urls(), proto.app_ping()),
+                Some(pc) => {
+                    let body = crate::net::snapshot::post(
+                        &pc.url,
+                        vs.cfg.tls_ca_file.as_deref(),
+                        std::time::Duration::from_nanos(vs.cfg.connect_timeout_ns),
+                    )
+                    .map_err(|e| {
+                        EngineError::Setup(format!(
+                            "venue {}: {} {}: {e}",
+                            vs.name, pc.method, pc.url
+                        ))
+                    })?;
+                    let plan = proto
+                        .plan_connect(&body)
+                        .map_err(|e| EngineError::Setup(format!("venue {}: {e}", vs.name)))?;
+                    (plan.urls, plan.app_ping)
+                }
+            };
+            let tls = if urls.iter().any(|u| u.starts_with("wss:")) {
+                Some(
+                    crate::net::tls::client_config(vs.cfg.tls_ca_file.as_deref())
+                        .map_err(|e| EngineError::Setup(format!("venue {}: {e}", vs.name)))?,
+                )
+            } else {
+                None
+            };
+            let rotate = match (vs.cfg.rotate_after_ns, proto.max_connection_age()) {
+                (0, Some(age)) => (age.as_nanos() as u64).saturating_sub(600_000_000_000),
+                (r, Some(age)) => r.min((age.as_nanos() as u64).saturating_sub(60_000_000_000)),
+                (r, None) => r,
+            };
+            let snap_urls: Vec<(InstrumentId, String)> = setup
+                .instruments
+                .iter()
+                .filter(|i| i.venue == *v)
+                .filter_map(|i| proto.snapshot_url(i.id).map(|u| (i.id, u)))
+                .collect();
+            let snapshots = if snap_urls.is_empty() {
+                None
+            } else {
+                let (req_tx, req_rx) = channel::<SnapshotRequest>(256);
+                let (body_tx, body_rx) = byte_channel(t_raw(setup).max(4 << 20));
+                let st = Arc::new(crate::net::snapshot::FetchStats::default());
+                fetch_stats.push((v.idx(), st.clone()));
+                let f = crate::net::snapshot::Fetcher {
+                    venue: *v,
+                    urls: snap_urls,
+                    ca_file: vs.cfg.tls_ca_file.clone(),
+                    timeout: std::time::Duration::from_secs(10),
+                    min_interval: std::time::Duration::from_millis(500),
+                    requests: req_rx,
+                    bodies: body_tx,
+                    stop: stop.clone(),
+                    stats: st,
+                };
+                fetchers.push(
+                    std::thread::Builder::new()
+                        .name(format!("arbot-snap-{}", vs.name))
+                        .spawn(move || f.run())?,
+                );
+                Some((req_tx, body_rx))
+            };
+            let cfg = WsSourceConfig {
+                venue: *v,
+                subscribe: (0..urls.len()).map(|k| proto.subscribe_frames(k)).collect(),
+                urls,
+                app_ping,
+                tls,
+                params: crate::net::ws::WsParams::default(),
+                silence_timeout_ns: vs.cfg.silence_timeout_ns,
+                backoff_min_ns: vs.cfg.reconnect_backoff_min_ns,
+                backoff_max_ns: vs.cfg.reconnect_backoff_max_ns,
+                rotate_after_ns: rotate,
+                connect_timeout_ns: vs.cfg.connect_timeout_ns,
+                stop_when_feeds_end: setup.cfg.run.stop_when_feeds_end,
+            };
+            let report = Arc::new(NetReport::default());
+            net.push((v.idx(), report.clone()));
+            let log = feeds.log_producer(fi);
+            sources.push(Box::new(
+                WsSource::new(cfg, snapshots, log, report)
+                    .map_err(|e| EngineError::Setup(format!("venue {}: {e}", vs.name)))?
+                    .with_protocol(proto),
+            ));
+        }
+        feeds.add(setup, fi, sources, &counters, &stop)?;
+    }
+    let max_ns = setup.cfg.run.max_runtime_ns;
+    let stop2 = stop.clone();
+    let mut res = run_pipeline(
+        setup,
+        out_dir,
+        counters,
+        progress,
+        feeds,
+        false,
+        |feeds_done: &dyn Fn() -> bool| {
+            loop {
+                if feeds_done() {
+                    break;
+                }
+                if signal.load(Ordering::Relaxed)
+                    || (max_ns > 0 && t0.elapsed().as_nanos() as u64 >= max_ns)
+                {
+                    stop2.store(true, Ordering::Relaxed);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Ok(Vec::new())
+        },
+    )?;
+    stop.store(true, Ordering::Relaxed);
+    for f in fetchers {
+        let _ = f.join();
+    }
+    let mut out = vec![VenueNet::default(); setup.venues.len()];
+    for (vi, r) in net {
+        if let Ok(s) = r.stats.lock() {
+            out[vi].ws = Some(s.clone());
+        }
+    }
+    for (vi, st) in fetch_stats {
+        out[vi].snapshots_fetched = st.delivered.load(Ordering::Relaxed);
+        out[vi].snapshot_fetch_failures = st.failed.load(Ordering::Relaxed);
+    }
+    res.net = out;
+    res.stopped_by_signal = signal.load(Ordering::Relaxed);
+    res.wall_ns = t0.elapsed().as_nanos() as u64;
+    Ok(res)
+}
+
+/// Live-connection figures of one venue (paper/live runs).
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct VenueNet {
+    /// WebSocket source statistics.
+    pub ws: Option<NetStats>,
+    /// REST snapshots fetched.
+    pub snapshots_fetched: u64,
+    /// Failed snapshot fetches (retried).
+    pub snapshot_fetch_failures: u64,
+}
+
+fn t_raw(setup: &Setup) -> usize {
+    setup.cfg.threads.raw_ring_bytes
+}
+
+fn new_counters(setup: &Setup) -> Vec<Arc<VenueCounters>> {
+    setup
+        .venues
+        .iter()
+        .map(|_| Arc::new(VenueCounters::default()))
+        .collect()
+}
+
+/// Feed threads being assembled: their output rings and log rings.
+#[derive(Default)]
+struct Feeds {
+    threads: Vec<(String, Option<usize>, FeedThread)>,
+    md_rx: Vec<Consumer<MdEvent>>,
+    logs: Vec<Consumer<LogRecord>>,
+    control: Vec<Producer<crate::feed::ResyncRequest>>,
+}
+
+impl Feeds {
+    /// A log ring for a source of feed thread `fi` (read by the cold thread).
+    fn log_producer(&mut self, _fi: usize) -> Option<Producer<LogRecord>> {
+        let (tx, rx) = channel::<LogRecord>(1024);
+        self.logs.push(rx);
+        Some(tx)
+    }
+
+    fn add(
+        &mut self,
+        setup: &Setup,
+        fi: usize,
+        sources: Vec<Box<dyn FeedSource>>,
+        counters: &[Arc<VenueCounters>],
+        stop: &Arc<AtomicBool>,
+    ) -> Result<(), EngineError> {
+        let (name, venues, core) = &setup.feeds[fi];
+        let (ptx, prx) = channel::<MdEvent>(setup.cfg.threads.md_ring_capacity);
+        self.md_rx.push(prx);
+        let (ltx, lrx) = channel::<LogRecord>(1024);
+        self.logs.push(lrx);
+        let (ctx, crx) = channel::<crate::feed::ResyncRequest>(256);
+        self.control.push(ctx);
+        let handlers = venues
+            .iter()
+            .map(|v| crate::venues::make_handler(setup, *v, counters[v.idx()].clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(EngineError::Setup)?;
+        self.threads.push((
+            name.clone(),
+            *core,
+            FeedThread {
+                name: name.clone(),
+                sources,
+                handlers,
+                out: ptx,
+                waiter: waiter(setup),
+                stop: stop.clone(),
+                log: ltx,
+                control: crx,
+            },
+        ));
+        Ok(())
+    }
+}
+
+/// Start the cold, execution, detection and feed threads; run `input` on this thread (it
+/// returns when the input has ended; it gets a probe telling whether every feed thread has
+/// finished); then join everything.
+fn run_pipeline(
+    setup: &Setup,
+    out_dir: &Path,
+    counters: Vec<Arc<VenueCounters>>,
+    progress: Arc<Progress>,
+    feeds: Feeds,
+    ordered: bool,
+    input: impl FnOnce(&dyn Fn() -> bool) -> Result<Vec<FileStats>, EngineError>,
+) -> Result<RunResult, EngineError> {
+    let _ = clock::Clock::get();
+    let _ = crate::affinity::available_cores();
+    let t0 = std::time::Instant::now();
+    let t = &setup.cfg.threads;
+    let Feeds {
+        threads: feed_threads,
+        md_rx,
+        logs: feed_logs,
+        control,
+    } = feeds;
+    let mut venue_feed = vec![0usize; setup.venues.len()];
+    for (fi, (_, vs, _)) in setup.feeds.iter().enumerate() {
+        for v in vs {
+            venue_feed[v.idx()] = fi;
+        }
+    }
     let (to_exec_tx, to_exec_rx) = channel::<ToExec>(1024);
     let (from_exec_tx, from_exec_rx) = channel::<FromExec>(1024);
     let (det_cold_tx, det_cold_rx) = channel::<ColdMsg>(1 << 14);
@@ -609,6 +896,8 @@ pub fn run_replay(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineErro
     let det_waiter = waiter(setup);
     let det_io = DetIo {
         md: md_rx,
+        control,
+        venue_feed,
         to_exec: to_exec_tx,
         from_exec: from_exec_rx,
         cold: det_cold_tx,
@@ -618,29 +907,26 @@ pub fn run_replay(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineErro
         .name("arbot-detect".into())
         .spawn(move || {
             let ok = crate::affinity::pin(det_core);
-            (detection_loop(&det_setup, det_io, det_waiter, true), ok)
+            (detection_loop(&det_setup, det_io, det_waiter, ordered), ok)
         })?;
 
+    let running = Arc::new(std::sync::atomic::AtomicUsize::new(feed_threads.len()));
     let mut feed_handles = Vec::new();
     for (name, core, ft) in feed_threads {
         let nm = name.clone();
+        let running = running.clone();
         feed_handles.push((
             name,
             core,
             std::thread::Builder::new().name(nm).spawn(move || {
                 let ok = crate::affinity::pin(core);
                 ft.run();
+                running.fetch_sub(1, Ordering::AcqRel);
                 ok
             })?,
         ));
     }
-    let reader_handle = std::thread::Builder::new()
-        .name("arbot-replay".into())
-        .spawn(move || reader.run())?;
-
-    let files = reader_handle
-        .join()
-        .map_err(|_| EngineError::Panic("replay".into()))??;
+    let files = input(&|| running.load(Ordering::Acquire) == 0)?;
     for (name, core, h) in feed_handles {
         let ok = h.join().map_err(|_| EngineError::Panic(name.clone()))?;
         pinned.push((name, core, ok));
@@ -665,5 +951,7 @@ pub fn run_replay(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineErro
         logger,
         wall_ns: t0.elapsed().as_nanos() as u64,
         pinned,
+        net: Vec::new(),
+        stopped_by_signal: false,
     })
 }

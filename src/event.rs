@@ -25,7 +25,8 @@ pub enum MdKind {
     /// the fractional digits of the original text (for exchange checksums).
     BookLevel = 4,
     /// The levels since the last commit form a consistent book at update id `venue_seq`.
-    /// `p1` = [`crate::book::ChecksumKind`] as i64 (0 = none), `p0` = the exchange's checksum.
+    /// `p1` = [`crate::book::ChecksumKind`] as i64 (0 = none), `p0` = the exchange's checksum,
+    /// `q0` = keep only this many levels per side first (0 = all; Kraken's depth rule).
     BookCommit = 5,
     /// The book can no longer be trusted (gap, stale snapshot, disconnect); `p0` = [`InvalidReason`].
     BookInvalid = 6,

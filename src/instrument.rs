@@ -21,6 +21,12 @@ pub enum InstrumentKind {
     /// Inverse perpetual (COIN-M): quantity in contracts worth `contract_size` quote each,
     /// margined in base.
     InversePerp,
+    /// Dated linear future (OKX `BTC-USDT-220624`, Bybit `BTCUSDT-26JUN25`): units as
+    /// [`InstrumentKind::LinearPerp`]; the expiry is part of the symbol, not modelled.
+    LinearFuture,
+    /// Dated inverse future (OKX `BTC-USD-220527`, Bybit `BTCUSDH25`): units as
+    /// [`InstrumentKind::InversePerp`].
+    InverseFuture,
 }
 
 impl InstrumentKind {
@@ -30,11 +36,23 @@ impl InstrumentKind {
             InstrumentKind::Spot => "spot",
             InstrumentKind::LinearPerp => "linear-perp",
             InstrumentKind::InversePerp => "inverse-perp",
+            InstrumentKind::LinearFuture => "linear-future",
+            InstrumentKind::InverseFuture => "inverse-future",
         }
     }
     /// True for inverse contracts (quantity in quote-valued contracts).
     pub fn is_inverse(self) -> bool {
-        matches!(self, InstrumentKind::InversePerp)
+        matches!(
+            self,
+            InstrumentKind::InversePerp | InstrumentKind::InverseFuture
+        )
+    }
+    /// True for linear contracts (perpetual or dated).
+    pub fn is_linear_contract(self) -> bool {
+        matches!(
+            self,
+            InstrumentKind::LinearPerp | InstrumentKind::LinearFuture
+        )
     }
 }
 
@@ -297,7 +315,7 @@ impl InstrumentDef {
         };
         let contract_size = match (&self.contract_size, self.kind) {
             (Some(s), _) => num("contract_size", s, 8)?,
-            (None, InstrumentKind::InversePerp) => {
+            (None, InstrumentKind::InversePerp | InstrumentKind::InverseFuture) => {
                 return Err(err(
                     "contract_size",
                     "required for inverse contracts (quote value of one contract)".into(),
@@ -335,8 +353,12 @@ pub(crate) mod tests {
     pub fn def(venue: &str, symbol: &str, kind: InstrumentKind) -> InstrumentDef {
         let (tick, lot, mn, cs) = match kind {
             InstrumentKind::Spot => ("0.01", "0.00001", Some("5"), None),
-            InstrumentKind::LinearPerp => ("0.10", "0.001", Some("100"), None),
-            InstrumentKind::InversePerp => ("0.1", "1", None, Some("100")),
+            InstrumentKind::LinearPerp | InstrumentKind::LinearFuture => {
+                ("0.10", "0.001", Some("100"), None)
+            }
+            InstrumentKind::InversePerp | InstrumentKind::InverseFuture => {
+                ("0.1", "1", None, Some("100"))
+            }
         };
         InstrumentDef {
             venue: venue.into(),

@@ -324,7 +324,8 @@ pub struct TradeRecord {
     pub n_legs: u8,
     /// Outcome.
     pub status: TradeStatus,
-    /// Σ sell quote − Σ buy quote over all legs, 1e-8 USD.
+    /// Σ sell quote − Σ buy quote over all legs, plus the residual marked to market
+    /// (`residual_mark_usd`), 1e-8 USD.
     pub gross_pnl_usd: Amount,
     /// Σ fees, 1e-8 USD.
     pub fees_usd: Amount,
@@ -332,6 +333,10 @@ pub struct TradeRecord {
     pub net_pnl_usd: Amount,
     /// Base bought − base sold over all legs (exposure left), 1e-8 base units.
     pub residual_base: Amount,
+    /// The residual valued at the last fill price of the trade (the price of the unwind leg if
+    /// there was one), 1e-8 USD: lot rounding leaves small residuals (one COIN-M contract is
+    /// 100 USD), and without this mark the leftover position would count as profit or loss.
+    pub residual_mark_usd: Amount,
     /// When the trade became final, ns since the epoch.
     pub done_ns: Nanos,
 }

@@ -18,11 +18,20 @@
 //! - [`wait`]: `spin` / `spin-yield` / `park` wait strategies (R7.4).
 //! - [`clock`]: quanta raw clock for stage stamps, epoch ns for receive times.
 //! - [`book`]: L2 book in sorted arrays, validation (R1.3), ticker overlay.
-//! - [`feed`]: feed threads, event sink, sources (replay ring now, sockets later).
-//! - [`venues`]: exchange adapters (`binance`: wire, sync rules, orders, instruments).
-//! - [`replay`]: reads recorded gz files, merges by receive time, paces (R3.1, R8.1).
+//! - [`feed`]: feed threads, event sink, sources (replay ring, live WebSocket source with
+//!   watchdog/backoff/rotation), venue connection protocol, resync requests from detection.
+//! - [`venues`]: exchange adapters, one folder each with the same files (`wire.rs`, `book.rs`,
+//!   `instruments.rs`, `protocol.rs`, `mod.rs`; `orders.rs` where order entry exists): Binance
+//!   (spot, USDⓈ-M, COIN-M; orders), OKX, Bybit (v5, legacy v2), Coinbase (Advanced Trade,
+//!   Exchange), Kraken (v2, v1), Upbit, Bithumb (current, legacy), KuCoin, Gate.io, Bitget;
+//!   shared checksums, raw-number parsing, symbol tables.
+//! - [`replay`]: reads recorded files (ns+JSON gz, cryptofeed), merges by receive time, paces
+//!   (R3.1, R8.1).
+//! - [`net`]: live feed connections: non-blocking WebSocket over mio + rustls, REST snapshot thread (R1.1, R1.4).
+//! - [`replay_server`]: `arbot replay-server`, a loopback exchange that serves recordings over the exchange's own protocol, with faults on request (R8.1).
 //! - [`config`]: TOML config, validated, units in key names (R6.6).
-//! - [`detect`]: books on the detection thread, spatial detection (R2.1, R2.5, R2.6).
+//! - [`detect`]: books on the detection thread, spatial detection (R2.1, R2.5, R2.6),
+//!   Korean premium against a KRW/USDT rate (R2.4, reported).
 //! - [`risk`]: the risk gate, the only maker of `ApprovedIntent` (R4.1, R4.4, R3.5).
 //! - [`exec`]: execution thread, order state, one-leg unwinds, fill simulator (R3.2, R3.3, R3.6).
 //! - [`journal`]: fixed-size records hot threads hand to the cold thread.
@@ -50,12 +59,16 @@ pub mod fixed_point;
 pub mod instrument;
 pub mod journal;
 pub mod logger;
+pub mod net;
 pub mod replay;
+pub mod replay_server;
 pub mod report;
 pub mod ring;
 pub mod risk;
 pub mod stats;
 pub mod tuning_check;
+#[cfg(test)]
+pub mod testkit;
 pub mod types;
 pub mod venues;
 pub mod verify;

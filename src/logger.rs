@@ -176,6 +176,7 @@ pub fn trade_json(n: &Names, t: &TradeRecord) -> Value {
         "fees_usd": usd(t.fees_usd, q),
         "net_pnl_usd": usd(t.net_pnl_usd, q),
         "residual_base_qty": t.residual_base.to_f64(),
+        "residual_mark_usd": usd(t.residual_mark_usd, q),
         "expected_profit_usd": o.expected_profit_usd.to_f64(),
     })
 }

@@ -37,6 +37,61 @@ enum Cmd {
         /// Required to run `mode = "live"` (real orders).
         #[arg(long)]
         live: bool,
+        /// Paper mode: finish when every feed's server closes it normally (the loopback replay
+        /// server does at the end of the recording) instead of reconnecting
+        /// (`run.stop_when_feeds_end`).
+        #[arg(long)]
+        until_eof: bool,
+    },
+    /// Serve recorded sessions over the exchange's own protocol on a loopback port (Binance
+    /// combined-stream WebSocket + REST depth), for paper mode without internet and for fault
+    /// tests. Prints `listening <ws-url>` (and `cert <path>` with --tls), then serves the
+    /// recording once and exits.
+    ///
+    /// Each venue's `ws_url`/`rest_url` in the client config points at
+    /// `ws://ADDR/<market>` / `http://ADDR/<market>` (market = spot, usdm, coinm).
+    ReplayServer {
+        /// Config whose `[replay].files` and venue markets say what to serve.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Recorded files (`spot_…`, `usdm_…`, `cm_…` names tell the market).
+        files: Vec<PathBuf>,
+        /// Listen address; port 0 picks a free port.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        bind: std::net::SocketAddr,
+        /// Speed-up of the recorded pace (`1` = real time), or `max`.
+        #[arg(long, default_value = "1")]
+        speed: String,
+        /// Serve wss:// / https:// with a self-signed certificate.
+        #[arg(long)]
+        tls: bool,
+        /// Where to write the certificate (PEM) with --tls.
+        #[arg(long, default_value = "replay-server-cert.pem")]
+        cert_out: PathBuf,
+        /// Keep the recording's merged order across connections (ping/pong before switching).
+        #[arg(long)]
+        lockstep: bool,
+        /// Drop the connection that receives stream message N (no close frame).
+        #[arg(long)]
+        drop_after: Option<u64>,
+        /// Stall (send nothing) after stream message N ...
+        #[arg(long)]
+        stall_after: Option<u64>,
+        /// ... for this many ns.
+        #[arg(long, default_value_t = 70_000_000_000)]
+        stall_ns: u64,
+        /// Send a malformed frame (reserved bits set) after stream message N.
+        #[arg(long)]
+        malformed_after: Option<u64>,
+        /// Send truncated JSON after stream message N.
+        #[arg(long)]
+        bad_json_after: Option<u64>,
+        /// Skip one depth diff after N diffs (a sequence gap).
+        #[arg(long)]
+        skip_diff_after: Option<u64>,
+        /// Start streaming once every file has a subscriber, or after this many seconds.
+        #[arg(long, default_value_t = 30)]
+        wait_clients_s: u64,
     },
     /// Replay recorded sessions through the venues' real parsers and book code and print one
     /// JSON object per file: messages, gaps, resyncs, checksums, parse errors, and book best
@@ -49,7 +104,8 @@ enum Cmd {
         /// Recorded files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Venue, when the file does not say (e.g. `binance`, `binance-futures`).
+        /// Venue, when the file does not say: binance, binance-futures, okx, bybit (v5),
+        /// bybit-legacy (v2), coinbase, kraken, upbit, bithumb, kucoin, gateio, bitget.
         #[arg(long)]
         venue: Option<String>,
     },
@@ -83,9 +139,13 @@ fn main() -> ExitCode {
             out,
             json,
             live,
+            until_eof,
         } => {
             let setup = match arbot::config::load(&config) {
-                Ok(s) => s,
+                Ok(mut s) => {
+                    s.cfg.run.stop_when_feeds_end |= until_eof;
+                    s
+                }
                 Err(e) => {
                     eprintln!("arbot: {e}");
                     return ExitCode::from(2);
@@ -96,7 +156,11 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             let out_dir = out.unwrap_or_else(|| setup.cfg.run.out_dir.clone());
-            let res = match arbot::engine::run_replay(&setup, &out_dir) {
+            let res = match setup.cfg.mode {
+                arbot::config::Mode::Replay => arbot::engine::run_replay(&setup, &out_dir),
+                _ => arbot::engine::run_paper(&setup, &out_dir),
+            };
+            let res = match res {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("arbot: {e}");
@@ -167,6 +231,104 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS
+            }
+        }
+        Cmd::ReplayServer {
+            config,
+            files,
+            bind,
+            speed,
+            tls,
+            cert_out,
+            lockstep,
+            drop_after,
+            stall_after,
+            stall_ns,
+            malformed_after,
+            bad_json_after,
+            skip_diff_after,
+            wait_clients_s,
+        } => {
+            use arbot::replay_server::{Faults, MarketKind, ServerConfig};
+            let mut served = Vec::new();
+            if let Some(c) = &config {
+                let setup = match arbot::config::load(c) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        eprintln!("arbot: {e}");
+                        return ExitCode::from(2);
+                    }
+                };
+                for f in &setup.replay_files {
+                    let vc = &setup.venues[f.venue.idx()].cfg;
+                    let Some(m) = vc.market.as_deref().and_then(MarketKind::parse) else {
+                        eprintln!("arbot: venue of {} has no Binance market", f.path.display());
+                        return ExitCode::from(2);
+                    };
+                    served.push((m, f.path.clone()));
+                }
+            }
+            for f in files {
+                let Some(m) = MarketKind::from_file_name(&f) else {
+                    eprintln!(
+                        "arbot: {}: cannot tell the market from the name (spot_…, usdm_…, cm_…); use --config",
+                        f.display()
+                    );
+                    return ExitCode::from(2);
+                };
+                served.push((m, f));
+            }
+            let speed = if speed == "max" {
+                None
+            } else {
+                match speed.parse::<f64>() {
+                    Ok(x) if x > 0.0 && x.is_finite() => Some(x),
+                    _ => {
+                        eprintln!("arbot: --speed: a number > 0 or `max`");
+                        return ExitCode::from(2);
+                    }
+                }
+            };
+            let cfg = ServerConfig {
+                files: served,
+                bind,
+                speed,
+                tls,
+                cert_out: tls.then_some(cert_out.clone()),
+                lockstep,
+                faults: Faults {
+                    drop_after,
+                    stall_after,
+                    stall_ns,
+                    malformed_after,
+                    bad_json_after,
+                    skip_diff_after,
+                },
+                wait_clients: std::time::Duration::from_secs(wait_clients_s),
+                ping_every: None,
+            };
+            let server = match arbot::replay_server::start(cfg) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("arbot: replay-server: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            println!("listening {}", server.ws_base());
+            if tls {
+                println!("cert {}", cert_out.display());
+            }
+            use std::io::Write as _;
+            let _ = std::io::stdout().flush();
+            match server.join() {
+                Ok(st) => {
+                    println!("{}", serde_json::to_string(&st).unwrap_or_default());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("arbot: replay-server: {e}");
+                    ExitCode::from(1)
+                }
             }
         }
         Cmd::CheckConfig { config } => match arbot::config::load(&config) {

@@ -9,6 +9,14 @@
 //! handed on, including ones whose timestamp does not parse (with the previous line's time, so
 //! the venue's parser counts them as errors): nothing is silently dropped.
 //!
+//! File format `cryptofeed` (the layout of `../shared/data/recorded/NAME.ws.N.0`): line 1
+//! `URL <-> t`, client frames `URL <- t: payload`, received frames `t: payload` (t in seconds
+//! with a fraction; payloads may be Python byte literals `b'...'`, decoded here into a reused
+//! buffer). Only received frames are handed on: the connect line, the client's own frames and
+//! REST lines (`URL -> t: body`) are skipped and counted (`FileStats::skipped`). The line
+//! parser is the one `verify-book` uses ([`crate::verify::split_cryptofeed_line`]).
+//! `format = "auto"` (the default) tells the two apart by the first line.
+//!
 //! The merge order is also the global message index ([`crate::ring::RawMeta::seq`]) that lets
 //! detection process messages in one deterministic order whatever the thread timing.
 #![forbid(unsafe_code)]
@@ -33,13 +41,28 @@ pub enum Pace {
     Recorded,
 }
 
+/// Layout of a recorded file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReplayFormat {
+    /// Decide from the first line: `URL <-> t` → cryptofeed, else ns-json.
+    #[default]
+    Auto,
+    /// `<recv_ns> <raw message>` per line (gzip or plain): `../shared/data/binance/`, R1.6.
+    NsJson,
+    /// cryptofeed's raw recorder: `URL <-> t`, `URL <- t: payload`, `t: payload`.
+    Cryptofeed,
+}
+
 /// One file to replay.
 #[derive(Clone, Debug)]
 pub struct ReplayFile {
-    /// Path of the gzip file.
+    /// Path of the recording (gzip when it ends in `.gz`).
     pub path: PathBuf,
     /// Venue whose handler gets its messages.
     pub venue: VenueId,
+    /// Layout.
+    pub format: ReplayFormat,
 }
 
 /// Per-file result of a replay.
@@ -59,6 +82,8 @@ pub struct FileStats {
     pub last_ns: u64,
     /// Times a recorded timestamp was earlier than the previous one in the same file.
     pub time_steps_back: u64,
+    /// Lines that are not received messages (cryptofeed connect line, client frames, REST).
+    pub skipped: u64,
 }
 
 /// Error opening or reading a replay file.
@@ -78,12 +103,26 @@ struct Head {
     line: Vec<u8>,
     recv_ns: u64,
     payload_at: usize,
+    /// The payload was a byte literal, decoded into `decoded`.
+    use_decoded: bool,
+    decoded: Vec<u8>,
     eof: bool,
+}
+
+impl Head {
+    fn payload(&self) -> &[u8] {
+        if self.use_decoded {
+            &self.decoded
+        } else {
+            &self.line[self.payload_at..]
+        }
+    }
 }
 
 struct FileReader {
     rd: Box<dyn BufRead + Send>,
     venue: VenueId,
+    format: ReplayFormat,
     head: Head,
     stats: FileStats,
     last_good_ns: u64,
@@ -104,10 +143,13 @@ impl FileReader {
         let mut r = FileReader {
             rd: Box::new(BufReader::with_capacity(1 << 20, rd)),
             venue: f.venue,
+            format: f.format,
             head: Head {
                 line: Vec::with_capacity(1 << 16),
                 recv_ns: 0,
                 payload_at: 0,
+                use_decoded: false,
+                decoded: Vec::with_capacity(1 << 16),
                 eof: false,
             },
             stats: FileStats {
@@ -141,6 +183,20 @@ impl FileReader {
             if self.head.line.is_empty() {
                 continue;
             }
+            self.head.use_decoded = false;
+            if self.format == ReplayFormat::Auto {
+                self.format = if self.head.line.windows(5).any(|w| w == b" <-> ") {
+                    ReplayFormat::Cryptofeed
+                } else {
+                    ReplayFormat::NsJson
+                };
+            }
+            if self.format == ReplayFormat::Cryptofeed {
+                if self.cryptofeed_head() {
+                    return Ok(());
+                }
+                continue;
+            }
             let sp = self.head.line.iter().position(|b| *b == b' ');
             let ts = sp.and_then(|i| {
                 std::str::from_utf8(&self.head.line[..i])
@@ -164,6 +220,49 @@ impl FileReader {
                 }
             }
             return Ok(());
+        }
+    }
+}
+
+impl FileReader {
+    /// Classify the cryptofeed line in `head.line`; true if it is a received message (head
+    /// set up), false if it is skipped.
+    fn cryptofeed_head(&mut self) -> bool {
+        use crate::verify::{py_bytes_literal, split_cryptofeed_line, CfLine};
+        let h = &mut self.head;
+        let Ok(text) = std::str::from_utf8(&h.line) else {
+            // not text: hand it on whole with the last good time, the parser counts it
+            self.stats.bad_timestamps += 1;
+            h.recv_ns = self.last_good_ns;
+            h.payload_at = 0;
+            return true;
+        };
+        match split_cryptofeed_line(text) {
+            Some(CfLine::Recv { t_ns, payload }) => {
+                if t_ns < self.last_good_ns {
+                    self.stats.time_steps_back += 1;
+                }
+                h.recv_ns = t_ns;
+                self.last_good_ns = t_ns;
+                if let Some(lit) = py_bytes_literal(payload) {
+                    h.decoded.clear();
+                    crate::verify::decode_py_bytes_into(lit, &mut h.decoded);
+                    h.use_decoded = true;
+                } else {
+                    h.payload_at = text.len() - payload.len();
+                }
+                true
+            }
+            Some(_) => {
+                self.stats.skipped += 1;
+                false
+            }
+            None => {
+                self.stats.bad_timestamps += 1;
+                h.recv_ns = self.last_good_ns;
+                h.payload_at = 0;
+                true
+            }
         }
     }
 }
@@ -216,7 +315,7 @@ impl Merger {
                 tag: tag::make(f.venue.0, false, tag::NO_INSTRUMENT),
                 seq: self.seq,
             },
-            &f.head.line[f.head.payload_at..],
+            f.head.payload(),
         ))
     }
 
@@ -370,5 +469,71 @@ impl ReplayReader {
             self.merger.advance(delivered)?;
         }
         Ok(self.merger.stats())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cryptofeed_layout_hands_on_received_frames_only() {
+        let dir = std::env::temp_dir().join(format!("arbot-cf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("X.ws.1.0");
+        std::fs::write(
+            &p,
+            concat!(
+                "wss://ws.okx.com:8443/ws/v5/public <-> 1652459224.5300605\n",
+                "wss://ws.okx.com:8443/ws/v5/public <- 1652459225.2987883: {\"op\":\"subscribe\"}\n",
+                "1652459225.5037491: {\"event\":\"subscribe\"}\n",
+                "\n",
+                "1652459225.6: b'{\\x22a\\x22:1}'\n",
+                "https://x/y -> 1652459225.7: {\"rest\":1}\n",
+                "not a line\n",
+                "1652459225.5: pong\n",
+            ),
+        )
+        .unwrap();
+        let f = ReplayFile {
+            path: p.clone(),
+            venue: VenueId(3),
+            format: ReplayFormat::Auto,
+        };
+        let mut got = Vec::new();
+        let stats = for_each_merged(&[f], |v, meta, data| {
+            got.push((v, meta.recv_ns, meta.seq, data.to_vec()));
+        })
+        .unwrap();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    VenueId(3),
+                    1_652_459_225_503_749_100,
+                    0,
+                    b"{\"event\":\"subscribe\"}".to_vec()
+                ),
+                (
+                    VenueId(3),
+                    1_652_459_225_600_000_000,
+                    1,
+                    b"{\"a\":1}".to_vec()
+                ),
+                // a line that fits no layout is handed on (the parser counts it), never dropped
+                (
+                    VenueId(3),
+                    1_652_459_225_600_000_000,
+                    2,
+                    b"not a line".to_vec()
+                ),
+                (VenueId(3), 1_652_459_225_500_000_000, 3, b"pong".to_vec()),
+            ]
+        );
+        assert_eq!(stats[0].lines, 4);
+        assert_eq!(stats[0].skipped, 3, "connect, client frame, REST line");
+        assert_eq!(stats[0].bad_timestamps, 1);
+        assert_eq!(stats[0].time_steps_back, 1);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

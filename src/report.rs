@@ -117,7 +117,7 @@ pub fn build(setup: &Setup, config_path: &str, r: &RunResult) -> Value {
                 }
                 let st = &sp.pairs[sp.pair_idx(gi, bk, sk)];
                 let (bs, ss) = (&setup.instruments[b.idx()], &setup.instruments[s.idx()]);
-                let fees = sp.fee(bs.venue).to_num::<f64>() + sp.fee(ss.venue).to_num::<f64>();
+                let fees = sp.fee(bs.id).to_num::<f64>() + sp.fee(ss.id).to_num::<f64>();
                 pairs.push(json!({
                     "asset": g.asset,
                     "buy_venue": bs.venue_name,
@@ -211,6 +211,8 @@ pub fn build(setup: &Setup, config_path: &str, r: &RunResult) -> Value {
             "residual_base_abs": e8(t.residual_base_abs),
         },
         "why_no_trades": why,
+        "net": net_json(setup, r),
+        "premium": premium_report(setup, r),
         "risk": { "balances": balances, "positions": positions, "in_flight_at_end": r.det.risk.in_flight() },
         "health": {
             "journal_dropped": r.det.journal_dropped + ex.stats.journal_dropped,
@@ -234,6 +236,73 @@ pub fn build(setup: &Setup, config_path: &str, r: &RunResult) -> Value {
             "threads": r.pinned.iter().map(|(n, c, ok)| json!({"name": n, "core": c, "pinned": ok})).collect::<Vec<_>>(),
             "cores_available": crate::affinity::available_cores().len(),
         },
+    })
+}
+
+/// Per venue, the live-connection figures (paper/live): connects, disconnects by reason,
+/// snapshots fetched, wire-to-event latency. `null` in replay.
+fn net_json(setup: &Setup, r: &RunResult) -> Value {
+    if r.net.is_empty() {
+        return Value::Null;
+    }
+    let mut m = serde_json::Map::new();
+    for v in &setup.venues {
+        if let Some(n) = r.net.get(v.id.idx()) {
+            m.insert(
+                v.name.clone(),
+                serde_json::to_value(n).unwrap_or(Value::Null),
+            );
+        }
+    }
+    json!({ "venues": m, "stopped_by_signal": r.stopped_by_signal })
+}
+
+/// The Korean premium section (R2.4): `null` when not configured. Percentages rounded to 6
+/// decimals; times in ns since the epoch (data time).
+fn premium_report(setup: &Setup, r: &RunResult) -> Value {
+    let (Some(p), Some(ps)) = (r.det.premium.as_ref(), setup.premium.as_ref()) else {
+        return Value::Null;
+    };
+    let pct = |b: crate::types::Bps| round(b.to_num::<f64>() / 100.0, 6);
+    let at = |x: Option<(crate::types::Bps, u64)>| match x {
+        Some((b, t)) => json!({"pct": pct(b), "at_ns": t}),
+        None => Value::Null,
+    };
+    let name = |i: crate::types::InstrumentId| {
+        let s = &setup.instruments[i.idx()];
+        format!("{}:{}", s.venue_name, s.symbol)
+    };
+    let pairs: Vec<Value> = p
+        .pairs
+        .iter()
+        .map(|pr| {
+            let s = &pr.stats;
+            json!({
+                "krw": name(pr.krw),
+                "usdt": name(pr.usdt),
+                "evaluations": s.evaluations,
+                "last": at(s.last),
+                "max": at(s.max),
+                "min": at(s.min),
+                "outside_band": {
+                    "episodes": s.episodes,
+                    "evaluations_above": s.above_band,
+                    "evaluations_below": s.below_band,
+                    "first_at_ns": s.first_outside_ns,
+                    "last_at_ns": s.last_outside_ns,
+                    "time_outside_ns": s.outside_ns,
+                },
+                "skipped": { "no_rate": s.no_rate, "unusable_book": s.unusable_book },
+            })
+        })
+        .collect();
+    json!({
+        "rate": ps.rate_label,
+        "last_rate_krw_per_usdt": p.last_rate.map(|x| round(x.to_f64(), 8)),
+        "band_pct": [pct(ps.band.0), pct(ps.band.1)],
+        "max_age_ns": ps.max_age_ns,
+        "trading": "report-only: premiums outside the band are reported, not traded",
+        "pairs": pairs,
     })
 }
 
@@ -274,7 +343,7 @@ fn why_no_trades(setup: &Setup, r: &RunResult) -> Value {
                     continue;
                 }
                 let (bs, ss) = (&setup.instruments[b.idx()], &setup.instruments[s.idx()]);
-                let fees = sp.fee(bs.venue).to_num::<f64>() + sp.fee(ss.venue).to_num::<f64>();
+                let fees = sp.fee(bs.id).to_num::<f64>() + sp.fee(ss.id).to_num::<f64>();
                 let msg = format!(
                     "best pair: buy {} / sell {}: max gross spread {:.2} bps < taker fees {:.2} bps + minimum net spread {:.2} bps = {:.2} bps needed (best net {:.2} bps)",
                     bs.venue_name,
@@ -318,6 +387,14 @@ pub fn human(report: &Value) -> String {
                 g(v, "messages"), g(v, "bbo_updates"), g(v, "depth_updates"), g(v, "trades"),
                 g(v, "snapshots"), g(v, "gaps"), g(v, "resyncs"), g(v, "invalid_book_events"), g(v, "parse_errors")
             ));
+            if g(report, "mode").as_str() != Some("replay") {
+                s.push_str(&format!(
+                    "  {:<16} disconnects {}  reconnects {}\n",
+                    "",
+                    g(v, "disconnects"),
+                    g(v, "reconnects")
+                ));
+            }
         }
     }
     s.push_str("pairs (buy → sell):\n");

@@ -131,11 +131,7 @@ impl RiskGate {
                 kind: s.kind,
                 base,
                 quote,
-                margin: if s.kind == InstrumentKind::InversePerp {
-                    base
-                } else {
-                    quote
-                },
+                margin: if s.kind.is_inverse() { base } else { quote },
             });
         }
         for v in &setup.venues {
@@ -177,11 +173,7 @@ impl RiskGate {
             max_pos_coin_usd: Amount::from_f64(r.max_position_per_coin_usd).0,
             max_venue_usd: Amount::from_f64(r.max_exposure_per_venue_usd).0,
             max_total_usd: Amount::from_f64(r.max_total_exposure_usd).0,
-            fee: setup
-                .venues
-                .iter()
-                .map(|v| Bps::from_num(v.cfg.taker_fee_bps))
-                .collect(),
+            fee: setup.taker_fees_by_instrument(),
             approved: 0,
         }
     }
@@ -238,7 +230,7 @@ impl RiskGate {
     /// (asset, amount) a leg must reserve at its limit price.
     fn need(&self, spec: &InstrumentSpec, leg: &LegPlan) -> (usize, i64) {
         let inf = self.info[spec.id.idx()];
-        let fee = self.fee[inf.venue];
+        let fee = self.fee[spec.id.idx()];
         let notional = spec.quote_amount(leg.qty, leg.limit_px);
         let fee_q = apply_bps(notional, fee).0;
         let lev = self.leverage_e8[inf.venue].max(AMOUNT_ONE);
@@ -247,10 +239,10 @@ impl RiskGate {
             (InstrumentKind::Spot, Side::Sell) => {
                 (inf.base, spec.base_amount(leg.qty, leg.limit_px).0)
             }
-            (InstrumentKind::LinearPerp, _) => {
+            (InstrumentKind::LinearPerp | InstrumentKind::LinearFuture, _) => {
                 (inf.margin, mul_div(notional.0, AMOUNT_ONE, lev) + fee_q)
             }
-            (InstrumentKind::InversePerp, _) => {
+            (InstrumentKind::InversePerp | InstrumentKind::InverseFuture, _) => {
                 let base = spec.base_amount(leg.qty, leg.limit_px).0;
                 let fee_b = mul_div(fee_q, base, notional.0.max(1));
                 (inf.margin, mul_div(base, AMOUNT_ONE, lev) + fee_b)
@@ -272,7 +264,7 @@ impl RiskGate {
         if free <= 0 || px.0 <= 0 {
             return 0;
         }
-        let fee_bits = self.fee[inf.venue].to_bits().max(0) as i128;
+        let fee_bits = self.fee[spec.id.idx()].to_bits().max(0) as i128;
         // divide out the fee: x / (1 + fee)
         let net = |x: i64| -> i64 {
             (x as i128 * (10_000i128 << 32) / ((10_000i128 << 32) + fee_bits)) as i64
@@ -282,8 +274,12 @@ impl RiskGate {
         match (inf.kind, side) {
             (InstrumentKind::Spot, Side::Buy) => to_base(net(free)),
             (InstrumentKind::Spot, Side::Sell) => free,
-            (InstrumentKind::LinearPerp, _) => to_base(mul_div(net(free), lev, AMOUNT_ONE)),
-            (InstrumentKind::InversePerp, _) => mul_div(net(free), lev, AMOUNT_ONE),
+            (InstrumentKind::LinearPerp | InstrumentKind::LinearFuture, _) => {
+                to_base(mul_div(net(free), lev, AMOUNT_ONE))
+            }
+            (InstrumentKind::InversePerp | InstrumentKind::InverseFuture, _) => {
+                mul_div(net(free), lev, AMOUNT_ONE)
+            }
         }
     }
 
@@ -307,7 +303,7 @@ impl RiskGate {
             }
             let spec = &m.specs[k];
             x += match inf.kind {
-                InstrumentKind::InversePerp => p.cost,
+                InstrumentKind::InversePerp | InstrumentKind::InverseFuture => p.cost,
                 _ => p.qty.signum() * spec.base_amount(crate::types::Qty(p.qty.abs()), Price(1)).0,
             };
         }
@@ -455,7 +451,7 @@ impl RiskGate {
                 }
             },
             kind => {
-                let inverse = kind == InstrumentKind::InversePerp;
+                let inverse = kind.is_inverse();
                 let dq = if f.side == Side::Buy {
                     f.filled_qty.0
                 } else {
@@ -512,5 +508,213 @@ impl SizeCaps for RiskGate {
             self.leg_cap(buy, Side::Buy, buy_px)
                 .min(self.leg_cap(sell, Side::Sell, sell_px)),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::spatial::{Spatial, Unlimited};
+    use crate::journal::{LegStatus, TradeStatus};
+    use crate::testkit::{set_book, two_venue_setup_with};
+    use crate::types::{InstrumentId, Qty};
+
+    const T: u64 = 1_000_000_000;
+    const LOOSE: &str = "[detection]\nmin_profit_usd = 0.01\nmin_net_spread_bps = 1.0\nmin_depth_usd = 1.0\nreentry_cooldown_ns = 1";
+
+    /// A market where a buys at 100.00 and b sells at 100.50, `qty` BTC deep (lot 0.001).
+    fn market(setup: &Setup, qty: i64) -> Market {
+        let mut m = Market::new(setup);
+        set_book(
+            &mut m,
+            InstrumentId(0),
+            &[(1_000, 1_000_000)],
+            &[(10_000, qty)],
+            T,
+        );
+        set_book(
+            &mut m,
+            InstrumentId(1),
+            &[(10_050, qty)],
+            &[(100_000_000, 1_000_000)],
+            T,
+        );
+        m
+    }
+
+    fn opp(setup: &Setup, m: &Market, msg: u64) -> Opportunity {
+        let mut sp = Spatial::new(setup);
+        let mut out = None;
+        sp.evaluate(m, &[InstrumentId(0)], &Unlimited, (msg, 0), &mut |o, _| {
+            if o.buy.venue.0 == 0 {
+                out = Some(o)
+            }
+        });
+        out.expect("an opportunity")
+    }
+
+    fn filled(o: &Opportunity) -> TradeRecord {
+        let leg = |p: &LegPlan| LegFill {
+            venue: p.venue,
+            instrument: p.instrument,
+            side: p.side,
+            order_qty: p.qty,
+            limit_px: p.limit_px,
+            filled_qty: p.qty,
+            quote: p.quote,
+            base: p.base,
+            fee: p.fee,
+            status: LegStatus::Filled,
+            ..LegFill::default()
+        };
+        let mut r = TradeRecord {
+            id: o.id,
+            opp: *o,
+            n_legs: 2,
+            status: TradeStatus::Filled,
+            ..TradeRecord::default()
+        };
+        r.legs[0] = leg(&o.buy);
+        r.legs[1] = leg(&o.sell);
+        r
+    }
+
+    #[test]
+    fn reservations_stop_two_trades_spending_the_same_funds() {
+        // a has 1,500 USDT: one 10-BTC buy at 100 (1,000 USDT + fee) fits, a second does not
+        let s = two_venue_setup_with(1.0, 1.0, "USDT = 1500.0", "BTC = 100.0", LOOSE);
+        let m = market(&s, 10_000);
+        let mut g = RiskGate::new(&s);
+        let o = opp(&s, &m, 1);
+        assert_eq!(o.buy.qty, Qty(10_000));
+        let first = g.check(&m, &o).expect("first trade approved");
+        assert_eq!(
+            g.check(&m, &o).unwrap_err(),
+            SignalStatus::InsufficientBalance
+        );
+        assert_eq!(g.in_flight(), 1);
+        // done: reservation released, balances moved by the fills
+        g.on_trade_done(&m, first.slot(), &filled(&o));
+        assert_eq!(g.in_flight(), 0);
+        let usdt = g.assets.iter().position(|a| a == "USDT").unwrap();
+        let btc = g.assets.iter().position(|a| a == "BTC").unwrap();
+        // a: 1500 − 1000 − 0.1 fee = 499.9 USDT, +10 BTC; b: +1005 − 0.1005 USDT, −10 BTC
+        assert_eq!(g.bal[0][usdt], Amount::from_f64(499.9).0);
+        assert_eq!(g.bal[0][btc], Amount::from_f64(10.0).0);
+        assert_eq!(g.bal[1][usdt], Amount::from_f64(1005.0 - 0.1005).0);
+        assert_eq!(g.bal[1][btc], Amount::from_f64(90.0).0);
+        assert_eq!(g.reserved[0][usdt], 0);
+        // the balance cap now limits the next size
+        let cap = g.cap_base(&m.specs[0], Price(10_000), &m.specs[1], Price(10_050));
+        assert!(
+            cap.0 < Amount::from_f64(5.0).0 && cap.0 > Amount::from_f64(4.9).0,
+            "{cap:?}"
+        );
+    }
+
+    #[test]
+    fn slots_run_out_at_max_in_flight() {
+        let extra = format!("{LOOSE}\n[risk]\nmax_in_flight = 2");
+        let s = two_venue_setup_with(1.0, 1.0, "USDT = 1000000.0", "BTC = 100.0", &extra);
+        let m = market(&s, 1_000);
+        let mut g = RiskGate::new(&s);
+        let o = opp(&s, &m, 1);
+        g.check(&m, &o).unwrap();
+        g.check(&m, &o).unwrap();
+        assert_eq!(g.check(&m, &o).unwrap_err(), SignalStatus::NoSlot);
+    }
+
+    #[test]
+    fn exposure_and_spread_guards() {
+        // per-venue exposure 50 USD: a 10-BTC trade (1,000 USD each side) is refused
+        let extra = format!("{LOOSE}\n[risk]\nmax_exposure_per_venue_usd = 50.0");
+        let s = two_venue_setup_with(1.0, 1.0, "USDT = 1000000.0", "BTC = 100.0", &extra);
+        let m = market(&s, 10_000);
+        let mut g = RiskGate::new(&s);
+        assert_eq!(
+            g.check(&m, &opp(&s, &m, 1)).unwrap_err(),
+            SignalStatus::ExposureLimit
+        );
+        // gross spread above 40 bps is refused as implausible
+        let extra = format!("{LOOSE}\n[risk]\nmax_spread_bps = 40.0");
+        let s = two_venue_setup_with(1.0, 1.0, "USDT = 1000000.0", "BTC = 100.0", &extra);
+        let m = market(&s, 10_000);
+        let mut g = RiskGate::new(&s);
+        assert_eq!(
+            g.check(&m, &opp(&s, &m, 1)).unwrap_err(),
+            SignalStatus::SpreadTooWide
+        );
+    }
+
+    #[test]
+    fn stale_or_invalid_books_never_pass() {
+        let s = two_venue_setup_with(1.0, 1.0, "USDT = 1000000.0", "BTC = 100.0", LOOSE);
+        let mut m = market(&s, 10_000);
+        let o = opp(&s, &m, 1);
+        let mut g = RiskGate::new(&s);
+        m.now_ns = T + 1_500_000_000;
+        assert_eq!(g.check(&m, &o).unwrap_err(), SignalStatus::StaleBook);
+        m.now_ns = T;
+        m.books[1].invalidate();
+        assert_eq!(g.check(&m, &o).unwrap_err(), SignalStatus::InvalidBook);
+        m.venue_up[1] = false;
+        assert_eq!(g.check(&m, &o).unwrap_err(), SignalStatus::InvalidBook);
+    }
+
+    #[test]
+    fn linear_perp_position_realises_pnl_on_close() {
+        let text = r#"
+mode = "replay"
+[replay]
+files = [{ venue = "p", path = "Cargo.toml" }]
+[venues.p]
+exchange = "binance"
+market = "usdm"
+taker_fee_bps = 0.0
+balances = { USDT = 10000.0 }
+[[instruments]]
+venue = "p"
+symbol = "BTCUSDT"
+base = "BTC"
+quote = "USDT"
+kind = "linear-perp"
+tick_size = "0.1"
+lot_size = "0.001"
+"#;
+        let s = crate::config::resolve(
+            crate::config::parse(text, "t").unwrap(),
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+        )
+        .unwrap();
+        let m = Market::new(&s);
+        let mut g = RiskGate::new(&s);
+        let fill = |side: Side, qty: i64, px: i64| {
+            let spec = &s.instruments[0];
+            LegFill {
+                venue: spec.venue,
+                instrument: spec.id,
+                side,
+                filled_qty: Qty(qty),
+                quote: spec.quote_amount(Qty(qty), Price(px)),
+                base: spec.base_amount(Qty(qty), Price(px)),
+                ..LegFill::default()
+            }
+        };
+        // long 0.5 BTC at 60,000.0 → margin 30,000 > 10,000 balance: free goes negative,
+        // which blocks new trades (free < need) but accounting stays exact
+        g.apply_fill(&m, &fill(Side::Buy, 500, 600_000));
+        assert_eq!(g.positions(), vec![(0, 500)]);
+        // sell 0.2 at 61,000.0: realised (61,000 − 60,000) × 0.2 = +200 USDT
+        g.apply_fill(&m, &fill(Side::Sell, 200, 610_000));
+        assert_eq!(g.bal[0][g.info[0].quote], Amount::from_f64(10_200.0).0);
+        // sell 0.5 at 59,000.0: closes 0.3 (−1,000 × 0.3 = −300) and opens short 0.2
+        g.apply_fill(&m, &fill(Side::Sell, 500, 590_000));
+        assert_eq!(g.bal[0][g.info[0].quote], Amount::from_f64(9_900.0).0);
+        assert_eq!(g.positions(), vec![(0, -200)]);
+        // buy back 0.2 at 58,000.0: short profit (59,000 − 58,000) × 0.2 = +200
+        g.apply_fill(&m, &fill(Side::Buy, 200, 580_000));
+        assert_eq!(g.bal[0][g.info[0].quote], Amount::from_f64(10_100.0).0);
+        assert!(g.positions().is_empty());
+        assert_eq!(g.free(0, g.info[0].margin), Amount::from_f64(10_100.0).0);
     }
 }

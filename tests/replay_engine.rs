@@ -269,6 +269,21 @@ fn vip_trades_add_up_and_every_fill_was_in_the_book() {
             gross += if l["side"] == "sell" { q } else { -q };
             fees += l["fee_usd"].as_f64().unwrap();
         }
+        // legs, plus the residual (lot-rounding leftover) marked at the last fill price
+        let resid = t["residual_base_qty"].as_f64().unwrap();
+        let mark = legs
+            .iter()
+            .rev()
+            .find(|l| l["base_qty"].as_f64().unwrap() > 0.0)
+            .map(|l| l["price"].as_f64().unwrap())
+            .unwrap_or(0.0);
+        let resid_mark = t["residual_mark_usd"].as_f64().unwrap();
+        assert!((resid_mark - resid * mark).abs() < 1e-6, "{t}");
+        assert!(
+            resid.abs() < 0.002,
+            "residual above one COIN-M contract's worth: {t}"
+        );
+        gross += resid_mark;
         assert!(
             (gross - t["gross_pnl_usd"].as_f64().unwrap()).abs() < 1e-6,
             "{t}"

@@ -3,6 +3,7 @@
 //! configured groups ([`spatial`]).
 #![forbid(unsafe_code)]
 
+pub mod premium;
 pub mod spatial;
 
 use crate::book::{ChecksumKind, L2Book, Level, Ticker};
@@ -51,6 +52,9 @@ pub struct Market {
     pub last_msg_seq: Vec<u64>,
     /// Receive time of the newest message applied (the engine's "now" in replay).
     pub now_ns: Nanos,
+    /// Books that failed their exchange checksum since the last drain: the detection loop
+    /// sends each to its feed thread, which resubscribes (capacity = instruments).
+    pub resync: Vec<(VenueId, InstrumentId)>,
     /// Instruments whose top of book may have changed during the current message.
     dirty: Vec<InstrumentId>,
     dirty_flag: Vec<bool>,
@@ -82,6 +86,7 @@ impl Market {
             health: vec![BookHealth::default(); n_venues],
             last_msg_seq: vec![0; n],
             now_ns: 0,
+            resync: Vec::with_capacity(n),
             dirty: Vec::with_capacity(n),
             dirty_flag: vec![false; n],
         }
@@ -169,6 +174,10 @@ impl Market {
                 self.last_msg_seq[i.idx()] = ev.msg_seq;
                 let b = &mut self.books[i.idx()];
                 let was_valid = b.valid;
+                if ev.q0 > 0 {
+                    // venues that cut the book at the subscribed depth (Kraken): same cut here
+                    b.truncate(ev.q0 as usize);
+                }
                 let r = b.commit(ev.venue_seq, ev.recv_ns, snapshot);
                 let kind = ChecksumKind::from_i64(ev.p1);
                 if kind != ChecksumKind::None && b.synced {
@@ -177,6 +186,11 @@ impl Market {
                         Some(c) => {
                             self.health[v].checksum_mismatches += 1;
                             b.invalidate();
+                            if self.resync.len() < self.resync.capacity()
+                                && !self.resync.contains(&(ev.venue, i))
+                            {
+                                self.resync.push((ev.venue, i));
+                            }
                             log(LogRecord {
                                 severity: Severity::Warn,
                                 code: LogCode::ChecksumMismatch,
@@ -317,8 +331,78 @@ pub struct PairStats {
     pub rejected: u64,
     #[serde(skip)]
     pub(crate) last_signal_ns: u64,
+    /// Message index + 1 of the last evaluation (a pair is evaluated once per message even
+    /// when both of its books changed in it).
+    #[serde(skip)]
+    pub(crate) last_eval: u64,
     #[serde(skip)]
     pub(crate) max_gross_bits: Option<Bps>,
     #[serde(skip)]
     pub(crate) max_net_bits: Option<Bps>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::two_venue_setup;
+    use crate::types::Side;
+
+    #[test]
+    fn checksum_mismatch_invalidates_and_asks_for_a_resync() {
+        let s = two_venue_setup(1.0, 1.0, "");
+        let mut m = Market::new(&s);
+        let ev = |kind, side, p0: i64, q0: i64, seq: u64, flags: u8, p1: i64| MdEvent {
+            kind,
+            side,
+            p0,
+            q0,
+            p1,
+            venue_seq: seq,
+            flags,
+            venue: VenueId(1),
+            instrument: InstrumentId(1),
+            px_frac: 2,
+            qty_frac: 3,
+            ..MdEvent::default()
+        };
+        let mut logs = vec![];
+        m.apply(&ev(MdKind::BookClear, Side::Buy, 0, 0, 1, 0, 0), &mut |l| {
+            logs.push(l)
+        });
+        m.apply(
+            &ev(MdKind::BookLevel, Side::Buy, 10_000, 1_000, 0, 0, 0),
+            &mut |l| logs.push(l),
+        );
+        m.apply(
+            &ev(MdKind::BookLevel, Side::Sell, 10_010, 2_000, 0, 0, 0),
+            &mut |l| logs.push(l),
+        );
+        // the right checksum of "100.00:1.000:100.10:2.000"
+        let good = crc32fast::hash(b"100.00:1.000:100.10:2.000") as i32 as i64;
+        let kind = ChecksumKind::Top25Interleaved as i64;
+        m.apply(
+            &ev(
+                MdKind::BookCommit,
+                Side::Buy,
+                good,
+                0,
+                1,
+                crate::event::flags::SNAPSHOT,
+                kind,
+            ),
+            &mut |l| logs.push(l),
+        );
+        assert!(m.books[1].valid);
+        assert_eq!(m.health[1].checksums_ok, 1);
+        assert!(m.resync.is_empty());
+        // a wrong one: invalid, counted, logged, and a resync request for the feed thread
+        m.apply(
+            &ev(MdKind::BookCommit, Side::Buy, good ^ 1, 0, 2, 0, kind),
+            &mut |l| logs.push(l),
+        );
+        assert!(!m.books[1].valid && !m.books[1].synced);
+        assert_eq!(m.health[1].checksum_mismatches, 1);
+        assert_eq!(m.resync, vec![(VenueId(1), InstrumentId(1))]);
+        assert!(logs.iter().any(|l| l.code == LogCode::ChecksumMismatch));
+    }
 }

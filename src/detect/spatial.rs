@@ -173,11 +173,7 @@ impl Spatial {
             groups,
             pairs,
             inst_groups,
-            fee: setup
-                .venues
-                .iter()
-                .map(|v| Bps::from_num(v.cfg.taker_fee_bps))
-                .collect(),
+            fee: setup.taker_fees_by_instrument(),
             latency: setup
                 .venues
                 .iter()
@@ -198,9 +194,9 @@ impl Spatial {
         }
     }
 
-    /// Taker fee of a venue.
-    pub fn fee(&self, v: crate::types::VenueId) -> Bps {
-        self.fee[v.idx()]
+    /// Taker fee of an instrument (its venue's fee for its kind).
+    pub fn fee(&self, i: InstrumentId) -> Bps {
+        self.fee[i.idx()]
     }
 
     /// Pair statistics index for (group, buy member, sell member).
@@ -269,11 +265,16 @@ impl Spatial {
         let quote_usd_e8 = grp.quote_usd_e8;
         let pi = grp.pair_base + bk * grp.members.len() + sk;
         let (sa, sb) = (&m.specs[a.idx()], &m.specs[b.idx()]);
-        let (fa, fb) = (self.fee[sa.venue.idx()], self.fee[sb.venue.idx()]);
+        let (fa, fb) = (self.fee[a.idx()], self.fee[b.idx()]);
         let p = self.params;
         let gross = spread_bps(ask_px.0 * ma, bid_px.0 * mb);
         let net_top = gross - fa - fb;
         let st = &mut self.pairs[pi];
+        let stamp = trigger.0.wrapping_add(1);
+        if st.last_eval == stamp {
+            return;
+        }
+        st.last_eval = stamp;
         st.evaluations += 1;
         if st.max_gross_bits.is_none_or(|x| gross > x) {
             st.max_gross_bits = Some(gross);
@@ -480,5 +481,193 @@ impl Spatial {
             signal_tsc: crate::clock::raw(),
         };
         out(opp, pi);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{set_book, two_venue_setup};
+
+    const T: u64 = 1_000_000_000;
+
+    fn run(
+        fee_a: f64,
+        fee_b: f64,
+        extra: &str,
+        asks_a: &[(i64, i64)],
+        bids_b: &[(i64, i64)],
+    ) -> (Vec<Opportunity>, PairStats) {
+        let s = two_venue_setup(fee_a, fee_b, extra);
+        let mut m = Market::new(&s);
+        let mut sp = Spatial::new(&s);
+        // a sells at its asks (we buy there), b bids (we sell there); the other sides far away
+        set_book(&mut m, InstrumentId(0), &[(1_000, 1_000_000)], asks_a, T);
+        set_book(
+            &mut m,
+            InstrumentId(1),
+            bids_b,
+            &[(100_000_000, 1_000_000)],
+            T,
+        );
+        let mut out = vec![];
+        sp.evaluate(
+            &m,
+            &[InstrumentId(0), InstrumentId(1)],
+            &Unlimited,
+            (7, 0),
+            &mut |o, _| out.push(o),
+        );
+        let st = sp.pairs[sp.pair_idx(0, 0, 1)].clone();
+        (out, st)
+    }
+
+    #[test]
+    fn fee_and_net_spread_arithmetic() {
+        // buy 10 BTC at 100.00 on a, sell at 100.50 on b; taker fees 10 bps each.
+        // gross spread = 100.50/100.00 − 1 = 50 bps; top net = 50 − 10 − 10 = 30 bps ≥ 25
+        // cost = 10 × 100.00 = 1000.00; proceeds = 10 × 100.50 = 1005.00
+        // fees = 1000.00 × 0.001 + 1005.00 × 0.001 = 1.00 + 1.005 = 2.005
+        // expected gross 5.00, net 2.995 USD = 29.95 bps of the buy notional
+        let (opps, st) = run(
+            10.0,
+            10.0,
+            "[detection]\nmin_profit_usd = 1.0",
+            &[(10_000, 10_000)],
+            &[(10_050, 10_000)],
+        );
+        assert_eq!(opps.len(), 1, "{st:?}");
+        let o = &opps[0];
+        assert_eq!(o.gross_spread_bps, Bps::from_num(50));
+        assert_eq!(o.buy.qty, Qty(10_000));
+        assert_eq!(o.sell.qty, Qty(10_000));
+        assert_eq!(o.buy.quote, Amount::from_f64(1000.0));
+        assert_eq!(o.sell.quote, Amount::from_f64(1005.0));
+        assert_eq!(o.expected_gross_usd, Amount::from_f64(5.0));
+        assert_eq!(o.expected_fees_usd, Amount::from_f64(2.005));
+        assert_eq!(o.expected_profit_usd, Amount::from_f64(2.995));
+        assert!((o.net_spread_bps.to_num::<f64>() - 29.95).abs() < 1e-6);
+        assert_eq!(
+            (o.buy.limit_px, o.sell.limit_px),
+            (Price(10_000), Price(10_050))
+        );
+        assert_eq!(o.trigger_msg_seq, 7);
+        assert!(o.confidence > Ratio::from_num(0.6));
+        assert_eq!(st.signals, 1);
+        assert!((st.max_gross_spread_bps - 50.0).abs() < 1e-9);
+        assert!((st.max_net_spread_bps - 30.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn thresholds_turn_opportunities_away_and_say_why() {
+        // same book, default min profit 5 USD: 2.995 < 5
+        let (opps, st) = run(10.0, 10.0, "", &[(10_000, 10_000)], &[(10_050, 10_000)]);
+        assert!(opps.is_empty());
+        assert_eq!(st.below_min_profit, 1);
+        // fees 15 + 15 bps: top net 20 < 25 bps
+        let (opps, st) = run(15.0, 15.0, "", &[(10_000, 10_000)], &[(10_050, 10_000)]);
+        assert!(opps.is_empty());
+        assert_eq!(st.below_min_net_spread, 1);
+        // depth: 0.5 BTC at 100 = 50 USD on top < 1000 USD minimum
+        let (opps, st) = run(
+            10.0,
+            10.0,
+            "[detection]\nmin_profit_usd = 0.01",
+            &[(10_000, 500)],
+            &[(10_050, 10_000)],
+        );
+        assert!(opps.is_empty());
+        assert_eq!(st.below_min_depth, 1);
+    }
+
+    #[test]
+    fn walk_stops_where_the_marginal_level_no_longer_pays() {
+        // asks: 5 @ 100.00, 5 @ 100.20; bids: 10 @ 100.50. Fees 10+10 bps, min net 1 bp.
+        // level 2: 100.50/100.20 − 1 = 29.9 bps − 20 = 9.9 bps ≥ 1 → taken: 10 BTC
+        let extra =
+            "[detection]\nmin_net_spread_bps = 1.0\nmin_profit_usd = 0.1\nmin_depth_usd = 100.0";
+        let (opps, _) = run(
+            10.0,
+            10.0,
+            extra,
+            &[(10_000, 5_000), (10_020, 5_000)],
+            &[(10_050, 10_000)],
+        );
+        assert_eq!(opps[0].buy.qty, Qty(10_000));
+        assert_eq!(opps[0].buy.limit_px, Price(10_020));
+        assert_eq!(opps[0].buy.quote, Amount::from_f64(500.0 + 501.0));
+        // with a 25 bp minimum the second level (9.9 bps net) is not worth it: 5 BTC only
+        let extra =
+            "[detection]\nmin_net_spread_bps = 25.0\nmin_profit_usd = 0.1\nmin_depth_usd = 100.0";
+        let (opps, _) = run(
+            10.0,
+            10.0,
+            extra,
+            &[(10_000, 5_000), (10_020, 5_000)],
+            &[(10_050, 10_000)],
+        );
+        assert_eq!(opps[0].buy.qty, Qty(5_000));
+        assert_eq!(opps[0].buy.limit_px, Price(10_000));
+    }
+
+    #[test]
+    fn notional_cap_limits_size_and_lot_rounding() {
+        // cap 555 USD at 100.00 → 5.55 BTC, lot 0.001 → 5.550
+        let extra = "[detection]\nmin_profit_usd = 0.1\n[risk]\nmax_trade_notional_usd = 555.0";
+        let (opps, _) = run(
+            10.0,
+            10.0,
+            extra,
+            &[(10_000, 100_000)],
+            &[(10_050, 100_000)],
+        );
+        assert_eq!(opps[0].buy.qty, Qty(5_550));
+        assert_eq!(opps[0].sell.qty, Qty(5_550));
+    }
+
+    #[test]
+    fn a_pair_is_evaluated_once_per_message() {
+        let (_, st) = run(10.0, 10.0, "", &[(10_000, 10_000)], &[(10_050, 10_000)]);
+        // both books were dirty in the same message: one evaluation of (a buys, b sells)
+        assert_eq!(st.evaluations, 1);
+    }
+
+    #[test]
+    fn stale_and_invalid_books_are_not_signalled() {
+        let s = two_venue_setup(
+            1.0,
+            1.0,
+            "[detection]\nmin_profit_usd = 0.1\nmin_net_spread_bps = 1.0",
+        );
+        let mut m = Market::new(&s);
+        let mut sp = Spatial::new(&s);
+        set_book(
+            &mut m,
+            InstrumentId(0),
+            &[(1_000, 1)],
+            &[(10_000, 100_000)],
+            T,
+        );
+        set_book(
+            &mut m,
+            InstrumentId(1),
+            &[(10_050, 100_000)],
+            &[(100_000_000, 1)],
+            T,
+        );
+        m.now_ns = T + 2_000_000_000; // 2 s later: both books older than the 1 s limit
+        let mut n = 0;
+        sp.evaluate(&m, &[InstrumentId(0)], &Unlimited, (0, 0), &mut |_, _| {
+            n += 1
+        });
+        assert_eq!(n, 0);
+        assert!(sp.pairs[sp.pair_idx(0, 0, 1)].stale >= 1);
+        m.now_ns = T;
+        m.books[1].invalidate();
+        sp.evaluate(&m, &[InstrumentId(0)], &Unlimited, (1, 0), &mut |_, _| {
+            n += 1
+        });
+        assert_eq!(n, 0);
+        assert!(sp.pairs[sp.pair_idx(0, 0, 1)].invalid >= 1);
     }
 }

@@ -364,10 +364,17 @@ pub fn finish(it: &ApprovedIntent, legs: &[LegFill]) -> TradeRecord {
     } else {
         TradeStatus::Partial
     };
-    rec.gross_pnl_usd = Amount(gross);
-    rec.fees_usd = Amount(fees);
-    rec.net_pnl_usd = Amount(gross - fees);
+    // mark the residual at the price of the last leg that filled
+    let mark = legs.iter().rev().find(|l| l.base.0 > 0);
+    let resid_mark = match mark {
+        Some(l) if resid != 0 => (resid as i128 * l.quote.0 as i128 / l.base.0 as i128) as i64,
+        _ => 0,
+    };
     rec.residual_base = Amount(resid);
+    rec.residual_mark_usd = Amount(resid_mark);
+    rec.gross_pnl_usd = Amount(gross + resid_mark);
+    rec.fees_usd = Amount(fees);
+    rec.net_pnl_usd = Amount(gross + resid_mark - fees);
     rec
 }
 
@@ -425,4 +432,157 @@ pub fn run(
     }
     crate::alloc_probe::leave_hot();
     ex
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::spatial::{Spatial, Unlimited};
+    use crate::detect::Market;
+    use crate::risk::RiskGate;
+    use crate::testkit::{set_book, two_venue_setup};
+    use crate::types::Qty;
+
+    /// One approved intent (buy 1 BTC on a at 100.00, sell on b at 100.50) and its executor.
+    fn setup() -> (Executor, ApprovedIntent, Market) {
+        let s = two_venue_setup(
+            1.0,
+            1.0,
+            "[detection]\nmin_profit_usd = 0.01\nmin_depth_usd = 1.0\nmin_net_spread_bps = 1.0",
+        );
+        let mut m = Market::new(&s);
+        set_book(
+            &mut m,
+            InstrumentId(0),
+            &[(9_000, 10_000)],
+            &[(10_000, 1_000)],
+            1,
+        );
+        set_book(
+            &mut m,
+            InstrumentId(1),
+            &[(10_050, 1_000)],
+            &[(11_000, 10_000)],
+            1,
+        );
+        let mut sp = Spatial::new(&s);
+        let mut o = None;
+        sp.evaluate(&m, &[InstrumentId(0)], &Unlimited, (0, 0), &mut |x, _| {
+            if x.buy.venue.0 == 0 {
+                o = Some(x)
+            }
+        });
+        let it = RiskGate::new(&s).check(&m, &o.unwrap()).unwrap();
+        (Executor::new(&s), it, m)
+    }
+
+    fn fill_of(o: &SimOrder, filled: i64, m: &Market) -> SimFill {
+        let mut sim = sim::FillSim::new(
+            vec![Bps::from_num(1); 2],
+            vec![1_000_000; 2],
+            Bps::from_num(100),
+            4,
+        );
+        let mut so = *o;
+        so.qty = Qty(filled);
+        let mut f = sim.execute(&so, m);
+        f.order_qty = o.qty;
+        if filled < o.qty.0 {
+            f.status = if filled == 0 {
+                LegStatus::Unfilled
+            } else {
+                LegStatus::Partial
+            };
+        }
+        SimFill {
+            trade_id: o.trade_id,
+            slot: o.slot,
+            leg: o.leg,
+            fill: f,
+        }
+    }
+
+    use crate::types::Bps;
+
+    #[test]
+    fn both_legs_sent_at_once_then_one_leg_is_unwound() {
+        let (mut ex, it, m) = setup();
+        let mut out = vec![];
+        let mut cold = vec![];
+        ex.handle(ToExec::Intent(it), &mut |x| out.push(x), &mut |c| {
+            cold.push(c)
+        });
+        let orders: Vec<SimOrder> = out
+            .iter()
+            .filter_map(|x| {
+                if let FromExec::Order(o) = x {
+                    Some(*o)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        assert_eq!(orders.len(), 2, "both legs at once");
+        assert_eq!((orders[0].side, orders[1].side), (Side::Buy, Side::Sell));
+        assert_eq!(orders[0].arrival_ns, it.opp().detected_ns + 1_000_000);
+        assert!(matches!(out.last(), Some(FromExec::Ack(1))));
+        assert_eq!(ex.stats.orders, 2);
+        // buy fills 1 BTC, sell fills nothing → long 1 BTC on a → sell it back on a at market
+        out.clear();
+        ex.handle(
+            ToExec::Fill(fill_of(&orders[0], 1_000, &m)),
+            &mut |x| out.push(x),
+            &mut |c| cold.push(c),
+        );
+        ex.handle(
+            ToExec::Fill(fill_of(&orders[1], 0, &m)),
+            &mut |x| out.push(x),
+            &mut |c| cold.push(c),
+        );
+        let unwind: Vec<SimOrder> = out
+            .iter()
+            .filter_map(|x| {
+                if let FromExec::Order(o) = x {
+                    Some(*o)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        assert_eq!(unwind.len(), 1);
+        let u = unwind[0];
+        assert_eq!(
+            (u.leg, u.side, u.venue, u.qty, u.market),
+            (2, Side::Sell, VenueId(0), Qty(1_000), true)
+        );
+        assert!(
+            u.arrival_ns > orders[0].arrival_ns,
+            "sent after the result is known"
+        );
+        // the unwind fills at a's bid 90.00: loss (90 − 100) × 1 − fees
+        out.clear();
+        ex.handle(
+            ToExec::Fill(fill_of(&u, 1_000, &m)),
+            &mut |x| out.push(x),
+            &mut |c| cold.push(c),
+        );
+        let done = out
+            .iter()
+            .find_map(|x| {
+                if let FromExec::Done(_, r) = x {
+                    Some(*r)
+                } else {
+                    None
+                }
+            })
+            .expect("trade final");
+        assert_eq!(done.status, TradeStatus::OneLeg);
+        assert_eq!(done.n_legs, 3);
+        assert_eq!(done.gross_pnl_usd, Amount::from_f64(-10.0));
+        assert_eq!(done.residual_base, Amount(0));
+        assert_eq!(done.net_pnl_usd.0, done.gross_pnl_usd.0 - done.fees_usd.0);
+        assert!(cold
+            .iter()
+            .any(|c| matches!(c, ColdMsg::Trade(t) if t.id == done.id)));
+    }
 }

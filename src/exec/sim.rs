@@ -61,6 +61,7 @@ pub struct SimFill {
 /// Pending simulated orders and the fee/latency table.
 pub struct FillSim {
     pending: Vec<SimOrder>,
+    /// Taker fee by instrument id (the venue's fee for the instrument's kind).
     fee: Vec<Bps>,
     latency: Vec<u64>,
     slippage: Bps,
@@ -71,7 +72,9 @@ pub struct FillSim {
 }
 
 impl FillSim {
-    /// Capacity for `max_orders` pending orders.
+    /// Capacity for `max_orders` pending orders; `fee` = taker fee by instrument id
+    /// ([`crate::config::Setup::taker_fees_by_instrument`]), `latency` = one-way order latency
+    /// by venue id.
     pub fn new(fee: Vec<Bps>, latency: Vec<u64>, slippage: Bps, max_orders: usize) -> FillSim {
         FillSim {
             pending: Vec::with_capacity(max_orders),
@@ -189,7 +192,7 @@ impl FillSim {
         f.filled_qty = Qty(o.qty.0 - rem);
         f.quote = Amount(quote);
         f.base = Amount(base);
-        f.fee = apply_bps(f.quote, self.fee[o.venue.idx()]);
+        f.fee = apply_bps(f.quote, self.fee[o.instrument.idx()]);
         f.status = if rem == 0 {
             LegStatus::Filled
         } else if f.filled_qty.0 > 0 {
@@ -214,5 +217,115 @@ fn blank(o: &SimOrder) -> LegFill {
         limit_px: o.limit_px,
         arrival_ns: o.arrival_ns,
         ..LegFill::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{set_book, two_venue_setup};
+
+    fn sim() -> FillSim {
+        FillSim::new(
+            vec![Bps::from_num(10), Bps::from_num(10)],
+            vec![1_000_000, 1_000_000],
+            Bps::from_num(50),
+            8,
+        )
+    }
+
+    fn order(side: Side, qty: i64, limit: i64, arrival: u64) -> SimOrder {
+        SimOrder {
+            trade_id: 1,
+            venue: VenueId(0),
+            instrument: InstrumentId(0),
+            side,
+            limit_px: Price(limit),
+            qty: Qty(qty),
+            arrival_ns: arrival,
+            ..SimOrder::default()
+        }
+    }
+
+    fn market() -> Market {
+        let s = two_venue_setup(10.0, 10.0, "");
+        let mut m = Market::new(&s);
+        // asks 1.000 @ 100.00, 2.000 @ 100.10, 5.000 @ 100.50; bids 1.000 @ 99.90, 3.000 @ 99.80
+        set_book(
+            &mut m,
+            InstrumentId(0),
+            &[(9_990, 1_000), (9_980, 3_000)],
+            &[(10_000, 1_000), (10_010, 2_000), (10_050, 5_000)],
+            1,
+        );
+        m
+    }
+
+    #[test]
+    fn ioc_walks_levels_up_to_its_limit() {
+        let m = market();
+        let mut s = sim();
+        // buy 2.5 limit 100.10: 1 @ 100.00 + 1.5 @ 100.10
+        let f = s.execute(&order(Side::Buy, 2_500, 10_010, 5), &m);
+        assert_eq!(f.status, LegStatus::Filled);
+        assert_eq!(
+            &f.fills[..f.n_fills as usize],
+            &[(Price(10_000), Qty(1_000)), (Price(10_010), Qty(1_500))]
+        );
+        assert_eq!(f.quote, Amount::from_f64(100.0 + 150.15));
+        assert_eq!(f.fee, Amount::from_f64(0.25015));
+        assert_eq!(f.known_ns, 5 + 1_000_000);
+        // buy 5 limit 100.10: only 3 available within the limit → partial, rest expires
+        let f = s.execute(&order(Side::Buy, 5_000, 10_010, 5), &m);
+        assert_eq!(f.status, LegStatus::Partial);
+        assert_eq!(f.filled_qty, Qty(3_000));
+        // sell limit above the bid: nothing
+        let f = s.execute(&order(Side::Sell, 1_000, 9_995, 5), &m);
+        assert_eq!(f.status, LegStatus::Unfilled);
+        assert_eq!(f.n_fills, 0);
+    }
+
+    #[test]
+    fn market_order_stops_at_the_slippage_limit() {
+        let m = market();
+        let mut s = sim(); // 50 bps from 100.00 → up to 100.50
+        let mut o = order(Side::Buy, 10_000, 0, 5);
+        o.market = true;
+        let f = s.execute(&o, &m);
+        assert_eq!(f.limit_px, Price(10_050));
+        assert_eq!(f.filled_qty, Qty(8_000));
+        assert_eq!(f.status, LegStatus::Partial);
+    }
+
+    #[test]
+    fn invalid_book_fills_nothing() {
+        let mut m = market();
+        m.books[0].invalidate();
+        let f = sim().execute(&order(Side::Buy, 1_000, 10_010, 5), &m);
+        assert_eq!(f.status, LegStatus::NoBook);
+        assert_eq!(f.filled_qty, Qty(0));
+    }
+
+    #[test]
+    fn orders_fire_in_arrival_order_before_the_next_message() {
+        let m = market();
+        let mut s = sim();
+        s.add(order(Side::Buy, 1_000, 10_010, 30));
+        s.add(order(Side::Sell, 1_000, 9_990, 10));
+        s.add(order(Side::Buy, 1_000, 10_010, 20));
+        assert_eq!(s.next_due(), Some(10));
+        let mut got = vec![];
+        s.run_due(25, &m, &mut |f| got.push(f.fill.arrival_ns));
+        assert_eq!(
+            got,
+            vec![10, 20],
+            "arrivals before the next message's time, in order"
+        );
+        assert_eq!(s.pending(), 1);
+        s.end_of_data(&mut |f| {
+            assert_eq!(f.fill.status, LegStatus::DataEnded);
+            got.push(f.fill.arrival_ns)
+        });
+        assert_eq!(got, vec![10, 20, 30]);
     }
 }

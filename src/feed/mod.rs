@@ -12,10 +12,12 @@
 
 pub mod protocol;
 pub mod replay_source;
+pub mod ws_source;
 
 use crate::clock;
 use crate::event::{flags, InvalidReason, MdEvent, MdKind};
-use crate::ring::{Producer, RawMeta};
+use crate::journal::{LogCode, LogRecord, Severity};
+use crate::ring::{Consumer, Producer, RawMeta};
 use crate::types::{InstrumentId, Nanos, Side, VenueId};
 use crate::wait::Waiter;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -85,7 +87,7 @@ pub struct VenueCounters {
     pub events: AtomicU64,
     /// Disconnects seen by the source.
     pub disconnects: AtomicU64,
-    /// Successful (re)connects.
+    /// Successful connects after the first one (live sources).
     pub reconnects: AtomicU64,
 }
 
@@ -113,6 +115,15 @@ enum SinkOut<'a> {
     Vec(&'a mut Vec<MdEvent>),
 }
 
+/// Why a raw message was skipped (for the log line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Skip {
+    /// Could not be parsed.
+    ParseError,
+    /// Well-formed but not used.
+    Unknown,
+}
+
 /// Where a handler writes its events for the current message. Events are staged in a small
 /// fixed array, stamped once per batch, and pushed to the ring in batches; the last event of
 /// a message gets [`flags::LAST`] (a message with no event gets a `Noop`).
@@ -126,6 +137,9 @@ pub struct EventSink<'a> {
     pub events: u64,
     /// Times the ring was found full so far.
     pub ring_full: u64,
+    log: Option<&'a mut Producer<LogRecord>>,
+    /// Log records dropped because the log ring was full.
+    pub log_dropped: u64,
 }
 
 impl<'a> EventSink<'a> {
@@ -139,7 +153,15 @@ impl<'a> EventSink<'a> {
             hdr: MdEvent::default(),
             events: 0,
             ring_full: 0,
+            log: None,
+            log_dropped: 0,
         }
+    }
+
+    /// Also send a log record for every skipped message to `log` (the cold thread's ring).
+    pub fn with_log(mut self, log: &'a mut Producer<LogRecord>) -> EventSink<'a> {
+        self.log = Some(log);
+        self
     }
 
     /// A sink that appends to a vector (tests, `verify-book`).
@@ -152,6 +174,32 @@ impl<'a> EventSink<'a> {
             hdr: MdEvent::default(),
             events: 0,
             ring_full: 0,
+            log: None,
+            log_dropped: 0,
+        }
+    }
+
+    /// Record that the current message was skipped: a log record with its first 64 bytes goes
+    /// to the cold thread (parse errors only; unknown messages are just counted). The caller
+    /// counts it in [`VenueCounters`].
+    #[cold]
+    pub fn skipped(&mut self, why: Skip, raw: &[u8]) {
+        if why != Skip::ParseError {
+            return;
+        }
+        if let Some(l) = self.log.as_deref_mut() {
+            let rec = LogRecord {
+                ts_ns: self.hdr.recv_ns,
+                severity: Severity::Warn,
+                code: LogCode::ParseError,
+                venue: self.hdr.venue,
+                msg_seq: self.hdr.msg_seq,
+                ..LogRecord::default()
+            }
+            .with_text(raw);
+            if l.push(rec).is_err() {
+                self.log_dropped += 1;
+            }
         }
     }
 
@@ -267,6 +315,30 @@ impl<'a> EventSink<'a> {
             flags: if snapshot { flags::SNAPSHOT } else { 0 },
             p1: checksum.0,
             p0: checksum.1,
+            ..MdEvent::default()
+        });
+    }
+
+    /// As [`EventSink::commit`], and the book keeps only its best `depth` levels per side
+    /// before the checksum is checked (`q0` of the commit; Kraken's rule: truncate to the
+    /// subscribed depth after each update). `depth` 0 = no truncation.
+    #[inline]
+    pub fn commit_truncated(
+        &mut self,
+        inst: InstrumentId,
+        seq: u64,
+        snapshot: bool,
+        checksum: (i64, i64),
+        depth: u32,
+    ) {
+        self.emit(MdEvent {
+            kind: MdKind::BookCommit,
+            instrument: inst,
+            venue_seq: seq,
+            flags: if snapshot { flags::SNAPSHOT } else { 0 },
+            p1: checksum.0,
+            p0: checksum.1,
+            q0: depth as i64,
             ..MdEvent::default()
         });
     }
@@ -390,6 +462,18 @@ pub enum SourceState {
 pub trait FeedSource: Send {
     /// Deliver what is available now (bounded work), then return.
     fn poll(&mut self, f: &mut dyn FnMut(SourceEvent<'_>)) -> SourceState;
+    /// The handler of `venue` wants a REST snapshot of `instrument` (after start, a gap or a
+    /// reconnect). A source that can fetch one takes the request and returns true; the
+    /// snapshot later comes out of its `poll` as a snapshot-tagged message. Replay sources
+    /// return false: the recording holds its snapshots.
+    fn request_snapshot(&mut self, _venue: VenueId, _instrument: InstrumentId) -> bool {
+        false
+    }
+    /// Detection found `instrument`'s book wrong (checksum mismatch): ask the venue for a fresh
+    /// snapshot by resubscribing. Returns true if this source did. Replay sources cannot.
+    fn request_resubscribe(&mut self, _venue: VenueId, _instrument: InstrumentId) -> bool {
+        false
+    }
 }
 
 /// Everything one feed thread runs.
@@ -406,6 +490,20 @@ pub struct FeedThread {
     pub waiter: Waiter,
     /// Set to stop early (live modes).
     pub stop: Arc<AtomicBool>,
+    /// Log records (parse errors) to the cold thread.
+    pub log: Producer<LogRecord>,
+    /// Resync requests from detection (a book failed its exchange checksum).
+    pub control: Consumer<ResyncRequest>,
+}
+
+/// Detection → feed: the book of `instrument` on `venue` failed its exchange checksum; get a
+/// fresh snapshot (resubscribe). The book stays invalid on the detection thread until it comes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResyncRequest {
+    /// Venue.
+    pub venue: VenueId,
+    /// Instrument.
+    pub instrument: InstrumentId,
 }
 
 impl FeedThread {
@@ -417,6 +515,8 @@ impl FeedThread {
             mut out,
             mut waiter,
             stop,
+            mut log,
+            mut control,
             ..
         } = self;
         let clock = clock::Clock::get();
@@ -427,8 +527,9 @@ impl FeedThread {
         for (i, h) in handlers.iter().enumerate() {
             route[h.venue().idx()] = i as u8;
         }
+        let mut connected_once = [false; 256];
         let mut sink_waiter = waiter.clone();
-        let mut sink = EventSink::to_ring(&mut out, &mut sink_waiter);
+        let mut sink = EventSink::to_ring(&mut out, &mut sink_waiter).with_log(&mut log);
         crate::alloc_probe::enter_hot();
         loop {
             let mut did = false;
@@ -467,7 +568,10 @@ impl FeedThread {
                             h.on_disconnect(&mut sink);
                         }
                         SourceEvent::Connected(_) => {
-                            VenueCounters::inc(&h.counters().reconnects);
+                            if connected_once[v.idx()] {
+                                VenueCounters::inc(&h.counters().reconnects);
+                            }
+                            connected_once[v.idx()] = true;
                             let meta = RawMeta {
                                 recv_ns: clock.now_ns(),
                                 ..RawMeta::default()
@@ -484,6 +588,30 @@ impl FeedThread {
                 if state == SourceState::Finished {
                     finished[si] = true;
                 }
+            }
+            // books detection found corrupt: ask the venue for a fresh snapshot
+            while let Some(r) = control.pop() {
+                did = true;
+                let mut done = false;
+                for s in sources.iter_mut() {
+                    done |= s.request_resubscribe(r.venue, r.instrument);
+                }
+                if done {
+                    if let Some(h) = handlers.get(route[r.venue.idx()] as usize) {
+                        VenueCounters::inc(&h.counters().resyncs);
+                    }
+                }
+            }
+            // books that need a REST snapshot: hand the requests to a source that can fetch
+            for h in handlers.iter_mut() {
+                let v = h.venue();
+                h.snapshot_wanted(&mut |inst| {
+                    for s in sources.iter_mut() {
+                        if s.request_snapshot(v, inst) {
+                            break;
+                        }
+                    }
+                });
             }
             if finished.iter().all(|f| *f) || stop.load(Ordering::Relaxed) {
                 break;
@@ -528,6 +656,68 @@ mod tests {
         assert!(v[1..101].iter().all(|e| !e.is_last()));
         assert!(v[101].is_last() && v[101].kind == MdKind::BookCommit);
         assert!(v.iter().all(|e| e.msg_seq == 9 && e.venue == VenueId(1)));
+    }
+
+    #[test]
+    fn resync_requests_reach_a_source_that_can_resubscribe() {
+        use std::sync::Mutex;
+        struct Mock {
+            seen: Arc<Mutex<Vec<(VenueId, InstrumentId)>>>,
+            polls: u32,
+        }
+        impl FeedSource for Mock {
+            fn poll(&mut self, _f: &mut dyn FnMut(SourceEvent<'_>)) -> SourceState {
+                self.polls += 1;
+                if self.polls > 3 {
+                    SourceState::Finished
+                } else {
+                    SourceState::Open
+                }
+            }
+            fn request_resubscribe(&mut self, v: VenueId, i: InstrumentId) -> bool {
+                self.seen.lock().unwrap().push((v, i));
+                true
+            }
+        }
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let counters = Arc::new(VenueCounters::default());
+        let h = crate::venues::binance::BinanceHandler::new(
+            VenueId(2),
+            crate::venues::binance::Market::Spot,
+            vec![],
+            crate::venues::binance::Limits::default(),
+            counters.clone(),
+        );
+        let (out, mut rx) = crate::ring::channel::<MdEvent>(1024);
+        let (log, _lrx) = crate::ring::channel::<LogRecord>(16);
+        let (mut ctl, crx) = crate::ring::channel::<ResyncRequest>(16);
+        ctl.push(ResyncRequest {
+            venue: VenueId(2),
+            instrument: InstrumentId(5),
+        })
+        .unwrap();
+        FeedThread {
+            name: "t".into(),
+            sources: vec![Box::new(Mock {
+                seen: seen.clone(),
+                polls: 0,
+            })],
+            handlers: vec![Box::new(h)],
+            out,
+            waiter: Waiter::new(crate::wait::WaitKind::Park, 1, 1000),
+            stop: Arc::new(AtomicBool::new(false)),
+            log,
+            control: crx,
+        }
+        .run();
+        assert_eq!(*seen.lock().unwrap(), vec![(VenueId(2), InstrumentId(5))]);
+        assert_eq!(VenueCounters::get(&counters.resyncs), 1);
+        // the thread still ends its output properly
+        let mut last = None;
+        while let Some(e) = rx.pop() {
+            last = Some(e.kind);
+        }
+        assert_eq!(last, Some(MdKind::FeedEnd));
     }
 
     #[test]

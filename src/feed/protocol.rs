@@ -26,6 +26,27 @@ pub enum AppPing {
     },
 }
 
+/// A REST call the source must make before each connection attempt (KuCoin's bullet token).
+/// Cold path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreConnect {
+    /// HTTP method (`POST`).
+    pub method: &'static str,
+    /// URL.
+    pub url: String,
+    /// Request body (empty for none).
+    pub body: String,
+}
+
+/// Where to connect and how to keep the connection alive, once the pre-connect response is in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectPlan {
+    /// WebSocket URLs (one connection each).
+    pub urls: Vec<String>,
+    /// Keep-alive for these connections.
+    pub app_ping: AppPing,
+}
+
 /// Connection-level protocol of one venue (one or more connections).
 pub trait VenueProtocol: Send {
     /// WebSocket URLs to open (one connection each), e.g. a Binance combined-streams URL.
@@ -47,5 +68,25 @@ pub trait VenueProtocol: Send {
     /// The venue drops connections at this age (Binance 24 h); the source rotates earlier.
     fn max_connection_age(&self) -> Option<Duration> {
         None
+    }
+    /// Text frames that make the venue send a fresh book snapshot of `instrument` (after a
+    /// checksum mismatch or a gap the feed cannot repair from REST): unsubscribe + subscribe.
+    /// Empty (default) for venues that resync from a REST snapshot.
+    fn resubscribe_frames(&self, _instrument: InstrumentId) -> Vec<String> {
+        Vec::new()
+    }
+    /// A REST call to make before connecting (KuCoin: `POST /api/v1/bullet-public` for a
+    /// token). `None` (default): connect to [`VenueProtocol::ws_urls`] directly.
+    fn pre_connect(&self) -> Option<PreConnect> {
+        None
+    }
+    /// URLs and keep-alive from the pre-connect response body (KuCoin: token, endpoint and
+    /// `pingInterval`). Default: the static [`VenueProtocol::ws_urls`] and
+    /// [`VenueProtocol::app_ping`].
+    fn plan_connect(&self, _response: &[u8]) -> Result<ConnectPlan, String> {
+        Ok(ConnectPlan {
+            urls: self.ws_urls(),
+            app_ping: self.app_ping(),
+        })
     }
 }

@@ -183,4 +183,105 @@ mod tests {
             Some(974947235)
         );
     }
+
+    /// Kraken v2 doc examples (docs.kraken.com, guides/spot-ws-book-v2 and websocket-v2/book):
+    /// v2 sends JSON numbers (`0.001`, trailing zeros gone), the checksum writes them at the
+    /// instrument's precisions.
+    #[test]
+    fn kraken_v2_doc_examples() {
+        let spec = |pd: u32, qd: u32| {
+            let mut d = def("kraken", "X/Y", InstrumentKind::Spot);
+            d.tick_size = format!("{}", 1.0 / 10f64.powi(pd as i32));
+            d.lot_size = "0.00000001".into();
+            d.price_decimals = Some(pd);
+            d.qty_decimals = Some(qd);
+            d.to_spec(InstrumentId(0), VenueId(0)).unwrap()
+        };
+        // BTC/USD, price precision 1, qty precision 8 → 3310070434
+        let s = spec(1, 8);
+        let asks = [
+            ("45285.2", "0.001"),
+            ("45286.4", "1.54571953"),
+            ("45286.6", "1.54571109"),
+            ("45289.6", "1.54560911"),
+            ("45290.2", "0.1589066"),
+            ("45291.8", "1.54553491"),
+            ("45294.7", "0.04454749"),
+            ("45296.1", "0.3538"),
+            ("45297.5", "0.09945542"),
+            ("45299.5", "0.18772827"),
+        ];
+        let bids = [
+            ("45283.5", "0.1"),
+            ("45283.4", "1.54582015"),
+            ("45282.1", "0.1"),
+            ("45281.0", "0.1"),
+            ("45280.3", "1.54592586"),
+            ("45279.0", "0.0799"),
+            ("45277.6", "0.03310103"),
+            ("45277.5", "0.3"),
+            ("45277.3", "1.54602737"),
+            ("45276.6", "0.15445238"),
+        ];
+        let b = book(&s, &bids, &asks);
+        assert_eq!(
+            compute(ChecksumKind::Kraken10Fixed, &b, &s),
+            Some(3310070434)
+        );
+        // the doc's concatenated string, for the record
+        let doc = concat!(
+            "45285210000045286415457195345286615457110945289615456091145290215890660",
+            "452918154553491452947445474945296135380000452975994554245299518772827",
+            "452835100000004528341545820154528211000000045281010000000452803154592586",
+            "452790799000045277633101034527753000000045277315460273745276615445238"
+        );
+        assert_eq!(crc32fast::hash(doc.as_bytes()), 3310070434);
+        // with the digits as sent (v1 rule) the numbers would hash differently
+        assert_ne!(compute(ChecksumKind::Kraken10, &b, &s), Some(3310070434));
+
+        // MATIC/USD snapshot, price precision 4, qty precision 8 → 2439117997
+        let s = spec(4, 8);
+        let bids = [
+            ("0.5666", "4831.75496356"),
+            ("0.5665", "6658.22734739"),
+            ("0.5664", "18724.91513344"),
+            ("0.5663", "11563.92544914"),
+            ("0.5662", "14006.65365711"),
+            ("0.5661", "17454.85679807"),
+            ("0.566", "18097.1547"),
+            ("0.5659", "33644.89175666"),
+            ("0.5658", "148.3464"),
+            ("0.5657", "606.70854372"),
+        ];
+        let asks = [
+            ("0.5668", "4410.79769741"),
+            ("0.5669", "4655.40412487"),
+            ("0.567", "49844.89424998"),
+            ("0.5671", "24306.41678"),
+            ("0.5672", "29783.25223475"),
+            ("0.5673", "57234.71239278"),
+            ("0.5674", "45065.04744"),
+            ("0.5675", "5912.76380354"),
+            ("0.5676", "42514.92434778"),
+            ("0.5677", "36304.0847022"),
+        ];
+        let mut b = book(&s, &bids, &asks);
+        assert_eq!(
+            compute(ChecksumKind::Kraken10Fixed, &b, &s),
+            Some(2439117997)
+        );
+        // its update: bid 0.5657 → 1098.3947558 → 2114181697
+        b.bids
+            .set(Level {
+                px: 5657,
+                qty: 109_839_475_580,
+                px_frac: 4,
+                qty_frac: 7,
+            })
+            .unwrap();
+        assert_eq!(
+            compute(ChecksumKind::Kraken10Fixed, &b, &s),
+            Some(2114181697)
+        );
+    }
 }

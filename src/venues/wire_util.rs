@@ -129,3 +129,96 @@ impl<'de> Visitor<'de> for LevelSeed {
         })
     }
 }
+
+/// Seed: a decimal written either as a JSON number (`0.5666`, `1e-8`, Kraken WS v2, Bybit
+/// legacy sizes) or as a JSON string (`"0.5666"`), parsed from the raw token text at `0`
+/// decimals — never through `f64`, so the value is exact and checksums can be rebuilt.
+/// Zero allocation: the token is borrowed through `sonic_rs::LazyValue` (sonic-rs
+/// deserializers only; a float-rounding deserializer would defeat the point).
+pub struct RawDecSeed(pub u32);
+
+impl<'de> DeserializeSeed<'de> for RawDecSeed {
+    type Value = Dec;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Dec, D::Error> {
+        let v: sonic_rs::LazyValue<'de> = serde::Deserialize::deserialize(d)?;
+        raw_dec(v.as_raw_str().as_bytes(), self.0).map_err(de::Error::custom)
+    }
+}
+
+/// Parse a raw JSON token holding a decimal: a number (`1.5e-3`) or a quoted decimal
+/// (`"0.0015"`). Anything else (`null`, `true`, `""`, objects) is an error.
+pub fn raw_dec(raw: &[u8], scale: u32) -> Result<Dec, crate::fixed_point::DecimalError> {
+    let t = match raw {
+        [b'"', inner @ .., b'"'] => inner,
+        _ => raw,
+    };
+    parse_decimal(t, scale)
+}
+
+/// Consume the rest of a JSON object and succeed: how a visitor leaves a message it has
+/// classified as not-for-us (ack, heartbeat, other symbol) without building an error value
+/// (serde errors allocate; these messages arrive every second, on the hot thread).
+pub fn skip_rest<'de, A: de::MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
+    while map.next_key::<IgnoredAny>()?.is_some() {
+        map.next_value::<IgnoredAny>()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod raw_tests {
+    use super::*;
+
+    fn one(json: &str, scale: u32) -> Result<Dec, ()> {
+        struct S(u32);
+        impl<'de> DeserializeSeed<'de> for S {
+            type Value = Dec;
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Dec, D::Error> {
+                struct V(u32);
+                impl<'de> Visitor<'de> for V {
+                    type Value = Dec;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        f.write_str("[x]")
+                    }
+                    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Dec, A::Error> {
+                        s.next_element_seed(RawDecSeed(self.0))?
+                            .ok_or_else(|| de::Error::custom("empty"))
+                    }
+                }
+                d.deserialize_seq(V(self.0))
+            }
+        }
+        let wrapped = format!("[{json}]");
+        let mut de = sonic_rs::Deserializer::from_slice(wrapped.as_bytes());
+        S(scale).deserialize(&mut de).map_err(|_| ())
+    }
+
+    #[test]
+    fn numbers_keep_their_exact_digits() {
+        // Kraken v2 doc values; through f64 these would not survive a checksum
+        assert_eq!(
+            one("0.5666", 4),
+            Ok(Dec {
+                value: 5666,
+                frac: 4
+            })
+        );
+        assert_eq!(
+            one("4831.75496356", 8),
+            Ok(Dec {
+                value: 483_175_496_356,
+                frac: 8
+            })
+        );
+        assert_eq!(one("1098.3947558", 8).unwrap().value, 109_839_475_580);
+        // 0.1 + 0.2 style digits that f64 cannot hold are kept or refused, never rounded
+        assert_eq!(one("0.30000000000000004", 8), Err(()));
+        assert_eq!(one("1e-8", 8).unwrap().value, 1);
+        assert_eq!(one("\"25.900002\"", 8).unwrap().value, 2_590_000_200);
+        assert_eq!(one("25.900002", 6).unwrap().value, 25_900_002);
+        assert_eq!(one("-3", 0).unwrap().value, -3);
+        for bad in ["null", "true", "\"\"", "\"abc\"", "{}", "[1]"] {
+            assert_eq!(one(bad, 8), Err(()), "{bad}");
+        }
+    }
+}

@@ -16,6 +16,17 @@
 #![forbid(unsafe_code)]
 
 pub mod binance;
+pub mod bitget;
+pub mod bithumb;
+pub mod bybit;
+pub mod coinbase;
+pub mod driver;
+pub mod gateio;
+pub mod kraken;
+pub mod kucoin;
+pub mod okx;
+pub mod session;
+pub mod upbit;
 
 use serde::Serialize;
 use std::io::{BufRead, BufReader, Read};
@@ -156,6 +167,12 @@ fn secs_to_ns(s: &str) -> Option<u64> {
 /// Decode a Python bytes literal body (between the quotes of `b'...'`).
 pub fn decode_py_bytes(s: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(s.len());
+    decode_py_bytes_into(s, &mut out);
+    out
+}
+
+/// [`decode_py_bytes`] appending into a caller-owned buffer (the replay reader reuses one).
+pub fn decode_py_bytes_into(s: &[u8], out: &mut Vec<u8>) {
     let mut i = 0;
     while i < s.len() {
         let c = s[i];
@@ -190,48 +207,117 @@ pub fn decode_py_bytes(s: &[u8]) -> Vec<u8> {
             }
         }
     }
-    out
+}
+
+/// The body of a Python bytes literal `b'...'` / `b"..."`, if the payload is one.
+pub fn py_bytes_literal(p: &str) -> Option<&[u8]> {
+    let t = p.trim_end_matches(['\n', '\r']);
+    ((t.starts_with("b'") && t.ends_with('\'')) || (t.starts_with("b\"") && t.ends_with('"')))
+        .then(|| &t.as_bytes()[2..t.len() - 1])
 }
 
 fn payload(s: &str) -> Vec<u8> {
-    let t = s.trim_end_matches(['\n', '\r']);
-    if (t.starts_with("b'") && t.ends_with('\'')) || (t.starts_with("b\"") && t.ends_with('"')) {
-        decode_py_bytes(&t.as_bytes()[2..t.len() - 1])
-    } else {
-        t.as_bytes().to_vec()
+    match py_bytes_literal(s) {
+        Some(b) => decode_py_bytes(b),
+        None => s.trim_end_matches(['\n', '\r']).as_bytes().to_vec(),
     }
 }
 
-/// Parse one line of a cryptofeed recording.
-pub fn parse_cryptofeed_line(line: &str) -> Option<RecLine> {
+/// One cryptofeed recording line, borrowed (payloads still encoded: see [`py_bytes_literal`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CfLine<'a> {
+    /// `URL <-> t`.
+    Connect {
+        /// URL.
+        url: &'a str,
+        /// Time, ns since the epoch.
+        t_ns: u64,
+    },
+    /// `URL <- t: payload` (sent by the client).
+    Sent {
+        /// URL.
+        url: &'a str,
+        /// Time.
+        t_ns: u64,
+        /// Payload text.
+        payload: &'a str,
+    },
+    /// `t: payload` (received).
+    Recv {
+        /// Time.
+        t_ns: u64,
+        /// Payload text.
+        payload: &'a str,
+    },
+    /// `URL -> t: body` (REST response).
+    Http {
+        /// URL.
+        url: &'a str,
+        /// Time.
+        t_ns: u64,
+        /// Body text.
+        body: &'a str,
+    },
+}
+
+/// Split one cryptofeed line without copying (the replay reader and [`parse_cryptofeed_line`]).
+pub fn split_cryptofeed_line(line: &str) -> Option<CfLine<'_>> {
     if let Some((url, t)) = line.split_once(" <-> ") {
-        return Some(RecLine::Connect {
-            url: url.to_string(),
+        return Some(CfLine::Connect {
+            url,
             t_ns: secs_to_ns(t)?,
         });
     }
     if let Some((url, rest)) = line.split_once(" <- ") {
         let (t, p) = rest.split_once(": ")?;
-        return Some(RecLine::Sent {
-            url: url.to_string(),
+        return Some(CfLine::Sent {
+            url,
             t_ns: secs_to_ns(t)?,
-            payload: payload(p),
+            payload: p,
         });
     }
     if let Some((url, rest)) = line.split_once(" -> ") {
         if !url.contains(' ') {
             let (t, p) = rest.split_once(": ")?;
-            return Some(RecLine::Http {
-                url: url.to_string(),
+            return Some(CfLine::Http {
+                url,
                 t_ns: secs_to_ns(t)?,
-                body: payload(p),
+                body: p,
             });
         }
     }
     let (t, p) = line.split_once(": ")?;
-    Some(RecLine::Recv {
+    Some(CfLine::Recv {
         t_ns: secs_to_ns(t)?,
-        payload: payload(p),
+        payload: p,
+    })
+}
+
+/// Parse one line of a cryptofeed recording.
+pub fn parse_cryptofeed_line(line: &str) -> Option<RecLine> {
+    Some(match split_cryptofeed_line(line)? {
+        CfLine::Connect { url, t_ns } => RecLine::Connect {
+            url: url.to_string(),
+            t_ns,
+        },
+        CfLine::Sent {
+            url,
+            t_ns,
+            payload: p,
+        } => RecLine::Sent {
+            url: url.to_string(),
+            t_ns,
+            payload: payload(p),
+        },
+        CfLine::Http { url, t_ns, body } => RecLine::Http {
+            url: url.to_string(),
+            t_ns,
+            body: payload(body),
+        },
+        CfLine::Recv { t_ns, payload: p } => RecLine::Recv {
+            t_ns,
+            payload: payload(p),
+        },
     })
 }
 
@@ -332,6 +418,12 @@ pub fn detect_venue(path: &Path, lines: &[RecLine]) -> Option<String> {
         if payload.starts_with(b"{\"stream\":") {
             return Some("binance".into());
         }
+        // Bybit v5 public data (the historical `.data` files): `{"topic":"orderbook.500.X",...`
+        if payload.starts_with(b"{\"topic\":\"orderbook.")
+            || payload.starts_with(b"{\"topic\":\"publicTrade.")
+        {
+            return Some("bybit".into());
+        }
     }
     None
 }
@@ -350,13 +442,45 @@ pub fn venue_of_url(u: &str) -> Option<String> {
         h if h.starts_with("fstream.binance.") || h.starts_with("dstream.binance.") => {
             "binance-futures"
         }
+        h if h.starts_with("ws.okx.") || h.starts_with("wspap.okx.") || h == "ws.okex.com" => "okx",
+        // v5 paths are /v5/public/{spot,linear,inverse}; /realtime and /realtime_public are v2
+        h if h.starts_with("stream.bybit.") || h.starts_with("stream-testnet.bybit.") => {
+            if u.contains("/v5/") {
+                "bybit"
+            } else {
+                "bybit-legacy"
+            }
+        }
+        h if h.starts_with("ws-feed.") && h.contains("coinbase.com") => "coinbase",
+        h if h.starts_with("advanced-trade-ws.coinbase.") => "coinbase",
+        h if h.starts_with("ws.kraken.") || h.starts_with("beta-ws.kraken.") => "kraken",
+        h if h.ends_with("upbit.com") => "upbit",
+        h if h.ends_with("bithumb.com") => "bithumb",
+        h if h.ends_with("kucoin.com") => "kucoin",
+        h if h.ends_with("gateio.ws") || h.ends_with("gate.io") || h.ends_with("gate.com") => {
+            "gateio"
+        }
+        h if h.ends_with("bitget.com") => "bitget",
         _ => return None,
     };
     Some(v.to_string())
 }
 
 /// Venues `verify-book` knows.
-pub const VERIFIERS: &[&str] = &["binance", "binance-futures"];
+pub const VERIFIERS: &[&str] = &[
+    "binance",
+    "binance-futures",
+    "okx",
+    "bybit",
+    "bybit-legacy",
+    "coinbase",
+    "kraken",
+    "upbit",
+    "bithumb",
+    "kucoin",
+    "gateio",
+    "bitget",
+];
 
 /// Verify one file.
 pub fn verify_file(path: &Path, venue: Option<&str>) -> Result<VerifyReport, VerifyError> {
@@ -377,6 +501,16 @@ pub fn verify_file(path: &Path, venue: Option<&str>) -> Result<VerifyReport, Ver
     };
     match venue.as_str() {
         "binance" | "binance-futures" => binance::verify(&venue, &lines, &http, &mut rep),
+        "okx" => okx::verify(path, &lines, &mut rep),
+        "bybit" => bybit::verify(&lines, &mut rep),
+        "bybit-legacy" => bybit::verify_legacy(&lines, &mut rep),
+        "coinbase" => coinbase::verify(path, &lines, &mut rep),
+        "kraken" => kraken::verify(path, &lines, &mut rep),
+        "upbit" => upbit::verify(&lines, &http, &mut rep),
+        "bithumb" => bithumb::verify(&lines, &http, &mut rep),
+        "kucoin" => kucoin::verify(&lines, &http, &mut rep),
+        "gateio" => gateio::verify(&lines, &http, &mut rep),
+        "bitget" => bitget::verify(&lines, &http, &mut rep),
         _ => {
             return Err(VerifyError::NoVerifier {
                 path: path.display().to_string(),

@@ -6,6 +6,7 @@
 //! - [`book`]: the venue's book-sync rules (snapshot + diffs, `U`/`u`/`pu`).
 //! - [`orders`]: order request encoding and HMAC-SHA256 signing into reused buffers.
 //! - [`instruments`]: specs from the venue's instrument endpoint (`exchangeInfo`).
+//! - [`protocol`]: live connection protocol (stream URLs, keep-alive, REST snapshot URLs).
 //!
 //! Best bid/ask of a Binance venue is its latest `bookTicker`; the depth book gives the levels
 //! behind it ([`crate::book::L2Book::walk`]).
@@ -14,9 +15,10 @@
 pub mod book;
 pub mod instruments;
 pub mod orders;
+pub mod protocol;
 pub mod wire;
 
-use crate::feed::{tag, EventSink, VenueCounters, VenueHandler};
+use crate::feed::{tag, EventSink, Skip, VenueCounters, VenueHandler};
 use crate::ring::RawMeta;
 use crate::types::{InstrumentId, Side, VenueId};
 use crate::venues::wire_util::Scale;
@@ -93,16 +95,7 @@ impl Market {
     }
 }
 
-/// One instrument served by a handler.
-#[derive(Clone, Debug)]
-pub struct InstrumentRef {
-    /// Engine id.
-    pub id: InstrumentId,
-    /// Exchange symbol (`BTCUSDT`).
-    pub symbol: String,
-    /// Price/quantity decimals.
-    pub scale: Scale,
-}
+pub use crate::venues::symbols::InstrumentRef;
 
 struct InstState {
     r: InstrumentRef,
@@ -226,8 +219,12 @@ impl BinanceHandler {
             Err(WireError::UnknownSymbol) => {
                 VenueCounters::inc(&c.snapshots_rejected);
                 VenueCounters::inc(&c.parse_errors);
+                sink.skipped(Skip::ParseError, raw);
             }
-            Err(_) => VenueCounters::inc(&c.parse_errors),
+            Err(_) => {
+                VenueCounters::inc(&c.parse_errors);
+                sink.skipped(Skip::ParseError, raw);
+            }
         }
     }
 }
@@ -270,6 +267,7 @@ impl VenueHandler for BinanceHandler {
                         if self.market != Market::Spot && ids.prev.is_none() {
                             // futures diffs must carry `pu`; without it continuity is unknowable
                             VenueCounters::inc(&c.parse_errors);
+                            sink.skipped(Skip::ParseError, raw);
                             return;
                         }
                         st.sync.on_diff(
@@ -297,7 +295,8 @@ impl VenueHandler for BinanceHandler {
                 if raw.starts_with(b"{\"result\"") || raw.starts_with(b"{\"id\"") {
                     VenueCounters::inc(&c.unknown_messages)
                 } else {
-                    VenueCounters::inc(&c.parse_errors)
+                    VenueCounters::inc(&c.parse_errors);
+                    sink.skipped(Skip::ParseError, raw);
                 }
             }
         }

@@ -1,0 +1,413 @@
+//! Bybit market data: v5 public streams (spot, linear, inverse; the default) and the retired
+//! v2 feed of the 2021 recordings ([`legacy`], `protocol = "v2"`).
+//!
+//! Files (the same in every venue folder, plus `legacy.rs`):
+//! - [`wire`]: v5 message formats with a real sample and doc links; zero-allocation parsing.
+//! - [`book`]: v5 book sync (snapshot, deltas with `u` + 1).
+//! - [`legacy`]: the v2 `orderBookL2_25` format and its own consistency rules.
+//! - [`instruments`]: specs from `GET /v5/market/instruments-info` (and v2 `/v2/public/symbols`).
+//! - [`protocol`]: URLs, subscriptions, `{"op":"ping"}` keep-alive.
+//! - No `orders.rs`: order entry for Bybit is not part of this adapter yet.
+//!
+//! What the v5 handler emits: book levels + commits (update id `u`), trades (aggressor = `S`).
+//! Bybit sends no checksum and no separate BBO stream is used (`orderbook.1` is a book too).
+#![forbid(unsafe_code)]
+
+pub mod book;
+pub mod instruments;
+pub mod legacy;
+pub mod protocol;
+pub mod wire;
+
+use crate::feed::{EventSink, VenueCounters, VenueHandler};
+use crate::ring::RawMeta;
+use crate::types::{InstrumentId, Side, VenueId};
+use crate::venues::symbols::{InstrumentRef, SymbolTable};
+use book::BookSync;
+use protocol::Category;
+use std::sync::Arc;
+use wire::{Buffers, Topic, WireError};
+
+/// Sizes of the handler's preallocated buffers.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Levels per side in one message (`orderbook.1000` snapshots: 1000).
+    pub max_levels_per_msg: usize,
+    /// Trades in one message (Bybit: at most 1024).
+    pub max_trades_per_msg: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_levels_per_msg: 1000,
+            max_trades_per_msg: 1024,
+        }
+    }
+}
+
+/// Market-data handler for one Bybit v5 venue (one category).
+pub struct BybitHandler {
+    venue: VenueId,
+    symbols: SymbolTable,
+    sync: Vec<BookSync>,
+    buf: Buffers,
+    counters: Arc<VenueCounters>,
+}
+
+impl BybitHandler {
+    /// A handler for `instruments` (wire symbol `BTCUSDT`).
+    pub fn new(
+        venue: VenueId,
+        instruments: Vec<InstrumentRef>,
+        limits: Limits,
+        counters: Arc<VenueCounters>,
+    ) -> BybitHandler {
+        let n = instruments.len();
+        BybitHandler {
+            venue,
+            symbols: SymbolTable::new(instruments),
+            sync: (0..n).map(|_| BookSync::new()).collect(),
+            buf: Buffers::with_capacity(limits.max_levels_per_msg, limits.max_trades_per_msg),
+            counters,
+        }
+    }
+
+    /// Sync state of handler instrument `k`.
+    pub fn sync(&self, k: usize) -> Option<&BookSync> {
+        self.sync.get(k)
+    }
+}
+
+impl VenueHandler for BybitHandler {
+    fn venue(&self) -> VenueId {
+        self.venue
+    }
+
+    fn counters(&self) -> &Arc<VenueCounters> {
+        &self.counters
+    }
+
+    fn on_message(&mut self, raw: &[u8], _meta: &RawMeta, sink: &mut EventSink<'_>) {
+        let c = &*self.counters;
+        let m = match wire::parse(raw, &self.symbols, &mut self.buf) {
+            Ok(m) => m,
+            Err(WireError::Event) | Err(WireError::Unknown) => {
+                VenueCounters::inc(&c.unknown_messages);
+                return;
+            }
+            Err(WireError::Malformed) => {
+                VenueCounters::inc(&c.parse_errors);
+                return;
+            }
+        };
+        let id = self.symbols.get(m.inst).id;
+        let st = &mut self.sync[m.inst];
+        match m.topic {
+            Topic::OrderBook if m.snapshot => {
+                VenueCounters::inc(&c.snapshots);
+                st.on_snapshot(id, m.u, &self.buf.bids, &self.buf.asks, sink, c);
+            }
+            Topic::OrderBook => {
+                VenueCounters::inc(&c.depth_updates);
+                st.on_delta(id, m.u, &self.buf.bids, &self.buf.asks, sink, c);
+            }
+            Topic::Trade => {
+                for t in &self.buf.trades {
+                    VenueCounters::inc(&c.trades);
+                    let side = if t.taker_buy { Side::Buy } else { Side::Sell };
+                    sink.trade(id, t.trade_id, t.px, t.qty, side);
+                }
+            }
+            Topic::Other => VenueCounters::inc(&c.unknown_messages),
+        }
+    }
+
+    fn on_disconnect(&mut self, sink: &mut EventSink<'_>) {
+        for (k, st) in self.sync.iter_mut().enumerate() {
+            st.on_disconnect(self.symbols.get(k).id, sink);
+        }
+    }
+
+    fn snapshot_wanted(&mut self, out: &mut dyn FnMut(InstrumentId)) {
+        for (k, st) in self.sync.iter_mut().enumerate() {
+            if st.take_resync_request() {
+                out(self.symbols.get(k).id);
+            }
+        }
+    }
+}
+
+/// Depth subscribed when `book_depth` is not set.
+pub const DEFAULT_DEPTH: u32 = 50;
+
+/// Check the Bybit-specific keys of a venue config: `market` = `spot` | `linear` |
+/// `inverse` (the v5 category), `protocol` = `v5` (default) | `v2` (legacy, replay only),
+/// `book_depth` one of the category's depths.
+pub fn check_venue(v: &crate::config::VenueConfig) -> Result<(), (&'static str, String)> {
+    let cat = match v.market.as_deref() {
+        Some(m) => Category::parse(m).ok_or((
+            "market",
+            format!("unknown bybit market {m:?} (spot, linear, inverse)"),
+        ))?,
+        None => {
+            return Err((
+                "market",
+                "required for bybit: spot, linear or inverse".into(),
+            ))
+        }
+    };
+    match v.protocol.as_deref() {
+        None | Some("v5") => {
+            let d = v.book_depth.unwrap_or(DEFAULT_DEPTH);
+            if !cat.depths().contains(&d) {
+                return Err((
+                    "book_depth",
+                    format!(
+                        "bybit {} depths are {:?}, not {d}",
+                        cat.as_str(),
+                        cat.depths()
+                    ),
+                ));
+            }
+        }
+        Some("v2") => {
+            if v.book_depth.is_some_and(|d| d != 25) {
+                return Err(("book_depth", "bybit v2 books are orderBookL2_25".into()));
+            }
+        }
+        Some(p) => {
+            return Err((
+                "protocol",
+                format!("bybit speaks \"v5\" (default) or \"v2\" (recordings), not {p:?}"),
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// The handler for venue `v` of a resolved config.
+pub fn make_handler(
+    setup: &crate::config::Setup,
+    v: VenueId,
+    counters: Arc<VenueCounters>,
+) -> Result<Box<dyn VenueHandler>, String> {
+    let vs = &setup.venues[v.idx()];
+    check_venue(&vs.cfg).map_err(|e| format!("venue {}: {}: {}", vs.name, e.0, e.1))?;
+    let refs = crate::venues::instrument_refs(setup, v);
+    if vs.cfg.protocol.as_deref() == Some("v2") {
+        return Ok(Box::new(legacy::LegacyHandler::new(v, refs, 25, counters)));
+    }
+    Ok(Box::new(BybitHandler::new(
+        v,
+        refs,
+        Limits {
+            max_levels_per_msg: vs.cfg.book_levels.max(1000),
+            ..Limits::default()
+        },
+        counters,
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{MdEvent, MdKind};
+    use crate::venues::wire_util::Scale;
+
+    fn refs(sym: &str, pd: u32, qd: u32) -> Vec<InstrumentRef> {
+        vec![InstrumentRef {
+            id: InstrumentId(9),
+            symbol: sym.into(),
+            scale: Scale {
+                price_dec: pd,
+                qty_dec: qd,
+            },
+        }]
+    }
+
+    fn feed(h: &mut dyn VenueHandler, msg: &str) -> Vec<MdEvent> {
+        let mut v = vec![];
+        let mut sink = EventSink::to_vec(&mut v);
+        sink.begin(VenueId(0), &RawMeta::default(), 0);
+        h.on_message(msg.as_bytes(), &RawMeta::default(), &mut sink);
+        sink.end();
+        v
+    }
+
+    // v5: real messages (../shared/data/recorded/bybit_v5_XRPUSDT_ob500_20241201.data, levels
+    // shortened) and doc samples.
+    const SNAP: &str = r#"{"topic":"orderbook.500.XRPUSDT","type":"snapshot","ts":1733011200691,"data":{"s":"XRPUSDT","b":[["1.9531","6203"],["1.9530","2409"]],"a":[["1.9535","8415"]],"u":20254869,"seq":130020238981},"cts":1733011200589}"#;
+    const DELTA: &str = r#"{"topic":"orderbook.500.XRPUSDT","type":"delta","ts":1733011200693,"data":{"s":"XRPUSDT","b":[["1.9531","6198"],["1.9530","0"]],"a":[],"u":20254870,"seq":130020239261},"cts":1733011200691}"#;
+    const TRADE: &str = r#"{"topic":"publicTrade.XRPUSDT","type":"snapshot","ts":1672304486868,"data":[{"T":1672304486865,"s":"XRPUSDT","S":"Buy","v":"100","p":"1.9533","L":"PlusTick","i":"20f43950-d8dd-5b31-9112-a178eb6023af","BT":false}]}"#;
+
+    #[test]
+    fn v5_real_messages_table() {
+        let mut h = BybitHandler::new(
+            VenueId(0),
+            refs("XRPUSDT", 4, 0),
+            Limits::default(),
+            Arc::new(VenueCounters::default()),
+        );
+        assert_eq!(
+            feed(&mut h, DELTA)[0].kind,
+            MdKind::Noop,
+            "before the snapshot"
+        );
+        let ev = feed(&mut h, SNAP);
+        assert_eq!(ev.len(), 5);
+        assert_eq!((ev[1].side, ev[1].p0, ev[1].q0), (Side::Buy, 19531, 6203));
+        assert_eq!(ev[4].venue_seq, 20254869);
+        let ev = feed(&mut h, DELTA);
+        assert_eq!((ev[1].p0, ev[1].q0), (19530, 0), "size 0 deletes");
+        assert_eq!(ev[2].venue_seq, 20254870);
+        let ev = feed(&mut h, TRADE);
+        assert_eq!(
+            (ev[0].kind, ev[0].p0, ev[0].q0, ev[0].side),
+            (MdKind::Trade, 19533, 100, Side::Buy)
+        );
+        // a skipped u
+        let ev = feed(&mut h, &DELTA.replace("20254870", "20254872"));
+        assert_eq!(ev[0].kind, MdKind::BookInvalid);
+        let mut w = vec![];
+        h.snapshot_wanted(&mut |i| w.push(i));
+        assert_eq!(w, vec![InstrumentId(9)]);
+        for m in [
+            r#"{"success":true,"ret_msg":"pong","conn_id":"0970e817-426e-429a-a679-ff7f55e0b16a","op":"ping"}"#,
+            r#"{"success":true,"ret_msg":"","conn_id":"x","req_id":"sub-0","op":"subscribe"}"#,
+            r#"{"topic":"tickers.XRPUSDT","type":"snapshot","data":{}}"#,
+            &SNAP.replace("XRPUSDT", "BTCUSDT"),
+        ] {
+            assert_eq!(feed(&mut h, m)[0].kind, MdKind::Noop);
+        }
+        let c = &h.counters;
+        assert_eq!(VenueCounters::get(&c.unknown_messages), 4);
+        assert_eq!(VenueCounters::get(&c.gaps), 1);
+        assert_eq!(VenueCounters::get(&c.parse_errors), 0);
+    }
+
+    #[test]
+    fn v5_malformed_variants_are_counted_not_panics() {
+        let mut h = BybitHandler::new(
+            VenueId(0),
+            refs("XRPUSDT", 4, 0),
+            Limits::default(),
+            Arc::new(VenueCounters::default()),
+        );
+        feed(&mut h, SNAP);
+        let cases: Vec<String> = vec![
+            DELTA[..DELTA.len() / 2].to_string(),
+            DELTA.replace(r#","u":20254870"#, ""),
+            DELTA.replace(r#""a":[],"#, ""),
+            DELTA.replace("1.9531", "1.95x1"),
+            DELTA.replace("6198", "-6198"),
+            DELTA.replace("1.9531", "1.95311"),
+            DELTA.replace(r#""type":"delta""#, r#""type":"partial""#),
+            DELTA.replace("orderbook.500.", "orderbook.x."),
+            format!(r#"{{"data":{{}},{}"#, &DELTA[1..]),
+            TRADE.replace(r#""S":"Buy""#, r#""S":"Up""#),
+            TRADE.replace(r#""v":"100","#, ""),
+            TRADE.replace(r#"[{"T""#, r#"[]}{"T""#),
+            String::new(),
+            "[]".into(),
+        ];
+        for (i, m) in cases.iter().enumerate() {
+            let ev = feed(&mut h, m);
+            assert_eq!((ev.len(), ev[0].kind), (1, MdKind::Noop), "case {i}: {m}");
+        }
+        assert_eq!(
+            VenueCounters::get(&h.counters.parse_errors),
+            cases.len() as u64
+        );
+    }
+
+    // v2 legacy: real messages (../shared/data/recorded/BYBIT.ws.26.0, levels shortened).
+    const L_SNAP: &str = r#"{"topic":"orderBookL2_25.BTCUSD","type":"snapshot","data":[{"price":"60591.00","symbol":"BTCUSD","id":605910000,"side":"Buy","size":14431},{"price":"60604.00","symbol":"BTCUSD","id":606040000,"side":"Buy","size":2074},{"price":"60617.00","symbol":"BTCUSD","id":606170000,"side":"Sell","size":4100285}],"cross_seq":5938954547,"timestamp_e6":1618677785397906}"#;
+    const L_DELTA: &str = r#"{"topic":"orderBookL2_25.BTCUSD","type":"delta","data":{"delete":[{"price":"60604.00","symbol":"BTCUSD","id":606040000,"side":"Buy"}],"update":[{"price":"60617.00","symbol":"BTCUSD","id":606170000,"side":"Sell","size":4100200}],"insert":[{"price":"60590.50","symbol":"BTCUSD","id":605905000,"side":"Buy","size":7500}],"transactTimeE6":0},"cross_seq":5938954563,"timestamp_e6":1618677785537915}"#;
+    const L_LINEAR: &str = r#"{"topic":"orderBookL2_25.BCHUSDT","type":"snapshot","data":{"order_book":[{"price":"1053.05","symbol":"BCHUSDT","id":"10530500","side":"Buy","size":2.63},{"price":"1053.10","symbol":"BCHUSDT","id":"10531000","side":"Sell","size":25.900002}]},"cross_seq":"864131773","timestamp_e6":"1618677786389362"}"#;
+    const L_TRADE: &str = r#"{"topic":"trade.BTCUSD","data":[{"trade_time_ms":1618677786614,"timestamp":"2021-04-17T16:43:06.000Z","symbol":"BTCUSD","side":"Sell","size":4,"price":60621.5,"tick_direction":"PlusTick","trade_id":"5ffb8b77-900c-507d-97a2-0922557ffe54","cross_seq":5938955347}]}"#;
+
+    fn legacy() -> legacy::LegacyHandler {
+        legacy::LegacyHandler::new(
+            VenueId(0),
+            vec![
+                InstrumentRef {
+                    id: InstrumentId(1),
+                    symbol: "BTCUSD".into(),
+                    scale: Scale {
+                        price_dec: 2,
+                        qty_dec: 0,
+                    },
+                },
+                InstrumentRef {
+                    id: InstrumentId(2),
+                    symbol: "BCHUSDT".into(),
+                    scale: Scale {
+                        price_dec: 2,
+                        qty_dec: 8,
+                    },
+                },
+            ],
+            25,
+            Arc::new(VenueCounters::default()),
+        )
+    }
+
+    #[test]
+    fn legacy_real_messages_and_consistency_rules() {
+        let mut h = legacy();
+        let ev = feed(&mut h, L_SNAP);
+        assert_eq!(ev.len(), 5);
+        assert_eq!(ev[4].venue_seq, 5938954547);
+        let ev = feed(&mut h, L_DELTA);
+        // delete, update, insert in message order
+        assert_eq!((ev[0].side, ev[0].p0, ev[0].q0), (Side::Buy, 6060400, 0));
+        assert_eq!((ev[1].side, ev[1].q0), (Side::Sell, 4100200));
+        assert_eq!((ev[2].p0, ev[2].q0), (6059050, 7500));
+        assert_eq!(ev[3].kind, MdKind::BookCommit);
+        // float-printed sizes are kept exactly as sent
+        let ev = feed(&mut h, L_LINEAR);
+        assert_eq!(
+            (ev[2].side, ev[2].q0, ev[2].qty_frac),
+            (Side::Sell, 2_590_000_200, 6)
+        );
+        let ev = feed(&mut h, L_TRADE);
+        assert_eq!(
+            (ev[0].kind, ev[0].p0, ev[0].q0, ev[0].side, ev[0].venue_seq),
+            (MdKind::Trade, 6062150, 4, Side::Sell, 5938955347)
+        );
+        assert_eq!(VenueCounters::get(&h.counters().gaps), 0);
+        // the same delta again: cross_seq does not advance, and 60604.00 is already gone
+        let ev = feed(&mut h, L_DELTA);
+        assert_eq!(ev[0].kind, MdKind::BookInvalid);
+        // after a new snapshot, an update of a level the book does not have is a gap
+        feed(&mut h, L_SNAP);
+        let bad = L_DELTA
+            .replace("5938954563", "5938954600")
+            .replace(r#""price":"60617.00""#, r#""price":"60618.00""#);
+        assert_eq!(feed(&mut h, &bad)[0].kind, MdKind::BookInvalid);
+        assert_eq!(VenueCounters::get(&h.counters().gaps), 2);
+        for m in [
+            r#"{"success":true,"ret_msg":"","conn_id":"95a3336b-365a-4fad-9540-ede1104f1260","request":{"op":"subscribe","args":["trade.EOSUSD"]}}"#,
+            &L_TRADE.replace("BTCUSD", "EOSUSD"),
+        ] {
+            assert_eq!(feed(&mut h, m)[0].kind, MdKind::Noop);
+        }
+        let bad: Vec<String> = vec![
+            L_DELTA[..40].to_string(),
+            L_DELTA.replace(r#","cross_seq":5938954563"#, ""),
+            L_DELTA.replace(r#""size":7500"#, r#""size":"x""#),
+            L_DELTA.replace(r#""size":7500"#, r#""size":0"#),
+            L_DELTA.replace(r#""side":"Buy","size":7500"#, r#""size":7500"#),
+            L_SNAP.replace(r#""type":"snapshot","#, ""),
+            L_TRADE.replace(r#""price":60621.5,"#, ""),
+        ];
+        for m in &bad {
+            assert_eq!(feed(&mut h, m)[0].kind, MdKind::Noop, "{m}");
+        }
+        assert_eq!(
+            VenueCounters::get(&h.counters().parse_errors),
+            bad.len() as u64
+        );
+    }
+}

@@ -1,0 +1,138 @@
+//! Symbols and asset codes shared by the venue adapters (R1.5).
+//!
+//! Inside the engine an instrument is `BASE/QUOTE` + venue + kind
+//! ([`crate::instrument::InstrumentSpec::internal_name`], e.g. `BTC/USDT@okx:spot`); each spec
+//! also keeps the venue's own symbol, which is what the wire carries:
+//!
+//! | venue | spot | linear perp | inverse perp | dated future |
+//! |---|---|---|---|---|
+//! | OKX | `BTC-USDT` | `BTC-USDT-SWAP` | `BTC-USD-SWAP` | `BTC-USD-220527` |
+//! | Bybit v5 | `BTCUSDT` (category spot) | `BTCUSDT` (category linear) | `BTCUSD` (inverse) | `BTCUSDH25` |
+//! | Coinbase | `BTC-USD` | | | |
+//! | Kraken | WS v1 `XBT/USD`, WS v2 `BTC/USD`, REST key `XXBTZUSD` | | | |
+//!
+//! Asset codes are normalised to one spelling with [`normalize_asset`] (Kraken `XBT`/`XXBT` →
+//! `BTC`, `XDG` → `DOGE`, `ZUSD` → `USD`). USD, USDT and USDC stay distinct assets: they are
+//! only treated as one where a config group says so (`equivalent_quotes`).
+//!
+//! [`SymbolTable`] is the hot-path look-up from a wire symbol to the handler's instrument
+//! index: a linear scan over a handful of byte strings (no hashing, no allocation).
+#![forbid(unsafe_code)]
+
+use crate::types::InstrumentId;
+use crate::venues::wire_util::Scale;
+
+/// One instrument served by a venue handler.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstrumentRef {
+    /// Engine id.
+    pub id: InstrumentId,
+    /// The venue's symbol as it appears on the wire (`BTC-USDT`, `XBT/USD`, `BTCUSDT`).
+    pub symbol: String,
+    /// Price/quantity decimals.
+    pub scale: Scale,
+}
+
+/// Wire symbol → handler index, exact byte comparison.
+#[derive(Clone, Debug, Default)]
+pub struct SymbolTable {
+    refs: Vec<InstrumentRef>,
+}
+
+impl SymbolTable {
+    /// A table over `refs` (handler index = position).
+    pub fn new(refs: Vec<InstrumentRef>) -> SymbolTable {
+        SymbolTable { refs }
+    }
+
+    /// Index and scale of `sym`.
+    #[inline]
+    pub fn find(&self, sym: &[u8]) -> Option<(usize, Scale)> {
+        self.refs
+            .iter()
+            .position(|r| r.symbol.as_bytes() == sym)
+            .map(|k| (k, self.refs[k].scale))
+    }
+
+    /// The instrument at handler index `k`.
+    #[inline]
+    pub fn get(&self, k: usize) -> &InstrumentRef {
+        &self.refs[k]
+    }
+
+    /// Number of instruments.
+    pub fn len(&self) -> usize {
+        self.refs.len()
+    }
+
+    /// True if empty.
+    pub fn is_empty(&self) -> bool {
+        self.refs.is_empty()
+    }
+
+    /// All instruments, by handler index.
+    pub fn iter(&self) -> impl Iterator<Item = &InstrumentRef> {
+        self.refs.iter()
+    }
+}
+
+/// One spelling per asset across venues: upper case; Kraken's legacy codes mapped
+/// (`XBT`, `XXBT` → `BTC`; `XDG`, `XXDG` → `DOGE`; X/Z-prefixed four-letter codes of the
+/// REST `AssetPairs` list such as `XETH`, `ZUSD`, `ZEUR` → `ETH`, `USD`, `EUR`).
+/// Stablecoins are not merged (`USDT` ≠ `USDC` ≠ `USD`).
+pub fn normalize_asset(code: &str) -> String {
+    let c = code.trim().to_ascii_uppercase();
+    let c = match c.as_str() {
+        // Kraken asset-class prefixes on the classic four-letter codes
+        "XXBT" | "XBT" | "XBT.M" => return "BTC".into(),
+        "XXDG" | "XDG" => return "DOGE".into(),
+        "XETH" | "XETC" | "XLTC" | "XXLM" | "XXMR" | "XXRP" | "XZEC" | "XMLN" | "XREP" | "ZUSD"
+        | "ZEUR" | "ZGBP" | "ZJPY" | "ZCAD" | "ZAUD" => c[1..].to_string(),
+        _ => c,
+    };
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assets_map_to_one_spelling() {
+        assert_eq!(normalize_asset("XBT"), "BTC");
+        assert_eq!(normalize_asset("XXBT"), "BTC");
+        assert_eq!(normalize_asset("xdg"), "DOGE");
+        assert_eq!(normalize_asset("ZUSD"), "USD");
+        assert_eq!(normalize_asset("XETH"), "ETH");
+        assert_eq!(normalize_asset("XXMR"), "XMR");
+        assert_eq!(normalize_asset("usdt"), "USDT");
+        assert_eq!(normalize_asset("USDC"), "USDC");
+        // four-letter codes that merely start with X or Z are left alone
+        assert_eq!(normalize_asset("XTZ"), "XTZ");
+        assert_eq!(normalize_asset("ZRX"), "ZRX");
+        assert_eq!(normalize_asset("ZEC"), "ZEC");
+    }
+
+    #[test]
+    fn table_finds_exact_symbols() {
+        let t = SymbolTable::new(vec![
+            InstrumentRef {
+                id: InstrumentId(3),
+                symbol: "BTC-USDT".into(),
+                scale: Scale {
+                    price_dec: 1,
+                    qty_dec: 8,
+                },
+            },
+            InstrumentRef {
+                id: InstrumentId(4),
+                symbol: "BTC-USDT-SWAP".into(),
+                scale: Scale::default(),
+            },
+        ]);
+        assert_eq!(t.find(b"BTC-USDT").map(|x| x.0), Some(0));
+        assert_eq!(t.find(b"BTC-USDT-SWAP").map(|x| x.0), Some(1));
+        assert_eq!(t.find(b"btc-usdt"), None);
+        assert_eq!(t.get(1).id, InstrumentId(4));
+    }
+}

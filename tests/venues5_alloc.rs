@@ -1,0 +1,113 @@
+//! No allocation on the hot threads (R7.1) with the new venues' handlers: whole replays of
+//! OKX + Kraken (`configs/replay-okx-kraken.toml`) and of Coinbase + Bybit v2, counted by a
+//! global allocator while the feed and detection threads are inside their hot loops.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+struct Counting;
+static HOT_ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: delegates to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        if arbot::alloc_probe::is_hot() {
+            HOT_ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        if arbot::alloc_probe::is_hot() {
+            HOT_ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+fn run(setup: &arbot::config::Setup, name: &str) -> arbot::engine::RunResult {
+    let before = HOT_ALLOCS.load(Ordering::Relaxed);
+    let r = arbot::engine::run_replay(setup, &common::tmp(name)).unwrap();
+    assert_eq!(
+        HOT_ALLOCS.load(Ordering::Relaxed) - before,
+        0,
+        "{name}: allocations on hot threads"
+    );
+    for c in &r.counters {
+        assert_eq!(
+            arbot::feed::VenueCounters::get(&c.parse_errors),
+            0,
+            "{name}"
+        );
+    }
+    r
+}
+
+#[test]
+fn new_venue_handlers_do_not_allocate_on_the_hot_path() {
+    // the probe works (a hot allocation is counted)
+    let seen = std::thread::spawn(|| {
+        let b = HOT_ALLOCS.load(Ordering::Relaxed);
+        arbot::alloc_probe::enter_hot();
+        std::hint::black_box(Vec::<u8>::with_capacity(8));
+        arbot::alloc_probe::leave_hot();
+        HOT_ALLOCS.load(Ordering::Relaxed) - b
+    })
+    .join()
+    .unwrap();
+    assert!(seen >= 1);
+
+    let r = run(&common::setup("replay-okx-kraken.toml"), "alloc-okx-kraken");
+    assert_eq!(r.det.messages, 410 + 4321);
+
+    let rec = common::root().join("../shared/data/recorded");
+    let rec = rec.display();
+    let text = format!(
+        r#"
+mode = "replay"
+[replay]
+files = [
+  {{ venue = "coinbase", path = "{rec}/COINBASE.ws.28.0" }},
+  {{ venue = "bybit", path = "{rec}/BYBIT.ws.26.0" }},
+]
+[threads]
+wait = "spin-yield"
+[venues.coinbase]
+exchange = "coinbase"
+protocol = "exchange"
+taker_fee_bps = 60.0
+[venues.bybit]
+exchange = "bybit"
+market = "inverse"
+protocol = "v2"
+taker_fee_bps = 7.5
+[[instrument_files]]
+venue = "coinbase"
+path = "{rec}/COINBASE.0"
+symbols = ["SKL-USD", "SKL-BTC", "BAND-GBP", "NMR-EUR", "BAND-BTC", "YFI-BTC", "DASH-BTC", "NU-GBP", "CRV-EUR", "SKL-GBP"]
+[[instrument_files]]
+venue = "bybit"
+path = "{rec}/BYBIT.0"
+symbols = ["EOSUSD", "BTCUSD"]
+"#
+    );
+    let setup = arbot::config::resolve(
+        arbot::config::parse(&text, "inline.toml").unwrap(),
+        &common::root(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let r = run(&setup, "alloc-coinbase-bybit");
+    assert_eq!(r.det.messages, 9946 + 1098);
+    let health: u64 = r.det.market.health.iter().map(|h| h.commits).sum();
+    assert_eq!(health, 10 + 9719 + 2 + 1016, "every book message committed");
+}
