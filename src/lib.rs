@@ -66,9 +66,9 @@ pub mod report;
 pub mod ring;
 pub mod risk;
 pub mod stats;
-pub mod tuning_check;
 #[cfg(test)]
 pub mod testkit;
+pub mod tuning_check;
 pub mod types;
 pub mod venues;
 pub mod verify;
