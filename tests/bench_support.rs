@@ -69,6 +69,19 @@ fn bench_config_reaches_order_encoding_and_writes_hgrm() {
     );
     assert_eq!(r.exec.stats.intents, t2o.count);
     assert!(t2o.p50 >= enc.p50, "tick-to-order includes encoding");
+    // the split of tick-to-signal covers each message that signalled once
+    let l = &r.det.lat;
+    let (sp, sq, sd) = (
+        l.signal_parse.summary(),
+        l.signal_queue.summary(),
+        l.signal_detect.summary(),
+    );
+    assert!(sp.count > 0 && sp.count == sq.count && sq.count == sd.count);
+    assert!(sp.count <= l.tick_to_signal.summary().count);
+    assert!(
+        sp.count >= t2o.count / 3,
+        "messages that signalled vs intents"
+    );
     // nothing dropped or skipped on the way
     assert_eq!(r.det.journal_dropped + r.exec.stats.journal_dropped, 0);
     for c in &r.counters {
