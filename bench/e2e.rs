@@ -26,6 +26,11 @@
 //! (`<out>/<scenario>/<stage>.hgrm`, values in µs), and — last line — one JSON object:
 //! `{"tick_to_order_ns": {...}, "msgs_per_s": ..., "stages": {...}, ...}`.
 //!
+//! Replay differs from a live run in one way that shows here: for determinism the detection
+//! thread lets data time pass a simulated order's arrival only after the execution thread has
+//! answered everything it was sent (fills go through execution), so the message after a trade
+//! can wait for one extra thread round trip; live and paper runs do not wait.
+//!
 //! Exit status: 0 if every scenario ran and accounted for every message; 1 otherwise.
 #![forbid(unsafe_code)]
 
@@ -346,6 +351,9 @@ fn run() -> Result<bool, String> {
         "thresholds: {thresholds} — set so that crossed books reach the risk gate and order encoding: this EXERCISES THE ORDER PATH, it is not a trading config; the pipeline code is the production code"
     );
 
+    println!(
+        "replay lockstep: detection waits for execution's answers before data time passes a simulated order's arrival (determinism), so messages right after a trade can include one extra thread round trip; live/paper runs do not wait"
+    );
     let full_n = expected_messages(&setup, 0)?;
     let mut ok = true;
     let mut results = serde_json::Map::new();
