@@ -3,7 +3,10 @@
 //!
 //! `performance.md` warns that RustCrypto `sha2` under fat LTO + `-C target-cpu=native` cost
 //! 12–22 µs per HMAC on this machine kind; this runs the profile arbot ships (fat LTO, one
-//! codegen unit, no `target-cpu=native`).
+//! codegen unit, no `target-cpu=native`). Measured on the 2-vCPU build VM: in that profile
+//! RustCrypto takes ~0.77× ring's time (~225 vs ~295 ns, SHA-NI detected at run time); with
+//! `RUSTFLAGS="-C target-cpu=native"` it took 19–22 µs against ring's ~0.22–0.27 µs (85×).
+//! arbot keeps ring: ~70 ns per leg is not worth a cliff that one common build flag opens.
 
 use arbot::exec::SIM_KEY;
 use arbot::types::Side;
