@@ -125,6 +125,10 @@ pub struct ReplayConfig {
     /// limit it measures throughput (latency then includes queueing).
     #[serde(default)]
     pub lead_msgs: u64,
+    /// Stop after handing on this many messages (in merge order; 0 = the whole recording).
+    /// Lets a benchmark replay a slice at recorded pace.
+    #[serde(default)]
+    pub max_messages: u64,
     /// Recorded files and the venue each belongs to.
     pub files: Vec<ReplayFileConfig>,
 }

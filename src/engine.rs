@@ -46,6 +46,13 @@ pub struct DetLatency {
     pub tick_to_detect: Latency,
     /// Hand-off → opportunity exists.
     pub tick_to_signal: Latency,
+    /// `tick_to_signal` split, for the messages that produced a signal (first signal of the
+    /// message): hand-off → first event pushed (parse + sync) ...
+    pub signal_parse: Latency,
+    /// ... first event pushed → dequeued by detection (ring hop, wake-up, waiting) ...
+    pub signal_queue: Latency,
+    /// ... dequeued → signal created (book updates + detection).
+    pub signal_detect: Latency,
 }
 
 /// What the detection thread hands back.
@@ -215,6 +222,8 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
     let mut journal_dropped = 0u64;
     let mut exec_ring_full = 0u64;
     let mut msg_started = false;
+    // first event of the current message: (pushed, dequeued) stamps
+    let (mut first_parsed, mut first_deq) = (0u64, 0u64);
     let clock = clock::Clock::get();
 
     macro_rules! cold {
@@ -372,7 +381,8 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
         while let Some(ev) = io.md[r].pop() {
             if !msg_started {
                 msg_started = true;
-                lat.md_queue.record_between(ev.parsed_tsc, clock.raw());
+                (first_parsed, first_deq) = (ev.parsed_tsc, clock.raw());
+                lat.md_queue.record_between(first_parsed, first_deq);
             }
             market.apply(&ev, &mut |l: LogRecord| cold!(ColdMsg::Log(l)));
             if ev.is_last() {
@@ -416,6 +426,11 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
                             .cmp(&a.0.expected_profit_usd)
                             .then(a.0.id.cmp(&b.0.id))
                     });
+                    if let Some((o, _)) = opps.first() {
+                        lat.signal_parse.record_between(o.handoff_tsc, first_parsed);
+                        lat.signal_queue.record_between(first_parsed, first_deq);
+                        lat.signal_detect.record_between(first_deq, o.signal_tsc);
+                    }
                     for &(o, pi) in opps.iter() {
                         lat.tick_to_signal
                             .record_between(o.handoff_tsc, o.signal_tsc);
@@ -567,7 +582,8 @@ pub fn run_replay(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineErro
         rp.speed,
         stop.clone(),
     )?
-    .with_lead(progress.clone(), rp.lead_msgs);
+    .with_lead(progress.clone(), rp.lead_msgs)
+    .with_limit(rp.max_messages);
     let mut res = run_pipeline(
         setup,
         out_dir,

@@ -43,6 +43,84 @@ pub enum DecimalError {
 /// `scale` must be ≤ 18.
 #[inline]
 pub fn parse_decimal(s: &[u8], scale: u32) -> Result<Dec, DecimalError> {
+    match parse_plain(s, scale) {
+        Some(d) => Ok(d),
+        None => parse_general(s, scale),
+    }
+}
+
+const POW10_U64: [u64; 19] = {
+    let mut t = [1u64; 19];
+    let mut i = 1;
+    while i < 19 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
+/// Fast path for the common shape `[-+]digits[.digits]` whose result fits without checks:
+/// fractional digits beyond `scale` must be zeros and are skipped while scanning (no division),
+/// and at most 18 digits are kept (no overflow checks per digit). Anything else (exponent,
+/// error, long number) returns `None` and goes through [`parse_general`], so results and
+/// errors are the same, except that a long text whose extra digits are trailing fractional
+/// zeros parses here where the general path's digit accumulator reports `Overflow`.
+/// `cargo bench --bench components -- decimal` measures the difference.
+#[inline(always)]
+fn parse_plain(s: &[u8], scale: u32) -> Option<Dec> {
+    if scale > 18 {
+        return None;
+    }
+    let mut i = 0;
+    let neg = matches!(s.first(), Some(b'-'));
+    if neg || matches!(s.first(), Some(b'+')) {
+        i = 1;
+    }
+    let mut mant: u64 = 0;
+    let mut kept = 0u32; // digits accumulated into `mant`
+    while i < s.len() {
+        let d = s[i].wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        mant = mant.wrapping_mul(10).wrapping_add(d as u64);
+        kept += 1;
+        i += 1;
+    }
+    let mut frac = 0u32; // fractional digits written
+    if i < s.len() && s[i] == b'.' {
+        i += 1;
+        while i < s.len() {
+            let d = s[i].wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            if frac < scale {
+                mant = mant.wrapping_mul(10).wrapping_add(d as u64);
+                kept += 1;
+            } else if d != 0 {
+                return None; // too precise: the general path reports it
+            }
+            frac += 1;
+            i += 1;
+        }
+    }
+    let pad = scale - frac.min(scale);
+    if i != s.len() || kept == 0 || kept + pad > 18 {
+        return None;
+    }
+    let v = (mant * POW10_U64[pad as usize]) as i64;
+    Some(Dec {
+        value: if neg { -v } else { v },
+        frac: frac.min(255) as u8,
+    })
+}
+
+/// The general parser behind [`parse_decimal`]: every accepted shape (exponents included),
+/// digit by digit with overflow and precision checks. [`parse_decimal`] takes a faster path for
+/// plain `digits[.digits]` texts and falls back to this one; public so the benchmark can show
+/// what the fast path gains.
+pub fn parse_general(s: &[u8], scale: u32) -> Result<Dec, DecimalError> {
     if s.is_empty() {
         return Err(DecimalError::Empty);
     }
@@ -98,7 +176,9 @@ pub fn parse_decimal(s: &[u8], scale: u32) -> Result<Dec, DecimalError> {
             if !c.is_ascii_digit() {
                 return Err(DecimalError::InvalidChar);
             }
-            exp = exp.saturating_mul(10).saturating_add((c - b'0') as i32);
+            // capped: any exponent this large over- or underflows anyway, and the cap keeps
+            // `frac_digits - exp` below from overflowing on hostile input
+            exp = (exp * 10 + (c - b'0') as i32).min(100_000);
             i += 1;
         }
         if eneg {
@@ -242,6 +322,10 @@ mod tests {
         assert_eq!(p("99999999999999999999", 0), Err(DecimalError::Overflow));
         assert_eq!(p("9223372036854775807", 1), Err(DecimalError::Overflow));
         assert_eq!(p("1e", 2), Err(DecimalError::InvalidChar));
+        // huge exponents are errors, not arithmetic overflow
+        assert_eq!(p("1e-99999999999999", 2), Err(DecimalError::TooPrecise));
+        assert_eq!(p("1e99999999999999", 2), Err(DecimalError::Overflow));
+        assert_eq!(p("0e99999999999999", 2), Ok(0));
     }
 
     #[test]
@@ -272,6 +356,83 @@ mod tests {
             let mut out = Vec::new();
             write_decimal(&mut out, d.value, 10, d.frac as u32);
             assert_eq!(out, s.as_bytes());
+        }
+    }
+
+    #[test]
+    fn fast_path_agrees_with_the_general_parser() {
+        // every decimal string of the recordings' bookTicker/trade/depth messages would take
+        // too long here; a generator over the shapes that matter, plus edge cases
+        let mut cases: Vec<String> = [
+            "0",
+            "-0",
+            "+7",
+            ".5",
+            "5.",
+            ".",
+            "-",
+            "+",
+            "",
+            "00012.3400",
+            "61837.63000000",
+            "0.00000001",
+            "999999999999999999",
+            "9999999999999999999",
+            "1.000000000000000000001",
+            "1.5e3",
+            "1e",
+            "1..2",
+            "1.2.3",
+            "12a",
+            "-1.05",
+            "0.0000000000000000000000",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let alphabet = b"0123456789.-+e0000";
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 24) as usize;
+            let mut t = String::new();
+            let mut y = x;
+            for k in 0..len {
+                // mostly digits with one point, sometimes anything
+                let c = if k == len / 2 && y & 8 == 0 {
+                    b'.'
+                } else if y & 0x70 == 0 {
+                    alphabet[(y >> 8) as usize % alphabet.len()]
+                } else {
+                    b'0' + ((y >> 12) % 10) as u8
+                };
+                t.push(c as char);
+                y = y.rotate_left(7) ^ x;
+            }
+            cases.push(t);
+        }
+        for t in &cases {
+            for scale in [0, 1, 2, 3, 5, 8, 10, 18, 19] {
+                let fast = parse_decimal(t.as_bytes(), scale);
+                let general = parse_general(t.as_bytes(), scale);
+                if fast != general {
+                    // the one allowed difference: the general parser accumulates every digit in
+                    // a u64 and calls 20-digit texts Overflow even when the digits beyond the
+                    // scale are zeros; the fast path skips those zeros and gets the value
+                    assert_eq!(
+                        general,
+                        Err(DecimalError::Overflow),
+                        "{t:?} at scale {scale}"
+                    );
+                    let (int, fr) = t.split_once('.').expect("a fraction with trailing zeros");
+                    let trimmed = format!("{int}.{}", fr.trim_end_matches('0'));
+                    let want = parse_general(trimmed.as_bytes(), scale).map(|d| d.value);
+                    assert_eq!(fast.map(|d| d.value), want, "{t:?} at scale {scale}");
+                    assert_eq!(fast.unwrap().frac as usize, fr.len());
+                }
+            }
         }
     }
 

@@ -41,6 +41,7 @@
 //! - [`engine`]: wires the threads for a run.
 //! - [`verify`]: `verify-book`: recorded sessions through the real parsers and books.
 //! - [`affinity`]: core pinning.
+//! - [`tuning_check`]: `arbot tuning-check`: host tuning verdicts, machine facts, core maps (R7.3).
 //! - [`alloc_probe`]: marks hot threads for the counting-allocator test.
 #![warn(missing_docs)]
 
@@ -67,6 +68,7 @@ pub mod risk;
 pub mod stats;
 #[cfg(test)]
 pub mod testkit;
+pub mod tuning_check;
 pub mod types;
 pub mod venues;
 pub mod verify;

@@ -109,6 +109,20 @@ enum Cmd {
         #[arg(long)]
         venue: Option<String>,
     },
+    /// Report which low-latency host settings (tuning/README.md) are in force here: one line
+    /// per item with OK / NOT SET / CANNOT CHECK, then a summary. Reads /proc and /sys only;
+    /// changes nothing. Exit status 0, or 1 with --strict when a required item is not OK.
+    TuningCheck {
+        /// Core map of this machine (tuning/coremaps/<machine>.toml): check for its hot cores.
+        #[arg(long)]
+        coremap: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Exit 1 unless every required item is OK.
+        #[arg(long)]
+        strict: bool,
+    },
     /// Check a config file and print what it resolves to, without running.
     CheckConfig {
         /// Config file (TOML).
@@ -191,6 +205,33 @@ fn main() -> ExitCode {
                 }
             }
             status
+        }
+        Cmd::TuningCheck {
+            coremap,
+            json,
+            strict,
+        } => {
+            let map = match coremap.as_deref().map(arbot::tuning_check::CoreMap::load) {
+                Some(Ok(m)) => Some(m),
+                Some(Err(e)) => {
+                    eprintln!("arbot: {e}");
+                    return ExitCode::from(2);
+                }
+                None => None,
+            };
+            let label = coremap.as_ref().map(|p| p.display().to_string());
+            let host = arbot::tuning_check::Host::system();
+            let rep = arbot::tuning_check::check(&host, label.as_deref().zip(map.as_ref()));
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rep).unwrap_or_default());
+            } else {
+                print!("{}", rep.human());
+            }
+            if strict && !rep.tuned() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Cmd::ReplayServer {
             config,

@@ -369,6 +369,7 @@ pub struct ReplayReader {
     speed: f64,
     stop: Arc<AtomicBool>,
     lead: Option<(Arc<crate::stats::Progress>, u64)>,
+    limit: u64,
 }
 
 impl ReplayReader {
@@ -389,6 +390,7 @@ impl ReplayReader {
             speed: if speed > 0.0 { speed } else { 1.0 },
             stop,
             lead: None,
+            limit: 0,
         })
     }
 
@@ -399,6 +401,13 @@ impl ReplayReader {
         if lead > 0 {
             self.lead = Some((progress, lead));
         }
+        self
+    }
+
+    /// Hand on at most `n` messages (merge order), then end as if the files ended
+    /// (`0` = no limit).
+    pub fn with_limit(mut self, n: u64) -> ReplayReader {
+        self.limit = n;
         self
     }
 
@@ -414,6 +423,9 @@ impl ReplayReader {
             let Some((venue, meta, payload)) = self.merger.peek() else {
                 break;
             };
+            if self.limit > 0 && meta.seq >= self.limit {
+                break;
+            }
             if self.pace == Pace::Recorded {
                 let t0 = *t0_data.get_or_insert(meta.recv_ns);
                 let due_ns = (meta.recv_ns.saturating_sub(t0) as f64 / self.speed) as u64;

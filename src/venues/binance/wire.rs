@@ -152,26 +152,60 @@ pub fn parse_stream<T: SymbolTable>(
     symbols: &T,
     levels: &mut Levels,
 ) -> Result<StreamMsg, WireError> {
+    let mut de = sonic_rs::Deserializer::from_slice(raw);
+    let mut msg = StreamMsg::default();
+    let parsed = seed_stream(&mut de, symbols, levels, &mut msg)?;
+    if !parsed || de.end().is_err() {
+        return Err(WireError::Malformed);
+    }
+    check_stream(msg)
+}
+
+/// [`parse_stream`] driven by any serde JSON deserializer instead of sonic-rs: the same seeds,
+/// checks and output, except that the caller checks that nothing follows the message. The
+/// component benchmark compares JSON libraries with it (`bench/components/json.rs`).
+#[inline]
+pub fn parse_stream_de<'de, D: Deserializer<'de>, T: SymbolTable>(
+    de: D,
+    symbols: &T,
+    levels: &mut Levels,
+) -> Result<StreamMsg, WireError> {
+    let mut msg = StreamMsg::default();
+    if !seed_stream(de, symbols, levels, &mut msg)? {
+        return Err(WireError::Malformed);
+    }
+    check_stream(msg)
+}
+
+/// Run the envelope seed; `Ok(parsed)` unless the stream or symbol is unknown.
+#[inline(always)]
+fn seed_stream<'de, D: Deserializer<'de>, T: SymbolTable>(
+    de: D,
+    symbols: &T,
+    levels: &mut Levels,
+    msg: &mut StreamMsg,
+) -> Result<bool, WireError> {
     levels.bids.clear();
     levels.asks.clear();
-    let mut msg = StreamMsg::default();
     let mut status = Status::Ok;
-    let mut de = sonic_rs::Deserializer::from_slice(raw);
-    let r = EnvelopeSeed {
+    let parsed = EnvelopeSeed {
         symbols,
-        msg: &mut msg,
+        msg,
         levels,
         status: &mut status,
     }
-    .deserialize(&mut de);
+    .deserialize(de)
+    .is_ok();
     match status {
-        Status::UnknownSymbol => return Err(WireError::UnknownSymbol),
-        Status::UnknownStream => return Err(WireError::UnknownStream),
-        Status::Ok => {}
+        Status::UnknownSymbol => Err(WireError::UnknownSymbol),
+        Status::UnknownStream => Err(WireError::UnknownStream),
+        Status::Ok => Ok(parsed),
     }
-    if r.is_err() || de.end().is_err() {
-        return Err(WireError::Malformed);
-    }
+}
+
+/// Required fields of the parsed kind.
+#[inline(always)]
+fn check_stream(msg: StreamMsg) -> Result<StreamMsg, WireError> {
     let need = match msg.kind {
         StreamKind::BookTicker => F_UU | F_B | F_BQ | F_A | F_AQ,
         StreamKind::Depth => F_U | F_UU,
