@@ -62,35 +62,73 @@ pub struct LevelsSeed<'a> {
 impl<'de> DeserializeSeed<'de> for LevelsSeed<'_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        BoundedSeq {
+            out: self.out,
+            elem: LevelSeed { scale: self.scale },
+            keep: Some,
+            what: "too many levels in one message",
+        }
+        .deserialize(d)
+    }
+}
+
+/// Seed: a JSON array whose elements `elem` parses; `keep` maps each parsed element to what is
+/// stored (`None` skips it, e.g. an instrument we do not serve), appended to `out`. More
+/// elements than `out.capacity()` is an error (`what`), never a reallocation: the hot path
+/// does not allocate. Every venue's level/trade arrays go through this one loop.
+pub struct BoundedSeq<'a, T, S, F> {
+    /// Destination (cleared by the caller, capacity reserved at start).
+    pub out: &'a mut Vec<T>,
+    /// Parses one element.
+    pub elem: S,
+    /// Element → stored value.
+    pub keep: F,
+    /// Error text when the array does not fit.
+    pub what: &'static str,
+}
+
+impl<'de, T, S, F> DeserializeSeed<'de> for BoundedSeq<'_, T, S, F>
+where
+    S: DeserializeSeed<'de> + Copy,
+    F: FnMut(S::Value) -> Option<T>,
+{
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_seq(self)
     }
 }
 
-impl<'de> Visitor<'de> for LevelsSeed<'_> {
+impl<'de, T, S, F> Visitor<'de> for BoundedSeq<'_, T, S, F>
+where
+    S: DeserializeSeed<'de> + Copy,
+    F: FnMut(S::Value) -> Option<T>,
+{
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of [price, qty] levels")
+        f.write_str("an array")
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
         loop {
             if self.out.len() == self.out.capacity() {
                 // would reallocate: refuse (counted as a parse error by the caller)
-                if seq
-                    .next_element_seed(LevelSeed { scale: self.scale })?
-                    .is_some()
-                {
-                    return Err(de::Error::custom("too many levels in one message"));
+                if seq.next_element::<IgnoredAny>()?.is_some() {
+                    return Err(de::Error::custom(self.what));
                 }
                 return Ok(());
             }
-            match seq.next_element_seed(LevelSeed { scale: self.scale })? {
-                Some(l) => self.out.push(l),
+            match seq.next_element_seed(self.elem)? {
+                Some(v) => {
+                    if let Some(t) = (self.keep)(v) {
+                        self.out.push(t)
+                    }
+                }
                 None => return Ok(()),
             }
         }
     }
 }
 
+#[derive(Clone, Copy)]
 struct LevelSeed {
     scale: Scale,
 }

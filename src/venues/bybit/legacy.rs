@@ -31,7 +31,7 @@ use crate::feed::{EventSink, VenueCounters, VenueHandler};
 use crate::ring::RawMeta;
 use crate::types::{InstrumentId, Side, VenueId};
 use crate::venues::symbols::{InstrumentRef, SymbolTable};
-use crate::venues::wire_util::{skip_rest, RawDecSeed, Scale};
+use crate::venues::wire_util::{skip_rest, BoundedSeq, RawDecSeed, Scale};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 use std::sync::Arc;
@@ -211,9 +211,11 @@ impl<'de> Visitor<'de> for Top<'_> {
                         return Err(de::Error::custom("data before topic"));
                     };
                     match self.msg.kind {
-                        Kind::Trades => map.next_value_seed(Trades {
-                            scale: sc,
+                        Kind::Trades => map.next_value_seed(BoundedSeq {
                             out: &mut self.buf.trades,
+                            elem: TradeSeed(sc),
+                            keep: Some,
+                            what: "too many trades in one message",
                         })?,
                         Kind::Snapshot | Kind::Delta => map.next_value_seed(BookData {
                             scale: sc,
@@ -268,10 +270,11 @@ impl<'de> Visitor<'de> for BookData<'_> {
         if self.delta {
             return Err(de::Error::custom("delta data must be an object"));
         }
-        Entries {
-            scale: self.scale,
-            op: Op::Snapshot,
+        BoundedSeq {
             out: self.out,
+            elem: EntrySeed(self.scale, Op::Snapshot),
+            keep: Some,
+            what: "too many levels in one message",
         }
         .visit_seq(seq)
     }
@@ -289,10 +292,11 @@ impl<'de> Visitor<'de> for BookData<'_> {
                 }
             };
             any = true;
-            map.next_value_seed(Entries {
-                scale: self.scale,
-                op,
+            map.next_value_seed(BoundedSeq {
                 out: &mut *self.out,
+                elem: EntrySeed(self.scale, op),
+                keep: Some,
+                what: "too many levels in one message",
             })?;
         }
         if !any {
@@ -302,40 +306,7 @@ impl<'de> Visitor<'de> for BookData<'_> {
     }
 }
 
-struct Entries<'a> {
-    scale: Scale,
-    op: Op,
-    out: &'a mut Vec<Entry>,
-}
-
-impl<'de> DeserializeSeed<'de> for Entries<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Entries<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of level objects")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        loop {
-            if self.out.len() == self.out.capacity() {
-                if seq.next_element::<IgnoredAny>()?.is_some() {
-                    return Err(de::Error::custom("too many levels in one message"));
-                }
-                return Ok(());
-            }
-            match seq.next_element_seed(EntrySeed(self.scale, self.op))? {
-                Some(e) => self.out.push(e),
-                None => return Ok(()),
-            }
-        }
-    }
-}
-
+#[derive(Clone, Copy)]
 struct EntrySeed(Scale, Op);
 
 impl<'de> DeserializeSeed<'de> for EntrySeed {
@@ -392,39 +363,7 @@ impl<'de> Visitor<'de> for EntrySeed {
     }
 }
 
-struct Trades<'a> {
-    scale: Scale,
-    out: &'a mut Vec<Trade>,
-}
-
-impl<'de> DeserializeSeed<'de> for Trades<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Trades<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a trades array")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        loop {
-            if self.out.len() == self.out.capacity() {
-                if seq.next_element::<IgnoredAny>()?.is_some() {
-                    return Err(de::Error::custom("too many trades in one message"));
-                }
-                return Ok(());
-            }
-            match seq.next_element_seed(TradeSeed(self.scale))? {
-                Some(t) => self.out.push(t),
-                None => return Ok(()),
-            }
-        }
-    }
-}
-
+#[derive(Clone, Copy)]
 struct TradeSeed(Scale);
 
 impl<'de> DeserializeSeed<'de> for TradeSeed {

@@ -19,8 +19,8 @@
 
 use crate::book::Level;
 use crate::venues::symbols::SymbolTable;
-use crate::venues::wire_util::{skip_rest, DecSeed, LevelsSeed, Scale};
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use crate::venues::wire_util::{skip_rest, BoundedSeq, DecSeed, LevelsSeed, Scale};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use std::fmt;
 
 /// Topic family.
@@ -209,9 +209,11 @@ impl<'de> Visitor<'de> for Top<'_> {
                         return Err(de::Error::custom("data before topic"));
                     };
                     if self.msg.topic == Topic::Trade {
-                        map.next_value_seed(Trades {
-                            scale: sc,
+                        map.next_value_seed(BoundedSeq {
                             out: &mut self.buf.trades,
+                            elem: TradeSeed(sc),
+                            keep: Some,
+                            what: "too many trades in one message",
                         })?;
                     } else {
                         map.next_value_seed(BookData {
@@ -285,39 +287,7 @@ impl<'de> Visitor<'de> for BookData<'_> {
     }
 }
 
-struct Trades<'a> {
-    scale: Scale,
-    out: &'a mut Vec<Trade>,
-}
-
-impl<'de> DeserializeSeed<'de> for Trades<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Trades<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a trades array")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        loop {
-            if self.out.len() == self.out.capacity() {
-                if seq.next_element::<IgnoredAny>()?.is_some() {
-                    return Err(de::Error::custom("too many trades in one message"));
-                }
-                return Ok(());
-            }
-            match seq.next_element_seed(TradeSeed(self.scale))? {
-                Some(t) => self.out.push(t),
-                None => return Ok(()),
-            }
-        }
-    }
-}
-
+#[derive(Clone, Copy)]
 struct TradeSeed(Scale);
 
 impl<'de> DeserializeSeed<'de> for TradeSeed {

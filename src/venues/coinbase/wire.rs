@@ -28,7 +28,7 @@ use crate::book::Level;
 use crate::fixed_point::Dec;
 use crate::types::Side;
 use crate::venues::symbols::SymbolTable;
-use crate::venues::wire_util::{dec, skip_rest, DecSeed, Scale};
+use crate::venues::wire_util::{dec, skip_rest, BoundedSeq, DecSeed, Scale};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
@@ -207,8 +207,10 @@ pub fn parse(raw: &[u8], symbols: &SymbolTable, buf: &mut Buffers) -> Result<Msg
     Ok(msg)
 }
 
+const CAP_ERR: &str = "message larger than the preallocated buffers";
+
 fn cap_err<E: de::Error>() -> E {
-    de::Error::custom("message larger than the preallocated buffers")
+    de::Error::custom(CAP_ERR)
 }
 
 struct Top<'a> {
@@ -285,19 +287,22 @@ impl<'de> Visitor<'de> for Top<'_> {
                         return Err(de::Error::custom("levels before product_id"));
                     };
                     let side = if k == "bids" { Side::Buy } else { Side::Sell };
-                    map.next_value_seed(SideLevels {
-                        scale: sc,
-                        side,
+                    map.next_value_seed(BoundedSeq {
                         out: &mut self.buf.levels,
+                        elem: PxQty(sc, None),
+                        keep: |(_, l)| Some((side, l)),
+                        what: CAP_ERR,
                     })?;
                 }
                 "changes" if xtype == Some(XType::L2Update) => {
                     let Some((_, sc)) = prod else {
                         return Err(de::Error::custom("changes before product_id"));
                     };
-                    map.next_value_seed(Changes {
-                        scale: sc,
+                    map.next_value_seed(BoundedSeq {
                         out: &mut self.buf.levels,
+                        elem: PxQty(sc, Some(())),
+                        keep: Some,
+                        what: CAP_ERR,
                     })?;
                 }
                 "time" => {
@@ -438,76 +443,8 @@ impl<'de> Visitor<'de> for Top<'_> {
     }
 }
 
-/// Exchange snapshot side `[["px","size"], ...]` → `(side, level)` entries.
-struct SideLevels<'a> {
-    scale: Scale,
-    side: Side,
-    out: &'a mut Vec<(Side, Level)>,
-}
-
-impl<'de> DeserializeSeed<'de> for SideLevels<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for SideLevels<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("[[price, size], ...]")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        loop {
-            if self.out.len() == self.out.capacity() {
-                if seq.next_element::<IgnoredAny>()?.is_some() {
-                    return Err(cap_err());
-                }
-                return Ok(());
-            }
-            match seq.next_element_seed(PxQty(self.scale, None))? {
-                Some((_, l)) => self.out.push((self.side, l)),
-                None => return Ok(()),
-            }
-        }
-    }
-}
-
-/// Exchange `changes` `[["buy"|"sell","px","size"], ...]`.
-struct Changes<'a> {
-    scale: Scale,
-    out: &'a mut Vec<(Side, Level)>,
-}
-
-impl<'de> DeserializeSeed<'de> for Changes<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Changes<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("[[side, price, size], ...]")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        loop {
-            if self.out.len() == self.out.capacity() {
-                if seq.next_element::<IgnoredAny>()?.is_some() {
-                    return Err(cap_err());
-                }
-                return Ok(());
-            }
-            match seq.next_element_seed(PxQty(self.scale, Some(())))? {
-                Some(e) => self.out.push(e),
-                None => return Ok(()),
-            }
-        }
-    }
-}
-
 /// `[price, size]`, or `[side, price, size]` when `.1` is set.
+#[derive(Clone, Copy)]
 struct PxQty(Scale, Option<()>);
 
 impl<'de> DeserializeSeed<'de> for PxQty {
@@ -643,15 +580,19 @@ impl<'de> Visitor<'de> for Event<'_> {
                     let Some((_, sc)) = prod else {
                         return Err(de::Error::custom("updates before product_id"));
                     };
-                    map.next_value_seed(AtUpdates {
-                        scale: sc,
+                    map.next_value_seed(BoundedSeq {
                         out: &mut self.buf.levels,
+                        elem: AtUpdate(sc),
+                        keep: Some,
+                        what: CAP_ERR,
                     })?;
                 }
                 "trades" if self.channel == "market_trades" => {
-                    map.next_value_seed(AtTrades {
-                        symbols: self.symbols,
+                    map.next_value_seed(BoundedSeq {
                         out: &mut self.buf.trades,
+                        elem: AtTrade(self.symbols),
+                        keep: |t| t,
+                        what: CAP_ERR,
                     })?;
                 }
                 "tickers" if self.channel.starts_with("ticker") => {
@@ -685,40 +626,7 @@ impl<'de> Visitor<'de> for Event<'_> {
     }
 }
 
-/// Advanced Trade `updates` `[{"side":"bid"|"offer","price_level","new_quantity",...}]`.
-struct AtUpdates<'a> {
-    scale: Scale,
-    out: &'a mut Vec<(Side, Level)>,
-}
-
-impl<'de> DeserializeSeed<'de> for AtUpdates<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for AtUpdates<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an updates array")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        loop {
-            if self.out.len() == self.out.capacity() {
-                if seq.next_element::<IgnoredAny>()?.is_some() {
-                    return Err(cap_err());
-                }
-                return Ok(());
-            }
-            match seq.next_element_seed(AtUpdate(self.scale))? {
-                Some(e) => self.out.push(e),
-                None => return Ok(()),
-            }
-        }
-    }
-}
-
+#[derive(Clone, Copy)]
 struct AtUpdate(Scale);
 
 impl<'de> DeserializeSeed<'de> for AtUpdate {
@@ -758,41 +666,7 @@ impl<'de> Visitor<'de> for AtUpdate {
     }
 }
 
-/// Advanced Trade `trades` `[{"trade_id","product_id","price","size","side","time"}]`.
-struct AtTrades<'a> {
-    symbols: &'a SymbolTable,
-    out: &'a mut Vec<Trade>,
-}
-
-impl<'de> DeserializeSeed<'de> for AtTrades<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for AtTrades<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a trades array")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        loop {
-            if self.out.len() == self.out.capacity() {
-                if seq.next_element::<IgnoredAny>()?.is_some() {
-                    return Err(cap_err());
-                }
-                return Ok(());
-            }
-            match seq.next_element_seed(AtTrade(self.symbols))? {
-                Some(Some(t)) => self.out.push(t),
-                Some(None) => {} // a product we do not serve
-                None => return Ok(()),
-            }
-        }
-    }
-}
-
+#[derive(Clone, Copy)]
 struct AtTrade<'a>(&'a SymbolTable);
 
 impl<'de> DeserializeSeed<'de> for AtTrade<'_> {

@@ -37,7 +37,7 @@
 
 use crate::book::Level;
 use crate::venues::symbols::SymbolTable;
-use crate::venues::wire_util::{skip_rest, DecSeed, LevelsSeed, RawDecSeed, Scale};
+use crate::venues::wire_util::{skip_rest, BoundedSeq, DecSeed, LevelsSeed, RawDecSeed, Scale};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
@@ -616,7 +616,12 @@ impl<'de> Visitor<'de> for V2Elem<'_> {
                     } else {
                         &mut self.buf.asks
                     };
-                    map.next_value_seed(ObjLevels { scale: sc, out })?;
+                    map.next_value_seed(BoundedSeq {
+                        out,
+                        elem: ObjLevel(sc),
+                        keep: Some,
+                        what: "too many levels in one message",
+                    })?;
                 }
                 "checksum" if !trade => {
                     let c: u64 = map.next_value()?;
@@ -665,40 +670,7 @@ impl<'de> Visitor<'de> for V2Elem<'_> {
     }
 }
 
-/// v2 levels `[{"price": <number>, "qty": <number>}, ...]`, exact from the raw tokens.
-struct ObjLevels<'a> {
-    scale: Scale,
-    out: &'a mut Vec<Level>,
-}
-
-impl<'de> DeserializeSeed<'de> for ObjLevels<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ObjLevels<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of {price, qty}")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        loop {
-            if self.out.len() == self.out.capacity() {
-                if seq.next_element::<IgnoredAny>()?.is_some() {
-                    return Err(de::Error::custom("too many levels in one message"));
-                }
-                return Ok(());
-            }
-            match seq.next_element_seed(ObjLevel(self.scale))? {
-                Some(l) => self.out.push(l),
-                None => return Ok(()),
-            }
-        }
-    }
-}
-
+#[derive(Clone, Copy)]
 struct ObjLevel(Scale);
 
 impl<'de> DeserializeSeed<'de> for ObjLevel {
