@@ -11,9 +11,9 @@ use super::{RecLine, VerifyReport};
 use crate::detect::Market;
 use crate::event::{MdEvent, MdKind};
 use crate::feed::{tag, EventSink, VenueCounters, VenueHandler};
-use crate::instrument::{InstrumentKind, InstrumentSpec};
+use crate::instrument::InstrumentKind;
 use crate::ring::RawMeta;
-use crate::types::{Amount, InstrumentId, Price, Qty, VenueId};
+use crate::types::VenueId;
 use crate::venues::binance::{BinanceHandler, InstrumentRef, Limits, Market as BMarket};
 use crate::venues::wire_util::Scale;
 use std::collections::{BTreeSet, HashMap};
@@ -71,31 +71,19 @@ pub fn verify(venue: &str, lines: &[RecLine], http: &[RecLine], rep: &mut Verify
         BMarket::Usdm
     };
     let syms: Vec<String> = symbols(lines, http).into_iter().collect();
-    let specs: Vec<InstrumentSpec> = syms
-        .iter()
-        .enumerate()
-        .map(|(i, s)| InstrumentSpec {
-            id: InstrumentId(i as u16),
-            venue: VenueId(0),
-            venue_name: venue.to_string(),
-            symbol: s.clone(),
-            base: String::new(),
-            quote: String::new(),
-            kind: if market == BMarket::Spot {
-                InstrumentKind::Spot
-            } else {
-                InstrumentKind::LinearPerp
-            },
+    let mut specs = super::driver::generic_specs(
+        venue,
+        &syms,
+        Scale {
             price_dec: DEC,
             qty_dec: DEC,
-            tick_size: Price(1),
-            lot_size: Qty(1),
-            min_qty: Qty(1),
-            max_qty: Qty(i64::MAX),
-            min_notional: Amount(0),
-            contract_size: Amount(100_000_000),
-        })
-        .collect();
+        },
+    );
+    if market != BMarket::Spot {
+        for sp in &mut specs {
+            sp.kind = InstrumentKind::LinearPerp;
+        }
+    }
     let counters = Arc::new(VenueCounters::default());
     let mut h = BinanceHandler::new(
         VenueId(0),

@@ -9,53 +9,13 @@ use super::{RecLine, VerifyReport};
 use crate::detect::Market;
 use crate::event::{MdEvent, MdKind};
 use crate::feed::{tag, EventSink, VenueCounters, VenueHandler};
-use crate::instrument::{InstrumentKind, InstrumentSpec};
+use crate::instrument::InstrumentSpec;
 use crate::ring::RawMeta;
-use crate::types::{Amount, InstrumentId, Price, Qty, VenueId};
-use crate::venues::binance::InstrumentRef;
-use crate::venues::wire_util::Scale;
+use crate::types::VenueId;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-/// Specs for `symbols` (engine id = position) with the same decimals everywhere.
-pub fn specs(venue: &str, symbols: &[String], scale: Scale) -> Vec<InstrumentSpec> {
-    symbols
-        .iter()
-        .enumerate()
-        .map(|(i, s)| InstrumentSpec {
-            id: InstrumentId(i as u16),
-            venue: VenueId(0),
-            venue_name: venue.to_string(),
-            symbol: s.clone(),
-            base: String::new(),
-            quote: String::new(),
-            kind: InstrumentKind::Spot,
-            price_dec: scale.price_dec,
-            qty_dec: scale.qty_dec,
-            tick_size: Price(1),
-            lot_size: Qty(1),
-            min_qty: Qty(1),
-            max_qty: Qty(i64::MAX),
-            min_notional: Amount(0),
-            contract_size: Amount(100_000_000),
-        })
-        .collect()
-}
-
-/// Handler references for `specs`.
-pub fn refs(specs: &[InstrumentSpec]) -> Vec<InstrumentRef> {
-    specs
-        .iter()
-        .map(|s| InstrumentRef {
-            id: s.id,
-            symbol: s.symbol.clone(),
-            scale: Scale {
-                price_dec: s.price_dec,
-                qty_dec: s.qty_dec,
-            },
-        })
-        .collect()
-}
+pub use super::driver::{generic_specs as specs, refs};
 
 /// Best bid price, its quantity, best ask price, its quantity.
 pub type Top = [i64; 4];
