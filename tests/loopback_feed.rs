@@ -102,6 +102,35 @@ fn stall_trips_the_silence_watchdog() {
 }
 
 #[test]
+#[ignore = "real time: a 70 s stall against the default 60 s watchdog (about 75 s); .ci/run runs it"]
+fn real_70s_stall_trips_the_default_60s_watchdog() {
+    // the fault at full scale: no test-only timeout, the shipped default watchdog
+    let (_, rres) = replay();
+    let run = paper(
+        "lb-stall70",
+        false,
+        false,
+        Faults {
+            stall_after: Some(5000),
+            stall_ns: 70_000_000_000,
+            ..Faults::default()
+        },
+        "reconnect_backoff_min_ns = 20_000_000\n",
+    );
+    let fired: u64 = VENUES
+        .iter()
+        .map(|v| net(&run, v, "silence_timeouts"))
+        .sum();
+    assert!(fired >= 1, "the 60 s watchdog fired during the 70 s stall");
+    for v in VENUES {
+        let r = &run.report["venues"][v];
+        assert!(r["syncs"].as_u64().unwrap() >= 1, "{v}");
+        assert_eq!(r["parse_errors"], 0, "{v}");
+    }
+    assert_recovered(&run, &rres);
+}
+
+#[test]
 fn malformed_frame_drops_the_connection_and_recovers() {
     let (_, rres) = replay();
     let run = paper(
