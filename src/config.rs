@@ -206,8 +206,8 @@ pub struct FeedThreadConfig {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct VenueConfig {
-    /// Exchange protocol (`binance`, ...; see [`crate::venues::EXCHANGES`]).
-    pub exchange: String,
+    /// Exchange (`binance`, `okx`, ...; see [`crate::venues::Exchange`]).
+    pub exchange: crate::venues::Exchange,
     /// Market of that exchange, where it has several (Binance: `spot`, `usdm`, `coinm`).
     #[serde(default)]
     pub market: Option<String>,
@@ -225,8 +225,9 @@ pub struct VenueConfig {
     /// Leverage for derivatives margin (margin = notional / leverage).
     #[serde(default = "one")]
     pub leverage: f64,
-    /// Levels kept per book side.
-    #[serde(default = "default_book_levels")]
+    /// Levels kept per book side (required: there is no good default for every venue; a
+    /// full side drops its worst level and counts it). Binance diff books grow past the
+    /// 1,000-level snapshot, so 5,000 is typical there; Kraken needs more than `book_depth`.
     pub book_levels: usize,
     /// Paper/live: WebSocket base URL instead of the exchange's public one, e.g.
     /// `ws://127.0.0.1:9901/spot` for the loopback replay server (`arbot replay-server`).
@@ -375,9 +376,6 @@ impl VenueConfig {
 
 fn default_latency() -> u64 {
     1_000_000
-}
-fn default_book_levels() -> usize {
-    5000
 }
 
 /// `[[instrument_files]]`.
@@ -630,6 +628,27 @@ pub struct VenueSetup {
     pub name: String,
     /// Its config.
     pub cfg: VenueConfig,
+    /// The wire options venue code reads.
+    pub options: crate::venues::VenueOptions,
+    /// The venue's adapter (typed parameters resolved from the options).
+    pub adapter: std::sync::Arc<dyn crate::venues::Venue>,
+}
+
+impl VenueConfig {
+    /// The keys venue code reads, for the venue named `name`.
+    pub fn options(&self, name: &str) -> crate::venues::VenueOptions {
+        crate::venues::VenueOptions {
+            name: name.to_string(),
+            market: self.market.clone(),
+            protocol: self.protocol.clone(),
+            book_depth: self.book_depth,
+            book_levels: self.book_levels,
+            depth_stream: self.depth_stream.clone(),
+            snapshot_limit: self.snapshot_limit,
+            ws_url: self.ws_url.clone(),
+            rest_url: self.rest_url.clone(),
+        }
+    }
 }
 
 /// A spatial group with instrument ids.
@@ -666,6 +685,34 @@ impl Setup {
     /// Venue id by name.
     pub fn venue_id(&self, name: &str) -> Option<VenueId> {
         self.venues.iter().find(|v| v.name == name).map(|v| v.id)
+    }
+
+    /// The market-data handler of venue `v` (parser + book-sync rules for its instruments).
+    pub fn handler(
+        &self,
+        v: VenueId,
+        counters: std::sync::Arc<crate::feed::VenueCounters>,
+    ) -> Result<Box<dyn crate::feed::VenueHandler>, String> {
+        self.venues[v.idx()]
+            .adapter
+            .handler(&self.venue_ctx(v), counters)
+    }
+
+    /// The live connection protocol of venue `v`.
+    pub fn protocol(
+        &self,
+        v: VenueId,
+    ) -> Result<Box<dyn crate::feed::protocol::VenueProtocol>, String> {
+        self.venues[v.idx()].adapter.protocol(&self.venue_ctx(v))
+    }
+
+    /// What venue code sees of venue `v`: its options and the instrument table.
+    pub fn venue_ctx(&self, v: VenueId) -> crate::venues::VenueCtx<'_> {
+        crate::venues::VenueCtx {
+            id: v,
+            options: &self.venues[v.idx()].options,
+            instruments: &self.instruments,
+        }
     }
 
     /// Taker fee of every instrument, indexed by [`InstrumentId`]: its venue's fee for its
@@ -745,29 +792,12 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
     let mut venues = Vec::new();
     for (i, (name, v)) in cfg.venues.iter().enumerate() {
         let k = |f: &str| format!("venues.{name}.{f}");
-        match v.exchange.as_str() {
-            "binance" => {
-                if v.market.is_none() {
-                    return Err(invalid(
-                        k("market"),
-                        "required for binance: spot, usdm or coinm",
-                    ));
-                }
-            }
-            "upbit" | "bithumb" | "kucoin" | "gateio" | "bitget" | "okx" | "bybit" | "coinbase"
-            | "kraken" => {
-                crate::venues::check_venue(v).map_err(|(key, msg)| invalid(k(key), msg))?
-            }
-            other => {
-                return Err(invalid(
-                    k("exchange"),
-                    format!(
-                        "unknown exchange {other:?} (supported: {})",
-                        crate::venues::EXCHANGES.join(", ")
-                    ),
-                ))
-            }
+        if v.book_levels == 0 || v.book_levels > 100_000 {
+            return Err(invalid(k("book_levels"), "must be in [1, 100000]"));
         }
+        let options = v.options(name);
+        let adapter =
+            crate::venues::configure(v.exchange, &options).map_err(|e| invalid(k(e.key), e.msg))?;
         for (kind, f) in v.fees.entries() {
             if let Some(f) = f {
                 if !f.taker_bps.is_finite() || f.taker_bps < 0.0 || f.taker_bps > 1000.0 {
@@ -800,9 +830,6 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
         }
         if !(v.leverage.is_finite() && v.leverage >= 1.0 && v.leverage <= 125.0) {
             return Err(invalid(k("leverage"), "must be in [1, 125]"));
-        }
-        if v.book_levels == 0 || v.book_levels > 100_000 {
-            return Err(invalid(k("book_levels"), "must be in [1, 100000]"));
         }
         for (a, b) in &v.balances {
             finite_nonneg(&k(&format!("balances.{a}")), *b)?;
@@ -845,6 +872,8 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
             id: VenueId(i as u8),
             name: name.clone(),
             cfg: v.clone(),
+            options,
+            adapter,
         });
     }
     let vid = |key: &str, name: &str| -> Result<VenueId, ConfigError> {
@@ -863,11 +892,12 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
     for (i, f) in cfg.instrument_files.iter().enumerate() {
         let key = format!("instrument_files[{i}]");
         let v = vid(&format!("{key}.venue"), &f.venue)?;
-        let vc = &venues[v.idx()].cfg;
         let p = resolve_path(base, &f.path);
         let text = std::fs::read_to_string(&p)
             .map_err(|e| invalid(format!("{key}.path"), format!("{}: {e}", p.display())))?;
-        let all = crate::venues::parse_instrument_file(vc, &f.venue, &text)
+        let all = venues[v.idx()]
+            .adapter
+            .parse_instruments(&f.venue, &text)
             .map_err(|e| invalid(format!("{key}.path"), e))?;
         for s in &f.symbols {
             let d = all
@@ -932,6 +962,17 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
                 return Err(invalid(
                     format!("{key}.instruments"),
                     format!("{s} listed twice"),
+                ));
+            }
+            let vs = &venues[spec.venue.idx()];
+            if vs.adapter.order_encoder("", b"").is_none() {
+                return Err(invalid(
+                    format!("{key}.instruments"),
+                    format!(
+                        "{s}: order entry is not built for {} yet, so venue {} cannot be in a \
+                         trading group (it can still feed `premium` or `verify-book`)",
+                        vs.cfg.exchange, vs.name
+                    ),
                 ));
             }
             members.push(id);
@@ -1240,10 +1281,12 @@ files = [{ venue = "a", path = "Cargo.toml" }]
 exchange = "binance"
 market = "spot"
 taker_fee_bps = 10.0
+book_levels = 5000
 [venues.b]
 exchange = "binance"
 market = "usdm"
 taker_fee_bps = 5.0
+book_levels = 5000
 [[instruments]]
 venue = "a"
 symbol = "BTCUSDT"
@@ -1316,7 +1359,10 @@ instruments = ["a:BTCUSDT", "b:BTCUSDT"]
             "exchange = \"binance\"\nmarket = \"spot\"",
             "exchange = \"mtgox\"",
         ));
-        assert!(e.contains("venues.a.exchange"), "{e}");
+        assert!(
+            e.contains("exchange = \"mtgox\"") && e.contains("unknown exchange"),
+            "{e}"
+        );
         let e = err(&GOOD.replace("tick_size = \"0.01\"", "tick_size = \"0\""));
         assert!(e.contains("tick_size"), "{e}");
         let e = err(&GOOD.replace("mode = \"replay\"", "mode = \"yolo\""));
@@ -1351,37 +1397,60 @@ instruments = ["a:BTCUSDT", "b:BTCUSDT"]
 
     #[test]
     fn new_exchanges_check_their_keys() {
-        let okx = GOOD.replace(
+        // market data only: no trading group
+        let md = &GOOD[..GOOD.find("[[groups]]").unwrap()];
+        let okx = md.replace(
             "exchange = \"binance\"\nmarket = \"spot\"",
             "exchange = \"okx\"",
         );
         setup(&okx).unwrap();
-        let e = err(&GOOD.replace(
+        let e = err(&md.replace(
             "exchange = \"binance\"\nmarket = \"spot\"",
             "exchange = \"okx\"\nmarket = \"spot\"",
         ));
         assert!(e.contains("venues.a.market"), "{e}");
-        let kr = GOOD.replace(
-            "exchange = \"binance\"\nmarket = \"spot\"",
-            "exchange = \"kraken\"\nprotocol = \"v1\"\nbook_depth = 1000\nbook_levels = 1000",
-        );
+        let kr = md
+            .replacen(
+                "exchange = \"binance\"\nmarket = \"spot\"",
+                "exchange = \"kraken\"\nprotocol = \"v1\"\nbook_depth = 1000",
+                1,
+            )
+            .replacen("book_levels = 5000", "book_levels = 1000", 1);
         let e = err(&kr);
         assert!(e.contains("venues.a.book_levels"), "{e}");
         setup(&kr.replace("book_levels = 1000", "book_levels = 1100")).unwrap();
         let e = err(&kr.replace("book_depth = 1000", "book_depth = 7"));
         assert!(e.contains("venues.a.book_depth"), "{e}");
-        let by = GOOD.replace(
+        let by = md.replace(
             "exchange = \"binance\"\nmarket = \"usdm\"",
             "exchange = \"bybit\"\nmarket = \"linear\"\nbook_depth = 500",
         );
         setup(&by).unwrap();
         let e = err(&by.replace("market = \"linear\"", "market = \"spot\""));
         assert!(e.contains("venues.b.book_depth"), "{e}");
-        let cb = GOOD.replace(
+        let cb = md.replace(
             "exchange = \"binance\"\nmarket = \"spot\"",
             "exchange = \"coinbase\"\nprotocol = \"fix\"",
         );
         assert!(err(&cb).contains("venues.a.protocol"));
+        // single-protocol venues refuse `protocol` instead of ignoring it
+        let up = md.replace(
+            "exchange = \"binance\"\nmarket = \"spot\"",
+            "exchange = \"upbit\"\nprotocol = \"v2\"",
+        );
+        assert!(err(&up).contains("venues.a.protocol"), "{}", err(&up));
+        // a venue without order entry cannot trade: in a group it is an error naming the group
+        let e = err(&GOOD.replace(
+            "exchange = \"binance\"\nmarket = \"spot\"",
+            "exchange = \"okx\"",
+        ));
+        assert!(
+            e.contains("groups[0].instruments") && e.contains("order entry"),
+            "{e}"
+        );
+        // the book depth must be set
+        let e = err(&GOOD.replacen("book_levels = 5000\n", "", 1));
+        assert!(e.contains("book_levels"), "{e}");
     }
 
     #[test]

@@ -630,7 +630,7 @@ pub fn run_paper(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineError
         let mut sources: Vec<Box<dyn FeedSource>> = Vec::new();
         for v in venues {
             let vs = &setup.venues[v.idx()];
-            let proto = crate::venues::make_protocol(setup, *v).map_err(EngineError::Setup)?;
+            let proto = setup.protocol(*v).map_err(EngineError::Setup)?;
             // venues that hand out their WebSocket endpoint from a REST call (KuCoin's token):
             // one call at start-up, cold path
             let (urls, app_ping) = match proto.pre_connect() {
@@ -823,7 +823,7 @@ impl Feeds {
         self.control.push(ctx);
         let handlers = venues
             .iter()
-            .map(|v| crate::venues::make_handler(setup, *v, counters[v.idx()].clone()))
+            .map(|v| setup.handler(*v, counters[v.idx()].clone()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(EngineError::Setup)?;
         self.threads.push((

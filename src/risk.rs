@@ -671,6 +671,7 @@ files = [{ venue = "p", path = "Cargo.toml" }]
 exchange = "binance"
 market = "usdm"
 taker_fee_bps = 0.0
+book_levels = 5000
 balances = { USDT = 10000.0 }
 [[instruments]]
 venue = "p"

@@ -35,11 +35,13 @@ files = [{{ venue = "a", path = "Cargo.toml" }}]
 exchange = "binance"
 market = "spot"
 taker_fee_bps = {fee_a_bps}
+book_levels = 5000
 balances = {{ {bal_a} }}
 [venues.b]
 exchange = "binance"
 market = "spot"
 taker_fee_bps = {fee_b_bps}
+book_levels = 5000
 balances = {{ {bal_b} }}
 [[instruments]]
 venue = "a"

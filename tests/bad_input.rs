@@ -38,6 +38,7 @@ wait = "park"
 exchange = "binance"
 market = "spot"
 taker_fee_bps = 10.0
+book_levels = 5000
 [[instruments]]
 venue = "binance-spot"
 symbol = "BTCUSDT"

@@ -54,7 +54,7 @@ fn books_sync_and_match_book_ticker_on_real_data() {
     let mut handlers: Vec<_> = setup
         .venues
         .iter()
-        .map(|v| arbot::venues::make_handler(&setup, v.id, counters[v.id.idx()].clone()).unwrap())
+        .map(|v| setup.handler(v.id, counters[v.id.idx()].clone()).unwrap())
         .collect();
     let mut market = Market::new(&setup);
     // state of the exchange's top of book per venue = bookTicker with the largest u ≤ depth u

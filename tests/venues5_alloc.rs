@@ -86,11 +86,13 @@ wait = "spin-yield"
 exchange = "coinbase"
 protocol = "exchange"
 taker_fee_bps = 60.0
+book_levels = 5000
 [venues.bybit]
 exchange = "bybit"
 market = "inverse"
 protocol = "v2"
 taker_fee_bps = 7.5
+book_levels = 5000
 [[instrument_files]]
 venue = "coinbase"
 path = "{rec}/COINBASE.0"

@@ -27,19 +27,24 @@ files = [{{ venue = "upbit", path = "Cargo.toml" }}]
 [venues.upbit]
 exchange = "upbit"
 taker_fee_bps = 5.0
+book_levels = 5000
 [venues.bithumb]
 exchange = "bithumb"
 market = "legacy"
 taker_fee_bps = 4.0
+book_levels = 5000
 [venues.kucoin]
 exchange = "kucoin"
 taker_fee_bps = 10.0
+book_levels = 5000
 [venues.gate]
 exchange = "gateio"
 taker_fee_bps = 20.0
+book_levels = 5000
 [venues.bitget]
 exchange = "bitget"
 taker_fee_bps = 10.0
+book_levels = 5000
 [[instrument_files]]
 venue = "upbit"
 path = "{up}"
@@ -121,31 +126,29 @@ fn new_venues_and_premium_resolve() {
     assert!(p.rate_label.contains("upbit:KRW-USDT"));
     // every new venue gets a handler from the registry
     for v in &s.venues {
-        let h = arbot::venues::make_handler(&s, v.id, Default::default());
+        let h = s.handler(v.id, Default::default());
         assert!(h.is_ok(), "{}", v.name);
     }
     // and a connection protocol built from the same config
-    use arbot::feed::protocol::VenueProtocol;
     let id = |n: &str| s.venue_id(n).unwrap();
-    let up = arbot::venues::upbit::protocol::QuotationProtocol::from_setup(&s, id("upbit"));
+    let up = s.protocol(id("upbit")).unwrap();
     assert!(
         up.subscribe_frames(0)[0]
             .contains(r#""codes":["KRW-USDT","KRW-BTC","KRW-LAMB","KRW-WAVES","BTC-XTZ"]"#),
         "{:?}",
         up.subscribe_frames(0)
     );
-    let bt =
-        arbot::venues::bithumb::protocol::BithumbProtocol::from_setup(&s, id("bithumb")).unwrap();
+    let bt = s.protocol(id("bithumb")).unwrap();
     assert_eq!(
         bt.ws_urls(),
         vec!["wss://pubwss.bithumb.com/pub/ws".to_string()],
         "market = legacy"
     );
     assert!(bt.subscribe_frames(0)[0].contains(r#"["GOM2_KRW","BTC_KRW"]"#));
-    let ku = arbot::venues::kucoin::protocol::KucoinProtocol::from_setup(&s, id("kucoin"));
+    let ku = s.protocol(id("kucoin")).unwrap();
     assert!(ku.pre_connect().is_some());
     assert!(ku.subscribe_frames(0)[0].contains("/market/level2:BTC-USDT,SNX-BTC"));
-    let ga = arbot::venues::gateio::protocol::GateProtocol::from_setup(&s, id("gate"));
+    let ga = s.protocol(id("gate")).unwrap();
     let btc_usdt = s
         .instruments
         .iter()
@@ -156,7 +159,7 @@ fn new_venues_and_premium_resolve() {
         .snapshot_url(btc_usdt)
         .unwrap()
         .contains("currency_pair=BTC_USDT"));
-    let bg = arbot::venues::bitget::protocol::BitgetProtocol::from_setup(&s, id("bitget"));
+    let bg = s.protocol(id("bitget")).unwrap();
     assert!(bg.subscribe_frames(0)[0].contains(r#""instId":"CULTUSDT""#));
     let fixed = PREMIUM.replace(
         r#"rate = { book = "upbit:KRW-USDT" }"#,

@@ -85,10 +85,12 @@ wait = "park"
 exchange = "binance"
 market = "spot"
 taker_fee_bps = 10.0
+book_levels = 5000
 balances = {{ USDT = 1000.0 }}
 [venues.upbit]
 exchange = "upbit"
 taker_fee_bps = 5.0
+book_levels = 5000
 balances = {{ KRW = 1000000.0 }}
 [[instruments]]
 venue = "binance-spot"

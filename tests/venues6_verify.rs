@@ -231,16 +231,18 @@ fn a_changed_bitget_size_is_a_checksum_mismatch_and_bad_lines_are_parse_errors()
 
 fn defs(exchange: &str, file: &str) -> Vec<arbot::instrument::InstrumentDef> {
     let text = std::fs::read_to_string(rec(file)).unwrap();
-    let v: arbot::config::VenueConfig = toml::from_str(&format!(
-        "exchange = \"{exchange}\"\ntaker_fee_bps = 10.0\n{}",
-        if exchange == "bithumb" {
-            "market = \"legacy\""
-        } else {
-            ""
-        }
-    ))
-    .unwrap();
-    arbot::venues::parse_instrument_file(&v, exchange, &text).unwrap()
+    let ex: arbot::venues::Exchange = exchange.parse().unwrap();
+    let o = arbot::venues::VenueOptions {
+        name: exchange.into(),
+        market: (exchange == "bithumb").then(|| "legacy".to_string()),
+        book_levels: 5000,
+        snapshot_limit: 1000,
+        ..Default::default()
+    };
+    arbot::venues::configure(ex, &o)
+        .unwrap()
+        .parse_instruments(exchange, &text)
+        .unwrap()
 }
 
 fn refs(defs: &[arbot::instrument::InstrumentDef], want: &[String]) -> Vec<InstrumentRef> {

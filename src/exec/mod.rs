@@ -16,7 +16,7 @@ use crate::ring::{Consumer, Producer};
 use crate::risk::ApprovedIntent;
 use crate::stats::Latency;
 use crate::types::{Amount, InstrumentId, Side, VenueId};
-use crate::venues::binance::orders::{OrderEncoder, OrderFields, OrderKind};
+use crate::venues::{OrderEncoder, OrderFields, OrderKind};
 use crate::wait::Waiter;
 use sim::{SimFill, SimOrder};
 
@@ -86,7 +86,7 @@ pub struct ExecStats {
 /// The execution thread's state.
 pub struct Executor {
     insts: Vec<InstExec>,
-    encoders: Vec<OrderEncoder>,
+    encoders: Vec<Box<dyn OrderEncoder>>,
     latency: Vec<u64>,
     slots: Vec<TradeSlot>,
     market_orders: bool,
@@ -113,11 +113,11 @@ impl Executor {
         let mut encoders = Vec::new();
         let mut enc_of_venue = vec![usize::MAX; setup.venues.len()];
         for v in &setup.venues {
-            if v.cfg.exchange == "binance" {
-                if let Ok(m) = crate::venues::binance::market_of(&v.cfg) {
-                    enc_of_venue[v.id.idx()] = encoders.len();
-                    encoders.push(OrderEncoder::new(m, "simulated", SIM_KEY));
-                }
+            // venues without order entry cannot be in a trading group (config check), so
+            // nothing is ever encoded for them
+            if let Some(e) = v.adapter.order_encoder("simulated", SIM_KEY) {
+                enc_of_venue[v.id.idx()] = encoders.len();
+                encoders.push(e);
             }
         }
         let insts = setup
@@ -166,6 +166,12 @@ impl Executor {
         ts_ms: u64,
     ) {
         let ie = &self.insts[inst.idx()];
+        // only group members are traded, and config load refuses a group member whose venue
+        // has no order entry
+        debug_assert!(
+            ie.encoder != usize::MAX,
+            "order for a venue without order entry"
+        );
         if ie.encoder == usize::MAX {
             return;
         }

@@ -1,7 +1,31 @@
-//! Exchange adapters. Every venue folder has the same files: `mod.rs` (handler),
-//! `wire.rs` (message formats, real samples, doc links), `book.rs` (sync rules),
-//! `orders.rs` (order encoding/signing, where implemented), `instruments.rs` (specs from the
-//! venue's endpoint), `protocol.rs` (live connection: URL, subscriptions, keep-alive).
+//! Exchange adapters and the venue registry.
+//!
+//! Every venue folder has the same files: `mod.rs` (the [`Venue`] adapter and the market-data
+//! handler), `wire.rs` (message formats, real samples, doc links), `book.rs` (sync rules),
+//! `instruments.rs` (specs from the venue's instrument endpoint), `protocol.rs` (live
+//! connection: URL, subscriptions, keep-alive) and, where order entry exists, `orders.rs`
+//! (order encoding and signing).
+//!
+//! # The registry
+//! [`Exchange`] is the one list of exchanges this build speaks; the `registry!` invocation
+//! below generates it and its dispatch table from one line per venue. A config names a venue's
+//! exchange (`exchange = "okx"`); [`configure`] turns that venue's [`VenueOptions`] into the
+//! venue's typed parameters (validated once, at config load) behind the [`Venue`] trait, which
+//! gives everything else the engine needs of a venue: instrument-file parsing, the market-data
+//! handler, the live connection protocol, the order encoder. No exchange name is matched as
+//! a string anywhere else, and venue code never reads the config: it sees a [`VenueCtx`].
+//!
+//! # Adding a venue: the checklist
+//! 1. A folder `src/venues/<name>/` with the same files as the others: `wire.rs` (raw formats
+//!    with a real sample and the doc URL of each message), `book.rs` (its sync rules, on top of
+//!    [`seq_book`] where the venue numbers its updates), `instruments.rs`, `protocol.rs`
+//!    (a [`crate::feed::protocol::VenueProtocol`]), `orders.rs` once it trades, and `mod.rs`
+//!    with the handler (a [`crate::feed::VenueHandler`]), its typed parameters and
+//!    `pub fn configure(&VenueOptions) -> Result<Arc<dyn Venue>, KeyError>`.
+//! 2. One line in the `registry!` invocation below: `Variant => module, "config-name";`.
+//! 3. Recordings of the venue through `arbot verify-book` (book equal to the exchange's
+//!    checksums or BBO), a handler test table of real messages (malformed ones included), and
+//!    a row in the README's feature table.
 #![forbid(unsafe_code)]
 
 pub mod binance;
@@ -21,331 +45,306 @@ pub mod upbit;
 pub mod wire_util;
 
 use crate::book::{ChecksumKind, L2Book};
-use crate::config::{Setup, VenueConfig};
+use crate::feed::protocol::VenueProtocol;
 use crate::feed::{VenueCounters, VenueHandler};
-use crate::instrument::InstrumentDef;
-use crate::types::VenueId;
+use crate::instrument::{InstrumentDef, InstrumentSpec};
+use crate::types::{InstrumentId, VenueId};
 use std::sync::Arc;
 
-/// Exchanges this build speaks (`exchange = "..."` in a venue's config).
-pub const EXCHANGES: &[&str] = &[
-    "binance", "okx", "bybit", "coinbase", "kraken", "upbit", "bithumb", "kucoin", "gateio",
-    "bitget",
-];
+macro_rules! registry {
+    ($($variant:ident => $module:ident, $name:literal;)*) => {
+        /// An exchange this build speaks: `exchange = "<name>"` in a venue's config.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Exchange {
+            $(
+                #[doc = concat!("`", $name, "` (module [`", stringify!($module), "`]).")]
+                $variant,
+            )*
+        }
 
-/// Check the exchange-specific keys of a venue config: `Err((key, message))`.
-pub fn check_venue(v: &VenueConfig) -> Result<(), (&'static str, String)> {
-    match v.exchange.as_str() {
-        "binance" => binance::market_of(v).map(|_| ()),
-        "okx" => okx::check_venue(v),
-        "bybit" => bybit::check_venue(v),
-        "coinbase" => coinbase::check_venue(v),
-        "kraken" => kraken::check_venue(v),
-        "bithumb" => bithumb::feed_of(v).map(|_| ()),
-        "upbit" | "kucoin" | "gateio" | "bitget" => no_market(v),
-        other => Err((
-            "exchange",
-            format!(
-                "unknown exchange {other:?} (supported: {})",
-                EXCHANGES.join(", ")
-            ),
+        impl Exchange {
+            /// Every exchange, in registry order.
+            pub const ALL: &'static [Exchange] = &[$(Exchange::$variant),*];
+
+            /// The config spelling (`"binance"`, `"okx"`, ...).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Exchange::$variant => $name,)*
+                }
+            }
+
+            /// From the config spelling; `None` for an exchange this build does not speak.
+            pub fn parse(s: &str) -> Option<Exchange> {
+                match s {
+                    $($name => Some(Exchange::$variant),)*
+                    _ => None,
+                }
+            }
+
+            fn configure_venue(self, o: &VenueOptions) -> Result<Arc<dyn Venue>, KeyError> {
+                match self {
+                    $(Exchange::$variant => $module::configure(o),)*
+                }
+            }
+        }
+    };
+}
+
+registry! {
+    Binance => binance, "binance";
+    Okx => okx, "okx";
+    Bybit => bybit, "bybit";
+    Coinbase => coinbase, "coinbase";
+    Kraken => kraken, "kraken";
+    Upbit => upbit, "upbit";
+    Bithumb => bithumb, "bithumb";
+    Kucoin => kucoin, "kucoin";
+    Gateio => gateio, "gateio";
+    Bitget => bitget, "bitget";
+}
+
+impl Exchange {
+    /// The config spellings of every exchange, comma-separated (for error messages and `--help`).
+    pub fn names() -> String {
+        Exchange::ALL
+            .iter()
+            .map(|e| e.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl std::fmt::Display for Exchange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Exchange {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Exchange, String> {
+        Exchange::parse(s)
+            .ok_or_else(|| format!("unknown exchange {s:?} (supported: {})", Exchange::names()))
+    }
+}
+
+impl serde::Serialize for Exchange {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Exchange {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Exchange, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The keys of a `[venues.<name>]` config section that venue code reads (everything about
+/// the wire; fees, balances and latencies belong to the engine). Built by the config loader.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct VenueOptions {
+    /// The venue's name in the config (for messages).
+    pub name: String,
+    /// `market`: which market of a multi-market exchange (Binance `spot`/`usdm`/`coinm`,
+    /// Bybit `spot`/`linear`/`inverse`, Bithumb `v1`/`legacy`).
+    pub market: Option<String>,
+    /// `protocol`: wire protocol version where the exchange speaks several.
+    pub protocol: Option<String>,
+    /// `book_depth`: depth to subscribe where the exchange asks for one.
+    pub book_depth: Option<u32>,
+    /// `book_levels`: levels kept per book side.
+    pub book_levels: usize,
+    /// `depth_stream`: Binance diff-depth stream name.
+    pub depth_stream: Option<String>,
+    /// `snapshot_limit`: levels asked for in a REST depth snapshot.
+    pub snapshot_limit: u32,
+    /// `ws_url`: WebSocket base URL override (loopback servers).
+    pub ws_url: Option<String>,
+    /// `rest_url`: REST base URL override.
+    pub rest_url: Option<String>,
+}
+
+/// A venue config key with a bad value: `key` is relative to `[venues.<name>]`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {msg}")]
+pub struct KeyError {
+    /// The key (`market`, `book_depth`, ...).
+    pub key: &'static str,
+    /// What is wrong and what would be right.
+    pub msg: String,
+}
+
+impl KeyError {
+    /// An error about `key`.
+    pub fn new(key: &'static str, msg: impl Into<String>) -> KeyError {
+        KeyError {
+            key,
+            msg: msg.into(),
+        }
+    }
+}
+
+/// One configured venue as venue code sees it: its id and options, and the engine's
+/// instrument table (of which it serves the instruments whose `venue` is `id`).
+#[derive(Clone, Copy, Debug)]
+pub struct VenueCtx<'a> {
+    /// The venue's id.
+    pub id: VenueId,
+    /// Its wire options.
+    pub options: &'a VenueOptions,
+    /// Every instrument of the run, indexed by [`InstrumentId`].
+    pub instruments: &'a [InstrumentSpec],
+}
+
+impl<'a> VenueCtx<'a> {
+    /// The venue's name in the config.
+    pub fn name(&self) -> &'a str {
+        &self.options.name
+    }
+
+    /// This venue's instruments, in id order.
+    pub fn instruments(&self) -> impl Iterator<Item = &'a InstrumentSpec> + 'a {
+        let id = self.id;
+        self.instruments.iter().filter(move |i| i.venue == id)
+    }
+
+    /// This venue's instruments as (engine id, exchange symbol), in id order.
+    pub fn symbols(&self) -> Vec<(InstrumentId, String)> {
+        self.instruments()
+            .map(|i| (i.id, i.symbol.clone()))
+            .collect()
+    }
+
+    /// This venue's instruments as handler references (wire symbol + scale), in id order.
+    pub fn instrument_refs(&self) -> Vec<symbols::InstrumentRef> {
+        self.instruments()
+            .map(|i| symbols::InstrumentRef {
+                id: i.id,
+                symbol: i.symbol.clone(),
+                scale: wire_util::Scale {
+                    price_dec: i.price_dec,
+                    qty_dec: i.qty_dec,
+                },
+            })
+            .collect()
+    }
+
+    /// A message about this venue: `venue <name>: <msg>`.
+    pub fn err(&self, msg: impl std::fmt::Display) -> String {
+        format!("venue {}: {msg}", self.name())
+    }
+}
+
+/// One order to encode. Prices/quantities are instrument-scaled integers with their decimals.
+#[derive(Clone, Copy, Debug)]
+pub struct OrderFields<'a> {
+    /// Exchange symbol.
+    pub symbol: &'a str,
+    /// Buy or sell.
+    pub side: crate::types::Side,
+    /// Type / time in force.
+    pub kind: OrderKind,
+    /// Quantity, at `qty_dec`.
+    pub qty: i64,
+    /// Quantity decimals.
+    pub qty_dec: u32,
+    /// Limit price, at `price_dec` (ignored for market orders).
+    pub px: i64,
+    /// Price decimals.
+    pub price_dec: u32,
+    /// Our order id (the venue's client order id field).
+    pub client_id: u64,
+    /// Request time, ms since the epoch.
+    pub timestamp_ms: u64,
+    /// How long the venue may still accept the request, ms (Binance `recvWindow`).
+    pub recv_window_ms: u32,
+}
+
+/// Order type and time in force.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderKind {
+    /// Limit, immediate-or-cancel, at a limit price.
+    LimitIoc,
+    /// Market (no price).
+    Market,
+}
+
+/// Encodes and signs order requests into a buffer it reuses (no allocation per order).
+pub trait OrderEncoder: Send {
+    /// The complete request bytes for `o` (valid until the next call).
+    fn encode(&mut self, o: &OrderFields<'_>) -> &[u8];
+}
+
+/// A configured venue: the typed parameters of one `[venues.<name>]` section of one exchange,
+/// resolved at config load, and what the engine builds from them. Made by [`configure`].
+pub trait Venue: Send + Sync + std::fmt::Debug {
+    /// Which exchange.
+    fn exchange(&self) -> Exchange;
+
+    /// Instrument specs from the venue's instrument-endpoint response (raw JSON, or the
+    /// recorded `URL -> t: body` line of a cryptofeed `NAME.0` file).
+    fn parse_instruments(&self, venue_name: &str, text: &str)
+        -> Result<Vec<InstrumentDef>, String>;
+
+    /// The market-data handler (parser + book-sync rules) for the venue's instruments.
+    fn handler(
+        &self,
+        ctx: &VenueCtx<'_>,
+        counters: Arc<VenueCounters>,
+    ) -> Result<Box<dyn VenueHandler>, String>;
+
+    /// The live connection protocol (URLs, subscriptions, keep-alive, snapshot URLs,
+    /// resubscribe frames), with the `ws_url`/`rest_url` overrides applied.
+    fn protocol(&self, ctx: &VenueCtx<'_>) -> Result<Box<dyn VenueProtocol>, String>;
+
+    /// An order encoder signing with `api_key`/`secret`, or `None` where order entry is not
+    /// built for this venue yet (such a venue can feed market data, not trade).
+    fn order_encoder(&self, _api_key: &str, _secret: &[u8]) -> Option<Box<dyn OrderEncoder>> {
+        None
+    }
+}
+
+/// Resolve one venue's options into its typed adapter. Errors name the key.
+pub fn configure(exchange: Exchange, options: &VenueOptions) -> Result<Arc<dyn Venue>, KeyError> {
+    exchange.configure_venue(options)
+}
+
+/// Compute the venue checksum of `book` for `kind`; `None` when the kind has no checksum.
+pub fn checksum(kind: ChecksumKind, book: &L2Book, spec: &InstrumentSpec) -> Option<i64> {
+    checksum::compute(kind, book, spec)
+}
+
+/// Exchanges with a single market: `market` must be absent.
+pub(crate) fn no_market(ex: Exchange, o: &VenueOptions) -> Result<(), KeyError> {
+    match &o.market {
+        None => Ok(()),
+        Some(m) => Err(KeyError::new(
+            "market",
+            format!("{ex} has one market; remove `market = {m:?}`"),
         )),
     }
 }
 
-/// Parse a venue's instrument-endpoint response (`NAME.0` recording or raw JSON body).
-pub fn parse_instrument_file(
-    v: &VenueConfig,
-    venue_name: &str,
-    text: &str,
-) -> Result<Vec<InstrumentDef>, String> {
-    match v.exchange.as_str() {
-        "binance" => {
-            let m = binance::market_of(v).map_err(|e| e.1)?;
-            let first = text.lines().next().unwrap_or("");
-            binance::instruments::parse_exchange_info(first, m, venue_name)
-        }
-        "okx" => okx::instruments::parse_instruments(text, venue_name),
-        "bybit" => bybit::instruments::parse_instruments(text, venue_name),
-        "coinbase" => coinbase::instruments::parse_products(text, venue_name),
-        "kraken" => kraken::instruments::parse_asset_pairs(text, venue_name),
-        "upbit" => upbit::instruments::parse_market_all(text, venue_name),
-        "bithumb" => bithumb::instruments::parse_tickers(text, venue_name),
-        "kucoin" => kucoin::instruments::parse_symbols(text, venue_name),
-        "gateio" => gateio::instruments::parse_currency_pairs(text, venue_name),
-        "bitget" => bitget::instruments::parse_products(text, venue_name),
-        other => Err(format!("no instrument-file reader for {other}")),
-    }
-}
-
-/// Compute the venue checksum of `book` for `kind`; `None` when the kind has no checksum.
-pub fn checksum(
-    kind: ChecksumKind,
-    book: &L2Book,
-    spec: &crate::instrument::InstrumentSpec,
-) -> Option<i64> {
-    checksum::compute(kind, book, spec)
-}
-
-/// Build the market-data handler for venue `v` of a resolved config.
-pub fn make_handler(
-    setup: &Setup,
-    v: VenueId,
-    counters: Arc<VenueCounters>,
-) -> Result<Box<dyn VenueHandler>, String> {
-    let vs = &setup.venues[v.idx()];
-    match vs.cfg.exchange.as_str() {
-        "binance" => {
-            let market =
-                binance::market_of(&vs.cfg).map_err(|e| format!("venue {}: {}", vs.name, e.1))?;
-            let insts = setup
-                .instruments
-                .iter()
-                .filter(|i| i.venue == v)
-                .map(|i| binance::InstrumentRef {
-                    id: i.id,
-                    symbol: i.symbol.clone(),
-                    scale: wire_util::Scale {
-                        price_dec: i.price_dec,
-                        qty_dec: i.qty_dec,
-                    },
-                })
-                .collect();
-            Ok(Box::new(binance::BinanceHandler::new(
-                v,
-                market,
-                insts,
-                binance::Limits {
-                    max_levels_per_msg: vs.cfg.book_levels.max(1000),
-                    ..binance::Limits::default()
-                },
-                counters,
-            )))
-        }
-        "okx" => okx::make_handler(setup, v, counters),
-        "bybit" => bybit::make_handler(setup, v, counters),
-        "coinbase" => coinbase::make_handler(setup, v, counters),
-        "kraken" => kraken::make_handler(setup, v, counters),
-        "upbit" => Ok(Box::new(upbit::UpbitHandler::new(
-            v,
-            instrument_refs(setup, v),
-            counters,
-        ))),
-        "bithumb" => {
-            let feed =
-                bithumb::feed_of(&vs.cfg).map_err(|e| format!("venue {}: {}", vs.name, e.1))?;
-            Ok(Box::new(bithumb::BithumbHandler::new(
-                v,
-                feed,
-                instrument_refs(setup, v),
-                counters,
-            )))
-        }
-        "kucoin" => Ok(Box::new(kucoin::KucoinHandler::new(
-            v,
-            instrument_refs(setup, v),
-            kucoin::Limits::default(),
-            counters,
-        ))),
-        "gateio" => Ok(Box::new(gateio::GateHandler::new(
-            v,
-            instrument_refs(setup, v),
-            gateio::Limits::default(),
-            counters,
-        ))),
-        "bitget" => Ok(Box::new(bitget::BitgetHandler::new(
-            v,
-            instrument_refs(setup, v),
-            counters,
-        ))),
-        other => Err(format!("venue {}: unknown exchange {other}", vs.name)),
-    }
-}
-
-/// A venue protocol with the config's overrides applied: `ws_url` (for venues whose URL is
-/// fixed, e.g. to point them at a loopback server) and per-instrument resubscribe frames
-/// built from the venue's own `resubscribe_frames(symbol)`.
-struct Adapted<P> {
-    p: P,
-    url: Option<String>,
-    symbols: Vec<(crate::types::InstrumentId, String)>,
-    resub: fn(&P, &str, crate::types::InstrumentId) -> Vec<String>,
-}
-
-impl<P: crate::feed::protocol::VenueProtocol> crate::feed::protocol::VenueProtocol for Adapted<P> {
-    fn ws_urls(&self) -> Vec<String> {
-        match &self.url {
-            Some(u) => vec![u.clone()],
-            None => self.p.ws_urls(),
-        }
-    }
-    fn subscribe_frames(&self, conn: usize) -> Vec<String> {
-        self.p.subscribe_frames(conn)
-    }
-    fn app_ping(&self) -> crate::feed::protocol::AppPing {
-        self.p.app_ping()
-    }
-    fn is_keepalive(&self, frame: &[u8]) -> bool {
-        self.p.is_keepalive(frame)
-    }
-    fn snapshot_url(&self, i: crate::types::InstrumentId) -> Option<String> {
-        self.p.snapshot_url(i)
-    }
-    fn max_connection_age(&self) -> Option<std::time::Duration> {
-        self.p.max_connection_age()
-    }
-    fn resubscribe_frames(&self, i: crate::types::InstrumentId) -> Vec<String> {
-        match self.symbols.iter().find(|(id, _)| *id == i) {
-            Some((_, s)) => (self.resub)(&self.p, s, i),
-            None => Vec::new(),
-        }
-    }
-    fn pre_connect(&self) -> Option<crate::feed::protocol::PreConnect> {
-        self.p.pre_connect()
-    }
-    fn plan_connect(&self, r: &[u8]) -> Result<crate::feed::protocol::ConnectPlan, String> {
-        let mut plan = self.p.plan_connect(r)?;
-        if let Some(u) = &self.url {
-            plan.urls = vec![u.clone()];
-        }
-        Ok(plan)
-    }
-}
-
-fn adapt<P: crate::feed::protocol::VenueProtocol + 'static>(
-    p: P,
-    vs: &crate::config::VenueSetup,
-    symbols: Vec<(crate::types::InstrumentId, String)>,
-    resub: fn(&P, &str, crate::types::InstrumentId) -> Vec<String>,
-) -> Box<dyn crate::feed::protocol::VenueProtocol> {
-    Box::new(Adapted {
-        p,
-        url: vs.cfg.ws_url.clone(),
-        symbols,
-        resub,
-    })
-}
-
-/// Build the live connection protocol (URLs, subscriptions, keep-alive, snapshot URLs,
-/// resubscribe frames) for venue `v` of a resolved config (paper/live modes).
-pub fn make_protocol(
-    setup: &Setup,
-    v: VenueId,
-) -> Result<Box<dyn crate::feed::protocol::VenueProtocol>, String> {
-    let vs = &setup.venues[v.idx()];
-    check_venue(&vs.cfg).map_err(|e| format!("venue {}: {}: {}", vs.name, e.0, e.1))?;
-    let symbols: Vec<(crate::types::InstrumentId, String)> = setup
-        .instruments
-        .iter()
-        .filter(|i| i.venue == v)
-        .map(|i| (i.id, i.symbol.clone()))
-        .collect();
-    let names: Vec<String> = symbols.iter().map(|(_, s)| s.clone()).collect();
-    let cfg = &vs.cfg;
-    Ok(match cfg.exchange.as_str() {
-        "binance" => Box::new(
-            binance::protocol::BinanceProtocol::new(cfg, symbols)
-                .map_err(|e| format!("venue {}: {e}", vs.name))?,
-        ),
-        "okx" => adapt(
-            okx::protocol::OkxProtocol::new(names),
-            vs,
-            symbols,
-            |p, s, _| p.resubscribe_frames(s),
-        ),
-        "bybit" => {
-            if cfg.protocol.as_deref() == Some("v2") {
-                return Err(format!("venue {}: bybit v2 is the retired feed of the recordings; use protocol = \"v5\" live", vs.name));
-            }
-            let cat = cfg
-                .market
-                .as_deref()
-                .and_then(bybit::protocol::Category::parse)
-                .unwrap_or(bybit::protocol::Category::Spot);
-            let depth = cfg.book_depth.unwrap_or(bybit::DEFAULT_DEPTH);
-            adapt(
-                bybit::protocol::BybitProtocol::new(names, cat, depth),
-                vs,
-                symbols,
-                |p, s, _| p.resubscribe_frames(s),
-            )
-        }
-        "coinbase" => {
-            let advanced = cfg.protocol.as_deref() != Some("exchange");
-            adapt(
-                coinbase::protocol::CoinbaseProtocol::new(names, advanced),
-                vs,
-                symbols,
-                |p, _, _| p.resubscribe_frames(),
-            )
-        }
-        "kraken" => {
-            let v2 = cfg.protocol.as_deref() != Some("v1");
-            let pairs = if v2 {
-                names.iter().map(|s| kraken::v2_symbol(s)).collect()
-            } else {
-                names
-            };
-            let depth = cfg.book_depth.unwrap_or(kraken::DEFAULT_DEPTH);
-            let syms = if v2 {
-                symbols
-                    .into_iter()
-                    .map(|(i, s)| (i, kraken::v2_symbol(&s)))
-                    .collect()
-            } else {
-                symbols
-            };
-            adapt(
-                kraken::protocol::KrakenProtocol::new(pairs, v2, depth),
-                vs,
-                syms,
-                |p, s, _| p.resubscribe_frames(s),
-            )
-        }
-        "upbit" => adapt(
-            upbit::protocol::QuotationProtocol::upbit(&vs.name, names),
-            vs,
-            symbols,
-            |_, _, _| Vec::new(),
-        ),
-        "bithumb" => {
-            let feed = bithumb::feed_of(cfg).map_err(|e| format!("venue {}: {}", vs.name, e.1))?;
-            adapt(
-                bithumb::protocol::BithumbProtocol::new(feed, &vs.name, &names),
-                vs,
-                symbols,
-                |_, _, _| Vec::new(),
-            )
-        }
-        "kucoin" => adapt(
-            kucoin::protocol::KucoinProtocol::new(&vs.name, symbols.clone()),
-            vs,
-            symbols,
-            |_, _, _| Vec::new(),
-        ),
-        "gateio" => adapt(
-            gateio::protocol::GateProtocol::new(symbols.clone()),
-            vs,
-            symbols,
-            |_, _, _| Vec::new(),
-        ),
-        "bitget" => adapt(
-            bitget::protocol::BitgetProtocol::new(symbols.clone()),
-            vs,
-            symbols,
-            |p, _, i| p.resubscribe_frames(i),
-        ),
-        other => return Err(format!("venue {}: no live protocol for {other}", vs.name)),
-    })
-}
-
-/// Exchanges with a single market: `market` must be absent.
-fn no_market(v: &VenueConfig) -> Result<(), (&'static str, String)> {
-    match &v.market {
+/// `protocol` must be absent for exchanges that speak one protocol.
+pub(crate) fn no_protocol(ex: Exchange, o: &VenueOptions) -> Result<(), KeyError> {
+    match &o.protocol {
         None => Ok(()),
-        Some(m) => Err((
-            "market",
-            format!("{} has one market; remove `market = {m:?}`", v.exchange),
+        Some(p) => Err(KeyError::new(
+            "protocol",
+            format!("{ex} speaks one protocol; remove `protocol = {p:?}`"),
+        )),
+    }
+}
+
+/// `book_depth` must be absent for exchanges that do not subscribe by depth.
+pub(crate) fn no_depth(ex: Exchange, o: &VenueOptions, why: &str) -> Result<(), KeyError> {
+    match o.book_depth {
+        None => Ok(()),
+        Some(_) => Err(KeyError::new(
+            "book_depth",
+            format!("not used for {ex} ({why})"),
         )),
     }
 }
@@ -369,21 +368,69 @@ pub fn recorded_body(line: &str) -> Result<&str, String> {
     }
 }
 
-/// The instruments of venue `v` as handler references (wire symbol + scale), in id order.
-pub fn instrument_refs(setup: &Setup, v: VenueId) -> Vec<symbols::InstrumentRef> {
-    setup
-        .instruments
-        .iter()
-        .filter(|i| i.venue == v)
-        .map(|i| symbols::InstrumentRef {
-            id: i.id,
-            symbol: i.symbol.clone(),
-            scale: wire_util::Scale {
-                price_dec: i.price_dec,
-                qty_dec: i.qty_dec,
-            },
-        })
-        .collect()
+/// A venue protocol with the config's `ws_url` override applied (for venues whose URL is
+/// fixed, e.g. to point them at a loopback server) and per-instrument resubscribe frames
+/// built from the venue's own `resubscribe(symbol, id)`.
+pub(crate) struct Adapted<P> {
+    p: P,
+    url: Option<String>,
+    symbols: Vec<(InstrumentId, String)>,
+    resub: fn(&P, &str, InstrumentId) -> Vec<String>,
+}
+
+impl<P: VenueProtocol> VenueProtocol for Adapted<P> {
+    fn ws_urls(&self) -> Vec<String> {
+        match &self.url {
+            Some(u) => vec![u.clone()],
+            None => self.p.ws_urls(),
+        }
+    }
+    fn subscribe_frames(&self, conn: usize) -> Vec<String> {
+        self.p.subscribe_frames(conn)
+    }
+    fn app_ping(&self) -> crate::feed::protocol::AppPing {
+        self.p.app_ping()
+    }
+    fn is_keepalive(&self, frame: &[u8]) -> bool {
+        self.p.is_keepalive(frame)
+    }
+    fn snapshot_url(&self, i: InstrumentId) -> Option<String> {
+        self.p.snapshot_url(i)
+    }
+    fn max_connection_age(&self) -> Option<std::time::Duration> {
+        self.p.max_connection_age()
+    }
+    fn resubscribe_frames(&self, i: InstrumentId) -> Vec<String> {
+        match self.symbols.iter().find(|(id, _)| *id == i) {
+            Some((_, s)) => (self.resub)(&self.p, s, i),
+            None => Vec::new(),
+        }
+    }
+    fn pre_connect(&self) -> Option<crate::feed::protocol::PreConnect> {
+        self.p.pre_connect()
+    }
+    fn plan_connect(&self, r: &[u8]) -> Result<crate::feed::protocol::ConnectPlan, String> {
+        let mut plan = self.p.plan_connect(r)?;
+        if let Some(u) = &self.url {
+            plan.urls = vec![u.clone()];
+        }
+        Ok(plan)
+    }
+}
+
+/// Wrap `p` with the venue's `ws_url` override and resubscribe frames for `symbols`.
+pub(crate) fn adapt<P: VenueProtocol + 'static>(
+    p: P,
+    ctx: &VenueCtx<'_>,
+    symbols: Vec<(InstrumentId, String)>,
+    resub: fn(&P, &str, InstrumentId) -> Vec<String>,
+) -> Box<dyn VenueProtocol> {
+    Box::new(Adapted {
+        p,
+        url: ctx.options.ws_url.clone(),
+        symbols,
+        resub,
+    })
 }
 
 #[cfg(test)]
@@ -398,6 +445,7 @@ mode = "paper"
 [venues.x]
 exchange = "{exchange}"
 taker_fee_bps = 10.0
+book_levels = 5000
 {extra}
 [[instruments]]
 venue = "x"
@@ -412,6 +460,28 @@ lot_size = "0.001"
             .unwrap_or_else(|e| panic!("{exchange}: {e}"))
     }
 
+    fn proto(
+        s: &crate::config::Setup,
+    ) -> Result<Box<dyn crate::feed::protocol::VenueProtocol>, String> {
+        s.venues[0]
+            .adapter
+            .protocol(&s.venue_ctx(crate::types::VenueId(0)))
+    }
+
+    #[test]
+    fn registry_names_round_trip() {
+        for &e in super::Exchange::ALL {
+            assert_eq!(super::Exchange::parse(e.name()), Some(e));
+            assert_eq!(e.name().parse::<super::Exchange>(), Ok(e));
+        }
+        assert_eq!(super::Exchange::ALL.len(), 10);
+        let e = "mtgox".parse::<super::Exchange>().unwrap_err();
+        assert!(
+            e.contains("mtgox") && e.contains("binance") && e.contains("bitget"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn every_exchange_has_a_live_protocol() {
         let cases = [
@@ -419,7 +489,7 @@ lot_size = "0.001"
             ("okx", "", "BTC-USDT"),
             ("bybit", "market = \"spot\"", "BTCUSDT"),
             ("coinbase", "", "BTC-USD"),
-            ("kraken", "book_levels = 2000", "XBT/USD"),
+            ("kraken", "", "XBT/USD"),
             ("upbit", "", "KRW-BTC"),
             ("bithumb", "", "KRW-BTC"),
             ("kucoin", "", "BTC-USDT"),
@@ -428,8 +498,7 @@ lot_size = "0.001"
         ];
         for (ex, extra, sym) in cases {
             let s = setup(ex, extra, sym);
-            let p = super::make_protocol(&s, crate::types::VenueId(0))
-                .unwrap_or_else(|e| panic!("{ex}: {e}"));
+            let p = proto(&s).unwrap_or_else(|e| panic!("{ex}: {e}"));
             if ex == "kucoin" {
                 // the endpoint and token come from a REST call made before connecting
                 let pc = p.pre_connect().expect("kucoin pre-connect");
@@ -455,7 +524,7 @@ lot_size = "0.001"
     #[test]
     fn ws_url_override_and_resubscribe() {
         let s = setup("okx", "ws_url = \"ws://127.0.0.1:9/okx\"", "BTC-USDT");
-        let p = super::make_protocol(&s, crate::types::VenueId(0)).unwrap();
+        let p = proto(&s).unwrap();
         assert_eq!(p.ws_urls(), vec!["ws://127.0.0.1:9/okx".to_string()]);
         let f = p.resubscribe_frames(InstrumentId(0));
         assert_eq!(f.len(), 2);
@@ -471,8 +540,8 @@ lot_size = "0.001"
         );
         assert!(p.is_keepalive(b"pong"));
         // Kraken v2 resubscribes under its v2 name
-        let s = setup("kraken", "book_levels = 2000", "XBT/USD");
-        let p = super::make_protocol(&s, crate::types::VenueId(0)).unwrap();
+        let s = setup("kraken", "", "XBT/USD");
+        let p = proto(&s).unwrap();
         let f = p.resubscribe_frames(InstrumentId(0)).join(" ");
         assert!(f.contains("BTC/USD"), "{f}");
     }

@@ -18,10 +18,13 @@ pub mod orders;
 pub mod protocol;
 pub mod wire;
 
+use crate::feed::protocol::VenueProtocol;
 use crate::feed::{tag, EventSink, Skip, VenueCounters, VenueHandler};
+use crate::instrument::InstrumentDef;
 use crate::ring::RawMeta;
 use crate::types::{InstrumentId, Side, VenueId};
 use crate::venues::wire_util::Scale;
+use crate::venues::{Exchange, KeyError, OrderEncoder, Venue, VenueCtx, VenueOptions};
 use book::{DepthSync, DiffIds, SyncRule};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -39,17 +42,96 @@ pub enum Market {
     Coinm,
 }
 
-/// The Binance market of a venue config (`market = "spot" | "usdm" | "coinm"`).
-pub fn market_of(v: &crate::config::VenueConfig) -> Result<Market, (&'static str, String)> {
-    match v.market.as_deref() {
+/// The Binance market of a venue's options (`market = "spot" | "usdm" | "coinm"`).
+pub fn market_of(o: &VenueOptions) -> Result<Market, KeyError> {
+    match o.market.as_deref() {
         Some("spot") => Ok(Market::Spot),
         Some("usdm") => Ok(Market::Usdm),
         Some("coinm") => Ok(Market::Coinm),
-        Some(other) => Err((
+        Some(other) => Err(KeyError::new(
             "market",
             format!("unknown binance market {other:?} (spot, usdm, coinm)"),
         )),
-        None => Err(("market", "required for binance: spot, usdm or coinm".into())),
+        None => Err(KeyError::new(
+            "market",
+            "required for binance: spot, usdm or coinm",
+        )),
+    }
+}
+
+/// A configured Binance venue: one market.
+#[derive(Clone, Debug)]
+pub struct BinanceVenue {
+    /// Which market.
+    pub market: Market,
+    options: VenueOptions,
+}
+
+/// Resolve a `[venues.<name>]` section with `exchange = "binance"`.
+pub fn configure(o: &VenueOptions) -> Result<Arc<dyn Venue>, KeyError> {
+    if let Some(p) = o.protocol.as_deref() {
+        return Err(KeyError::new(
+            "protocol",
+            format!("binance has one protocol; remove `protocol = {p:?}`"),
+        ));
+    }
+    if o.book_depth.is_some() {
+        return Err(KeyError::new(
+            "book_depth",
+            "not used for binance (diff depth + REST snapshot of `snapshot_limit` levels)",
+        ));
+    }
+    Ok(Arc::new(BinanceVenue {
+        market: market_of(o)?,
+        options: o.clone(),
+    }))
+}
+
+impl Venue for BinanceVenue {
+    fn exchange(&self) -> Exchange {
+        Exchange::Binance
+    }
+
+    fn parse_instruments(
+        &self,
+        venue_name: &str,
+        text: &str,
+    ) -> Result<Vec<InstrumentDef>, String> {
+        let first = text.lines().next().unwrap_or("");
+        instruments::parse_exchange_info(first, self.market, venue_name)
+    }
+
+    fn handler(
+        &self,
+        ctx: &VenueCtx<'_>,
+        counters: Arc<VenueCounters>,
+    ) -> Result<Box<dyn VenueHandler>, String> {
+        Ok(Box::new(BinanceHandler::new(
+            ctx.id,
+            self.market,
+            ctx.instrument_refs(),
+            Limits {
+                max_levels_per_msg: self.options.book_levels.max(1000),
+                ..Limits::default()
+            },
+            counters,
+        )))
+    }
+
+    fn protocol(&self, ctx: &VenueCtx<'_>) -> Result<Box<dyn VenueProtocol>, String> {
+        Ok(Box::new(protocol::BinanceProtocol::new(
+            self.market,
+            ctx.options,
+            ctx.symbols(),
+        )))
+    }
+
+    fn order_encoder(&self, api_key: &str, secret: &[u8]) -> Option<Box<dyn OrderEncoder>> {
+        Some(Box::new(orders::OrderEncoder::new(
+            self.market,
+            api_key,
+            secret,
+        )))
     }
 }
 

@@ -13,39 +13,7 @@ use crate::fixed_point::write_decimal;
 use crate::types::Side;
 use ring::hmac;
 
-/// Order type and time in force.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OrderKind {
-    /// `type=LIMIT&timeInForce=IOC` at a limit price.
-    LimitIoc,
-    /// `type=MARKET` (no price).
-    Market,
-}
-
-/// One order to encode. Prices/quantities are instrument-scaled integers with their decimals.
-#[derive(Clone, Copy, Debug)]
-pub struct OrderFields<'a> {
-    /// Exchange symbol.
-    pub symbol: &'a str,
-    /// Buy or sell.
-    pub side: Side,
-    /// Type / time in force.
-    pub kind: OrderKind,
-    /// Quantity, at `qty_dec`.
-    pub qty: i64,
-    /// Quantity decimals.
-    pub qty_dec: u32,
-    /// Limit price, at `price_dec` (ignored for market orders).
-    pub px: i64,
-    /// Price decimals.
-    pub price_dec: u32,
-    /// Our order id (sent as `newClientOrderId=arb<id>`).
-    pub client_id: u64,
-    /// `timestamp`, ms since the epoch.
-    pub timestamp_ms: u64,
-    /// `recvWindow`, ms.
-    pub recv_window_ms: u32,
-}
+pub use crate::venues::{OrderFields, OrderKind};
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
@@ -131,6 +99,10 @@ impl OrderEncoder {
 
     /// Build the signed request; returns the complete HTTP/1.1 request bytes.
     pub fn encode(&mut self, o: &OrderFields<'_>) -> &[u8] {
+        self.encode_into(o)
+    }
+
+    fn encode_into(&mut self, o: &OrderFields<'_>) -> &[u8] {
         let b = &mut self.body;
         b.clear();
         b.extend_from_slice(b"symbol=");
@@ -165,6 +137,12 @@ impl OrderEncoder {
         r.extend_from_slice(b"\r\n\r\n");
         r.extend_from_slice(b);
         r
+    }
+}
+
+impl crate::venues::OrderEncoder for OrderEncoder {
+    fn encode(&mut self, o: &OrderFields<'_>) -> &[u8] {
+        self.encode_into(o)
     }
 }
 

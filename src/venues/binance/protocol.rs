@@ -18,9 +18,9 @@
 #![forbid(unsafe_code)]
 
 use super::Market;
-use crate::config::VenueConfig;
 use crate::feed::protocol::{AppPing, VenueProtocol};
 use crate::types::InstrumentId;
+use crate::venues::VenueOptions;
 use std::time::Duration;
 
 /// Streams per connection (Binance's limit is 1,024).
@@ -48,14 +48,15 @@ pub fn subscribe_frame(streams: &[String], id: u64) -> String {
 }
 
 impl BinanceProtocol {
-    /// For venue config `v` and its instruments (engine id, exchange symbol).
+    /// For `market` with venue options `v` (URL overrides, depth stream, snapshot limit) and
+    /// its instruments (engine id, exchange symbol).
     pub fn new(
-        v: &VenueConfig,
+        market: Market,
+        v: &VenueOptions,
         symbols: Vec<(InstrumentId, String)>,
-    ) -> Result<BinanceProtocol, String> {
-        let market = super::market_of(v).map_err(|e| e.1)?;
+    ) -> BinanceProtocol {
         let trim = |s: &str| s.trim_end_matches('/').to_string();
-        Ok(BinanceProtocol {
+        BinanceProtocol {
             market,
             ws_base: trim(v.ws_url.as_deref().unwrap_or(market.ws_base())),
             rest_base: trim(v.rest_url.as_deref().unwrap_or(market.rest_base())),
@@ -65,7 +66,7 @@ impl BinanceProtocol {
                 .clone()
                 .unwrap_or_else(|| "depth@100ms".to_string()),
             snapshot_limit: v.snapshot_limit,
-        })
+        }
     }
 
     /// The market.
@@ -129,23 +130,24 @@ impl VenueProtocol for BinanceProtocol {
 mod tests {
     use super::*;
 
-    fn venue(market: &str) -> VenueConfig {
-        crate::config::parse(
-            &format!(
-                "[venues.x]\nexchange = \"binance\"\nmarket = \"{market}\"\ntaker_fee_bps = 1.0\n"
-            ),
-            "t",
-        )
-        .unwrap()
-        .venues
-        .remove("x")
-        .unwrap()
+    fn venue(market: &str) -> (Market, VenueOptions) {
+        let o = VenueOptions {
+            name: "x".into(),
+            market: Some(market.into()),
+            snapshot_limit: 1000,
+            book_levels: 5000,
+            ..VenueOptions::default()
+        };
+        (super::super::market_of(&o).unwrap(), o)
+    }
+
+    fn proto(v: &(Market, VenueOptions), syms: Vec<(InstrumentId, String)>) -> BinanceProtocol {
+        BinanceProtocol::new(v.0, &v.1, syms)
     }
 
     #[test]
     fn urls_follow_binance_docs() {
-        let p = BinanceProtocol::new(&venue("spot"), vec![(InstrumentId(0), "BTCUSDT".into())])
-            .unwrap();
+        let p = proto(&venue("spot"), vec![(InstrumentId(0), "BTCUSDT".into())]);
         assert_eq!(
             p.ws_urls(),
             vec!["wss://stream.binance.com:9443/stream?streams=btcusdt@bookTicker/btcusdt@depth@100ms/btcusdt@trade"]
@@ -159,10 +161,10 @@ mod tests {
         assert!(p.subscribe_frames(0).is_empty());
 
         let mut v = venue("usdm");
-        v.depth_stream = Some("depth@0ms".into());
-        v.ws_url = Some("ws://127.0.0.1:9901/usdm/".into());
-        v.rest_url = Some("http://127.0.0.1:9901/usdm".into());
-        let p = BinanceProtocol::new(&v, vec![(InstrumentId(3), "BTCUSDT".into())]).unwrap();
+        v.1.depth_stream = Some("depth@0ms".into());
+        v.1.ws_url = Some("ws://127.0.0.1:9901/usdm/".into());
+        v.1.rest_url = Some("http://127.0.0.1:9901/usdm".into());
+        let p = proto(&v, vec![(InstrumentId(3), "BTCUSDT".into())]);
         assert_eq!(
             p.ws_urls(),
             vec!["ws://127.0.0.1:9901/usdm/stream?streams=btcusdt@bookTicker/btcusdt@depth@0ms/btcusdt@trade"]
@@ -171,11 +173,10 @@ mod tests {
             p.snapshot_url(InstrumentId(3)).unwrap(),
             "http://127.0.0.1:9901/usdm/fapi/v1/depth?symbol=BTCUSDT&limit=1000"
         );
-        let p = BinanceProtocol::new(
+        let p = proto(
             &venue("coinm"),
             vec![(InstrumentId(0), "BTCUSD_PERP".into())],
-        )
-        .unwrap();
+        );
         assert!(p.ws_urls()[0]
             .starts_with("wss://dstream.binance.com/stream?streams=btcusd_perp@bookTicker/"));
         assert!(p
@@ -189,7 +190,7 @@ mod tests {
         let syms = (0..400)
             .map(|i| (InstrumentId(i), format!("S{i}USDT")))
             .collect();
-        let p = BinanceProtocol::new(&venue("spot"), syms).unwrap();
+        let p = proto(&venue("spot"), syms);
         let urls = p.ws_urls();
         assert_eq!(urls.len(), 2, "1200 streams → 1024 + 176");
         assert_eq!(urls[0].matches('@').count(), 1024 + 341); // depth@100ms has two '@'

@@ -19,10 +19,13 @@ pub mod wire;
 
 pub use crate::venues::binance::InstrumentRef;
 
+use crate::feed::protocol::VenueProtocol;
 use crate::feed::{EventSink, VenueCounters, VenueHandler};
+use crate::instrument::InstrumentDef;
 use crate::ring::RawMeta;
 use crate::types::{InstrumentId, Side, VenueId};
 use crate::venues::wire_util::Scale;
+use crate::venues::{Exchange, KeyError, Venue, VenueCtx, VenueOptions};
 use book::ChecksumBook;
 use std::sync::Arc;
 use wire::{Bufs, Kind, SymbolTable, WireError};
@@ -153,6 +156,54 @@ impl VenueHandler for BitgetHandler {
     }
 }
 
+/// A configured Bitget spot venue (one market, one protocol).
+#[derive(Clone, Debug)]
+pub struct BitgetVenue;
+
+/// Resolve a `[venues.<name>]` section with `exchange = "bitget"`: `market`, `protocol` and
+/// `book_depth` are not used.
+pub fn configure(o: &VenueOptions) -> Result<Arc<dyn Venue>, KeyError> {
+    crate::venues::no_market(Exchange::Bitget, o)?;
+    crate::venues::no_protocol(Exchange::Bitget, o)?;
+    crate::venues::no_depth(Exchange::Bitget, o, "`books` is the full checksummed book")?;
+    Ok(Arc::new(BitgetVenue))
+}
+
+impl Venue for BitgetVenue {
+    fn exchange(&self) -> Exchange {
+        Exchange::Bitget
+    }
+
+    fn parse_instruments(
+        &self,
+        venue_name: &str,
+        text: &str,
+    ) -> Result<Vec<InstrumentDef>, String> {
+        instruments::parse_products(text, venue_name)
+    }
+
+    fn handler(
+        &self,
+        ctx: &VenueCtx<'_>,
+        counters: Arc<VenueCounters>,
+    ) -> Result<Box<dyn VenueHandler>, String> {
+        Ok(Box::new(BitgetHandler::new(
+            ctx.id,
+            ctx.instrument_refs(),
+            counters,
+        )))
+    }
+
+    fn protocol(&self, ctx: &VenueCtx<'_>) -> Result<Box<dyn VenueProtocol>, String> {
+        let symbols = ctx.symbols();
+        Ok(crate::venues::adapt(
+            protocol::BitgetProtocol::new(symbols.clone()),
+            ctx,
+            symbols,
+            |p, _, i| p.resubscribe_frames(i),
+        ))
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -80,26 +80,6 @@ impl VenueProtocol for BitgetProtocol {
     }
 }
 
-/// (engine id, symbol) of the instruments of venue `v`.
-fn venue_symbols(
-    setup: &crate::config::Setup,
-    v: crate::types::VenueId,
-) -> Vec<(crate::types::InstrumentId, String)> {
-    setup
-        .instruments
-        .iter()
-        .filter(|i| i.venue == v)
-        .map(|i| (i.id, i.symbol.clone()))
-        .collect()
-}
-
-impl BitgetProtocol {
-    /// Protocol for the instruments of venue `v` of a resolved config.
-    pub fn from_setup(setup: &crate::config::Setup, v: crate::types::VenueId) -> BitgetProtocol {
-        BitgetProtocol::new(venue_symbols(setup, v))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

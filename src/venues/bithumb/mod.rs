@@ -23,10 +23,13 @@ pub mod wire;
 
 pub use crate::venues::binance::InstrumentRef;
 
+use crate::feed::protocol::VenueProtocol;
 use crate::feed::{EventSink, VenueCounters, VenueHandler};
+use crate::instrument::InstrumentDef;
 use crate::ring::RawMeta;
 use crate::types::{InstrumentId, Side, VenueId};
 use crate::venues::upbit::{self, book::SnapshotBook, Inst, Table};
+use crate::venues::{Exchange, KeyError, Venue, VenueCtx, VenueOptions};
 use std::sync::Arc;
 
 /// Which Bithumb WebSocket generation a venue speaks.
@@ -38,15 +41,68 @@ pub enum Feed {
     Legacy,
 }
 
-/// The feed of a venue config: `market = "v1"` (default) or `"legacy"`.
-pub fn feed_of(v: &crate::config::VenueConfig) -> Result<Feed, (&'static str, String)> {
-    match v.market.as_deref() {
+/// The feed of a venue's options: `market = "v1"` (default) or `"legacy"`.
+pub fn feed_of(o: &VenueOptions) -> Result<Feed, KeyError> {
+    match o.market.as_deref() {
         None | Some("v1") => Ok(Feed::V1),
         Some("legacy") => Ok(Feed::Legacy),
-        Some(o) => Err((
+        Some(m) => Err(KeyError::new(
             "market",
-            format!("unknown bithumb market {o:?} (v1, legacy)"),
+            format!("unknown bithumb market {m:?} (v1, legacy)"),
         )),
+    }
+}
+
+/// A configured Bithumb venue on one feed generation.
+#[derive(Clone, Debug)]
+pub struct BithumbVenue {
+    /// Which WebSocket generation.
+    pub feed: Feed,
+}
+
+/// Resolve a `[venues.<name>]` section with `exchange = "bithumb"`: `market` picks the feed
+/// generation (`v1`, default, or `legacy`); `protocol` and `book_depth` are not used.
+pub fn configure(o: &VenueOptions) -> Result<Arc<dyn Venue>, KeyError> {
+    crate::venues::no_protocol(Exchange::Bithumb, o)?;
+    crate::venues::no_depth(Exchange::Bithumb, o, "full orderbook snapshots")?;
+    Ok(Arc::new(BithumbVenue { feed: feed_of(o)? }))
+}
+
+impl Venue for BithumbVenue {
+    fn exchange(&self) -> Exchange {
+        Exchange::Bithumb
+    }
+
+    fn parse_instruments(
+        &self,
+        venue_name: &str,
+        text: &str,
+    ) -> Result<Vec<InstrumentDef>, String> {
+        instruments::parse_tickers(text, venue_name)
+    }
+
+    fn handler(
+        &self,
+        ctx: &VenueCtx<'_>,
+        counters: Arc<VenueCounters>,
+    ) -> Result<Box<dyn VenueHandler>, String> {
+        Ok(Box::new(BithumbHandler::new(
+            ctx.id,
+            self.feed,
+            ctx.instrument_refs(),
+            counters,
+        )))
+    }
+
+    fn protocol(&self, ctx: &VenueCtx<'_>) -> Result<Box<dyn VenueProtocol>, String> {
+        let symbols = ctx.symbols();
+        let names: Vec<String> = symbols.iter().map(|(_, s)| s.clone()).collect();
+        Ok(crate::venues::adapt(
+            protocol::BithumbProtocol::new(self.feed, ctx.name(), &names),
+            ctx,
+            symbols,
+            |_, _, _| Vec::new(),
+        ))
     }
 }
 

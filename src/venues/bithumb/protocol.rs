@@ -93,24 +93,6 @@ impl VenueProtocol for BithumbProtocol {
     }
 }
 
-impl BithumbProtocol {
-    /// Protocol for venue `v` of a resolved config (`market` picks the feed).
-    pub fn from_setup(
-        setup: &crate::config::Setup,
-        v: crate::types::VenueId,
-    ) -> Result<BithumbProtocol, String> {
-        let vs = &setup.venues[v.idx()];
-        let feed = super::feed_of(&vs.cfg).map_err(|e| format!("venue {}: {}", vs.name, e.1))?;
-        let syms: Vec<String> = setup
-            .instruments
-            .iter()
-            .filter(|i| i.venue == v)
-            .map(|i| i.symbol.clone())
-            .collect();
-        Ok(BithumbProtocol::new(feed, &vs.name, &syms))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,10 +19,13 @@ pub mod legacy;
 pub mod protocol;
 pub mod wire;
 
+use crate::feed::protocol::VenueProtocol;
 use crate::feed::{EventSink, VenueCounters, VenueHandler};
+use crate::instrument::InstrumentDef;
 use crate::ring::RawMeta;
 use crate::types::{InstrumentId, Side, VenueId};
 use crate::venues::symbols::{InstrumentRef, SymbolTable};
+use crate::venues::{Exchange, KeyError, Venue, VenueCtx, VenueOptions};
 use book::BookSync;
 use protocol::Category;
 use std::sync::Arc;
@@ -141,72 +144,123 @@ impl VenueHandler for BybitHandler {
 /// Depth subscribed when `book_depth` is not set.
 pub const DEFAULT_DEPTH: u32 = 50;
 
-/// Check the Bybit-specific keys of a venue config: `market` = `spot` | `linear` |
-/// `inverse` (the v5 category), `protocol` = `v5` (default) | `v2` (legacy, replay only),
-/// `book_depth` one of the category's depths.
-pub fn check_venue(v: &crate::config::VenueConfig) -> Result<(), (&'static str, String)> {
-    let cat = match v.market.as_deref() {
-        Some(m) => Category::parse(m).ok_or((
-            "market",
-            format!("unknown bybit market {m:?} (spot, linear, inverse)"),
-        ))?,
-        None => {
-            return Err((
+/// A configured Bybit venue: one v5 category, or the legacy v2 feed of the recordings.
+#[derive(Clone, Debug)]
+pub struct BybitVenue {
+    category: Category,
+    /// `protocol = "v2"`: the retired `orderBookL2_25` feed (replay of the 2021 recordings).
+    legacy: bool,
+    depth: u32,
+    options: VenueOptions,
+}
+
+/// Resolve a `[venues.<name>]` section with `exchange = "bybit"`: `market` = `spot` |
+/// `linear` | `inverse` (the v5 category), `protocol` = `v5` (default) | `v2` (legacy,
+/// replay only), `book_depth` one of the category's depths.
+pub fn configure(o: &VenueOptions) -> Result<Arc<dyn Venue>, KeyError> {
+    let category = match o.market.as_deref() {
+        Some(m) => Category::parse(m).ok_or_else(|| {
+            KeyError::new(
                 "market",
-                "required for bybit: spot, linear or inverse".into(),
+                format!("unknown bybit market {m:?} (spot, linear, inverse)"),
+            )
+        })?,
+        None => {
+            return Err(KeyError::new(
+                "market",
+                "required for bybit: spot, linear or inverse",
             ))
         }
     };
-    match v.protocol.as_deref() {
+    let (legacy, depth) = match o.protocol.as_deref() {
         None | Some("v5") => {
-            let d = v.book_depth.unwrap_or(DEFAULT_DEPTH);
-            if !cat.depths().contains(&d) {
-                return Err((
+            let d = o.book_depth.unwrap_or(DEFAULT_DEPTH);
+            if !category.depths().contains(&d) {
+                return Err(KeyError::new(
                     "book_depth",
                     format!(
                         "bybit {} depths are {:?}, not {d}",
-                        cat.as_str(),
-                        cat.depths()
+                        category.as_str(),
+                        category.depths()
                     ),
                 ));
             }
+            (false, d)
         }
         Some("v2") => {
-            if v.book_depth.is_some_and(|d| d != 25) {
-                return Err(("book_depth", "bybit v2 books are orderBookL2_25".into()));
+            if o.book_depth.is_some_and(|d| d != 25) {
+                return Err(KeyError::new(
+                    "book_depth",
+                    "bybit v2 books are orderBookL2_25",
+                ));
             }
+            (true, 25)
         }
         Some(p) => {
-            return Err((
+            return Err(KeyError::new(
                 "protocol",
                 format!("bybit speaks \"v5\" (default) or \"v2\" (recordings), not {p:?}"),
             ))
         }
-    }
-    Ok(())
+    };
+    Ok(Arc::new(BybitVenue {
+        category,
+        legacy,
+        depth,
+        options: o.clone(),
+    }))
 }
 
-/// The handler for venue `v` of a resolved config.
-pub fn make_handler(
-    setup: &crate::config::Setup,
-    v: VenueId,
-    counters: Arc<VenueCounters>,
-) -> Result<Box<dyn VenueHandler>, String> {
-    let vs = &setup.venues[v.idx()];
-    check_venue(&vs.cfg).map_err(|e| format!("venue {}: {}: {}", vs.name, e.0, e.1))?;
-    let refs = crate::venues::instrument_refs(setup, v);
-    if vs.cfg.protocol.as_deref() == Some("v2") {
-        return Ok(Box::new(legacy::LegacyHandler::new(v, refs, 25, counters)));
+impl Venue for BybitVenue {
+    fn exchange(&self) -> Exchange {
+        Exchange::Bybit
     }
-    Ok(Box::new(BybitHandler::new(
-        v,
-        refs,
-        Limits {
-            max_levels_per_msg: vs.cfg.book_levels.max(1000),
-            ..Limits::default()
-        },
-        counters,
-    )))
+
+    fn parse_instruments(
+        &self,
+        venue_name: &str,
+        text: &str,
+    ) -> Result<Vec<InstrumentDef>, String> {
+        instruments::parse_instruments(text, venue_name)
+    }
+
+    fn handler(
+        &self,
+        ctx: &VenueCtx<'_>,
+        counters: Arc<VenueCounters>,
+    ) -> Result<Box<dyn VenueHandler>, String> {
+        let refs = ctx.instrument_refs();
+        if self.legacy {
+            return Ok(Box::new(legacy::LegacyHandler::new(
+                ctx.id, refs, 25, counters,
+            )));
+        }
+        Ok(Box::new(BybitHandler::new(
+            ctx.id,
+            refs,
+            Limits {
+                max_levels_per_msg: self.options.book_levels.max(1000),
+                ..Limits::default()
+            },
+            counters,
+        )))
+    }
+
+    fn protocol(&self, ctx: &VenueCtx<'_>) -> Result<Box<dyn VenueProtocol>, String> {
+        if self.legacy {
+            return Err(ctx.err(
+                "bybit v2 is the retired feed of the recordings; use protocol = \"v5\" live",
+            ));
+        }
+        let symbols = ctx.symbols();
+        let names = symbols.iter().map(|(_, s)| s.clone()).collect();
+        Ok(crate::venues::adapt(
+            protocol::BybitProtocol::new(names, self.category, self.depth),
+            ctx,
+            symbols,
+            |p, s, _| p.resubscribe_frames(s),
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -20,10 +20,13 @@ pub mod protocol;
 pub mod wire;
 
 use crate::event::InvalidReason;
+use crate::feed::protocol::VenueProtocol;
 use crate::feed::{EventSink, VenueCounters, VenueHandler};
+use crate::instrument::InstrumentDef;
 use crate::ring::RawMeta;
 use crate::types::{InstrumentId, VenueId};
 use crate::venues::symbols::{InstrumentRef, SymbolTable};
+use crate::venues::{Exchange, KeyError, Venue, VenueCtx, VenueOptions};
 use book::{BookSync, ConnSeq};
 use std::sync::Arc;
 use wire::{BookKind, Buffers, WireError};
@@ -171,44 +174,76 @@ impl VenueHandler for CoinbaseHandler {
     }
 }
 
-/// Check the Coinbase-specific keys of a venue config.
-pub fn check_venue(v: &crate::config::VenueConfig) -> Result<(), (&'static str, String)> {
-    if v.market.is_some() {
-        return Err(("market", "not used for coinbase (spot only)".into()));
+/// A configured Coinbase venue: Advanced Trade (default) or the Exchange feed.
+#[derive(Clone, Debug)]
+pub struct CoinbaseVenue {
+    /// `protocol = "advanced-trade"` (default) rather than `"exchange"`.
+    advanced: bool,
+    options: VenueOptions,
+}
+
+/// Resolve a `[venues.<name>]` section with `exchange = "coinbase"`.
+pub fn configure(o: &VenueOptions) -> Result<Arc<dyn Venue>, KeyError> {
+    if o.market.is_some() {
+        return Err(KeyError::new("market", "not used for coinbase (spot only)"));
     }
-    match v.protocol.as_deref() {
-        None | Some("advanced-trade") | Some("exchange") => {}
+    let advanced = match o.protocol.as_deref() {
+        None | Some("advanced-trade") => true,
+        Some("exchange") => false,
         Some(p) => {
-            return Err((
+            return Err(KeyError::new(
                 "protocol",
                 format!("coinbase speaks \"advanced-trade\" (default) or \"exchange\", not {p:?}"),
             ))
         }
-    }
-    if v.book_depth.is_some() {
-        return Err(("book_depth", "not used for coinbase (full book)".into()));
-    }
-    Ok(())
+    };
+    crate::venues::no_depth(Exchange::Coinbase, o, "full book")?;
+    Ok(Arc::new(CoinbaseVenue {
+        advanced,
+        options: o.clone(),
+    }))
 }
 
-/// The handler for venue `v` of a resolved config.
-pub fn make_handler(
-    setup: &crate::config::Setup,
-    v: VenueId,
-    counters: Arc<VenueCounters>,
-) -> Result<Box<dyn VenueHandler>, String> {
-    let vs = &setup.venues[v.idx()];
-    check_venue(&vs.cfg).map_err(|e| format!("venue {}: {}: {}", vs.name, e.0, e.1))?;
-    let d = Limits::default();
-    Ok(Box::new(CoinbaseHandler::new(
-        v,
-        crate::venues::instrument_refs(setup, v),
-        Limits {
-            max_levels_per_msg: d.max_levels_per_msg.max(4 * vs.cfg.book_levels),
-            ..d
-        },
-        counters,
-    )))
+impl Venue for CoinbaseVenue {
+    fn exchange(&self) -> Exchange {
+        Exchange::Coinbase
+    }
+
+    fn parse_instruments(
+        &self,
+        venue_name: &str,
+        text: &str,
+    ) -> Result<Vec<InstrumentDef>, String> {
+        instruments::parse_products(text, venue_name)
+    }
+
+    fn handler(
+        &self,
+        ctx: &VenueCtx<'_>,
+        counters: Arc<VenueCounters>,
+    ) -> Result<Box<dyn VenueHandler>, String> {
+        let d = Limits::default();
+        Ok(Box::new(CoinbaseHandler::new(
+            ctx.id,
+            ctx.instrument_refs(),
+            Limits {
+                max_levels_per_msg: d.max_levels_per_msg.max(4 * self.options.book_levels),
+                ..d
+            },
+            counters,
+        )))
+    }
+
+    fn protocol(&self, ctx: &VenueCtx<'_>) -> Result<Box<dyn VenueProtocol>, String> {
+        let symbols = ctx.symbols();
+        let names = symbols.iter().map(|(_, s)| s.clone()).collect();
+        Ok(crate::venues::adapt(
+            protocol::CoinbaseProtocol::new(names, self.advanced),
+            ctx,
+            symbols,
+            |p, _, _| p.resubscribe_frames(),
+        ))
+    }
 }
 
 #[cfg(test)]

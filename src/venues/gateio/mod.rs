@@ -14,11 +14,14 @@ pub mod wire;
 
 pub use crate::venues::binance::InstrumentRef;
 
+use crate::feed::protocol::VenueProtocol;
 use crate::feed::{tag, EventSink, VenueCounters, VenueHandler};
+use crate::instrument::InstrumentDef;
 use crate::ring::RawMeta;
 use crate::types::{InstrumentId, Side, VenueId};
 use crate::venues::seq_book::{Range, SeqSync};
 use crate::venues::wire_util::Scale;
+use crate::venues::{Exchange, KeyError, Venue, VenueCtx, VenueOptions};
 use std::sync::Arc;
 use wire::{Bufs, Kind, SymbolTable, WireError};
 
@@ -196,6 +199,59 @@ impl VenueHandler for GateHandler {
     }
 }
 
+/// A configured Gate.io spot (API v4) venue (one market, one protocol).
+#[derive(Clone, Debug)]
+pub struct GateVenue;
+
+/// Resolve a `[venues.<name>]` section with `exchange = "gateio"`: `market`, `protocol` and
+/// `book_depth` are not used.
+pub fn configure(o: &VenueOptions) -> Result<Arc<dyn Venue>, KeyError> {
+    crate::venues::no_market(Exchange::Gateio, o)?;
+    crate::venues::no_protocol(Exchange::Gateio, o)?;
+    crate::venues::no_depth(
+        Exchange::Gateio,
+        o,
+        "order_book_update diffs over a REST snapshot",
+    )?;
+    Ok(Arc::new(GateVenue))
+}
+
+impl Venue for GateVenue {
+    fn exchange(&self) -> Exchange {
+        Exchange::Gateio
+    }
+
+    fn parse_instruments(
+        &self,
+        venue_name: &str,
+        text: &str,
+    ) -> Result<Vec<InstrumentDef>, String> {
+        instruments::parse_currency_pairs(text, venue_name)
+    }
+
+    fn handler(
+        &self,
+        ctx: &VenueCtx<'_>,
+        counters: Arc<VenueCounters>,
+    ) -> Result<Box<dyn VenueHandler>, String> {
+        Ok(Box::new(GateHandler::new(
+            ctx.id,
+            ctx.instrument_refs(),
+            Limits::default(),
+            counters,
+        )))
+    }
+
+    fn protocol(&self, ctx: &VenueCtx<'_>) -> Result<Box<dyn VenueProtocol>, String> {
+        let symbols = ctx.symbols();
+        Ok(crate::venues::adapt(
+            protocol::GateProtocol::new(symbols.clone()),
+            ctx,
+            symbols,
+            |_, _, _| Vec::new(),
+        ))
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -90,26 +90,6 @@ impl VenueProtocol for GateProtocol {
     }
 }
 
-/// (engine id, symbol) of the instruments of venue `v`.
-fn venue_symbols(
-    setup: &crate::config::Setup,
-    v: crate::types::VenueId,
-) -> Vec<(crate::types::InstrumentId, String)> {
-    setup
-        .instruments
-        .iter()
-        .filter(|i| i.venue == v)
-        .map(|i| (i.id, i.symbol.clone()))
-        .collect()
-}
-
-impl GateProtocol {
-    /// Protocol for the instruments of venue `v` of a resolved config.
-    pub fn from_setup(setup: &crate::config::Setup, v: crate::types::VenueId) -> GateProtocol {
-        GateProtocol::new(venue_symbols(setup, v))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,10 +21,13 @@ pub mod instruments;
 pub mod protocol;
 pub mod wire;
 
+use crate::feed::protocol::VenueProtocol;
 use crate::feed::{EventSink, VenueCounters, VenueHandler};
+use crate::instrument::InstrumentDef;
 use crate::ring::RawMeta;
-use crate::types::{Side, VenueId};
+use crate::types::{InstrumentId, Side, VenueId};
 use crate::venues::symbols::{normalize_asset, InstrumentRef, SymbolTable};
+use crate::venues::{Exchange, KeyError, Venue, VenueCtx, VenueOptions};
 use book::{BookSync, Integrity};
 use std::sync::Arc;
 use wire::{Buffers, Kind, WireError};
@@ -145,68 +148,117 @@ impl VenueHandler for KrakenHandler {
     }
 }
 
-/// Check the Kraken-specific keys of a venue config.
-pub fn check_venue(v: &crate::config::VenueConfig) -> Result<(), (&'static str, String)> {
-    if v.market.is_some() {
-        return Err(("market", "not used for kraken (spot only)".into()));
+/// Depth subscribed when `book_depth` is not set.
+pub const DEFAULT_DEPTH: u32 = 100;
+
+/// A configured Kraken venue: WS v2 (default) or v1, one subscribed depth.
+#[derive(Clone, Debug)]
+pub struct KrakenVenue {
+    v2: bool,
+    depth: u32,
+    options: VenueOptions,
+}
+
+/// Resolve a `[venues.<name>]` section with `exchange = "kraken"`: `protocol` = `v2`
+/// (default) | `v1`, `book_depth` one of 10, 25, 100, 500, 1000 (default 100), and
+/// `book_levels` above it (levels pushed out within one message must survive until the book
+/// is cut to depth).
+pub fn configure(o: &VenueOptions) -> Result<Arc<dyn Venue>, KeyError> {
+    if o.market.is_some() {
+        return Err(KeyError::new("market", "not used for kraken (spot only)"));
     }
-    match v.protocol.as_deref() {
-        None | Some("v2") | Some("v1") => {}
+    let v2 = match o.protocol.as_deref() {
+        None | Some("v2") => true,
+        Some("v1") => false,
         Some(p) => {
-            return Err((
+            return Err(KeyError::new(
                 "protocol",
                 format!("kraken speaks \"v2\" (default) or \"v1\", not {p:?}"),
             ))
         }
-    }
-    let d = v.book_depth.unwrap_or(DEFAULT_DEPTH);
-    if !protocol::DEPTHS.contains(&d) {
-        return Err((
+    };
+    let depth = o.book_depth.unwrap_or(DEFAULT_DEPTH);
+    if !protocol::DEPTHS.contains(&depth) {
+        return Err(KeyError::new(
             "book_depth",
-            format!("kraken depths are 10, 25, 100, 500, 1000, not {d}"),
+            format!("kraken depths are 10, 25, 100, 500, 1000, not {depth}"),
         ));
     }
-    if v.book_levels <= d as usize {
-        return Err((
+    if o.book_levels <= depth as usize {
+        return Err(KeyError::new(
             "book_levels",
             format!(
-                "must exceed book_depth ({d}): levels pushed out within one message must \
+                "must exceed book_depth ({depth}): levels pushed out within one message must \
                  survive until the book is cut to depth"
             ),
         ));
     }
-    Ok(())
+    Ok(Arc::new(KrakenVenue {
+        v2,
+        depth,
+        options: o.clone(),
+    }))
 }
 
-/// Depth subscribed when `book_depth` is not set.
-pub const DEFAULT_DEPTH: u32 = 100;
-
-/// The handler for venue `v` of a resolved config. Instrument symbols are AssetPairs
-/// `wsname`s (`XBT/USD`); with protocol v2 they are matched in their v2 spelling.
-pub fn make_handler(
-    setup: &crate::config::Setup,
-    v: VenueId,
-    counters: Arc<VenueCounters>,
-) -> Result<Box<dyn VenueHandler>, String> {
-    let vs = &setup.venues[v.idx()];
-    check_venue(&vs.cfg).map_err(|e| format!("venue {}: {}: {}", vs.name, e.0, e.1))?;
-    let v2 = vs.cfg.protocol.as_deref() != Some("v1");
-    let mut refs = crate::venues::instrument_refs(setup, v);
-    if v2 {
-        for r in &mut refs {
-            r.symbol = v2_symbol(&r.symbol);
+impl KrakenVenue {
+    /// Instrument symbols are AssetPairs `wsname`s (`XBT/USD`); v2 spells them `BTC/USD`.
+    fn wire_symbols(&self, ctx: &VenueCtx<'_>) -> Vec<(InstrumentId, String)> {
+        let mut s = ctx.symbols();
+        if self.v2 {
+            for (_, sym) in &mut s {
+                *sym = v2_symbol(sym);
+            }
         }
+        s
     }
-    Ok(Box::new(KrakenHandler::new(
-        v,
-        refs,
-        vs.cfg.book_depth.unwrap_or(DEFAULT_DEPTH),
-        Limits {
-            max_levels_per_msg: vs.cfg.book_levels.max(1000),
-            ..Limits::default()
-        },
-        counters,
-    )))
+}
+
+impl Venue for KrakenVenue {
+    fn exchange(&self) -> Exchange {
+        Exchange::Kraken
+    }
+
+    fn parse_instruments(
+        &self,
+        venue_name: &str,
+        text: &str,
+    ) -> Result<Vec<InstrumentDef>, String> {
+        instruments::parse_asset_pairs(text, venue_name)
+    }
+
+    fn handler(
+        &self,
+        ctx: &VenueCtx<'_>,
+        counters: Arc<VenueCounters>,
+    ) -> Result<Box<dyn VenueHandler>, String> {
+        let mut refs = ctx.instrument_refs();
+        if self.v2 {
+            for r in &mut refs {
+                r.symbol = v2_symbol(&r.symbol);
+            }
+        }
+        Ok(Box::new(KrakenHandler::new(
+            ctx.id,
+            refs,
+            self.depth,
+            Limits {
+                max_levels_per_msg: self.options.book_levels.max(1000),
+                ..Limits::default()
+            },
+            counters,
+        )))
+    }
+
+    fn protocol(&self, ctx: &VenueCtx<'_>) -> Result<Box<dyn VenueProtocol>, String> {
+        let symbols = self.wire_symbols(ctx);
+        let pairs = symbols.iter().map(|(_, s)| s.clone()).collect();
+        Ok(crate::venues::adapt(
+            protocol::KrakenProtocol::new(pairs, self.v2, self.depth),
+            ctx,
+            symbols,
+            |p, s, _| p.resubscribe_frames(s),
+        ))
+    }
 }
 
 #[cfg(test)]

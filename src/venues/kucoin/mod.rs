@@ -17,11 +17,14 @@ pub mod wire;
 
 pub use crate::venues::binance::InstrumentRef;
 
+use crate::feed::protocol::VenueProtocol;
 use crate::feed::{tag, EventSink, VenueCounters, VenueHandler};
+use crate::instrument::InstrumentDef;
 use crate::ring::RawMeta;
 use crate::types::{InstrumentId, Side, VenueId};
 use crate::venues::seq_book::{Range, SeqSync};
 use crate::venues::wire_util::Scale;
+use crate::venues::{Exchange, KeyError, Venue, VenueCtx, VenueOptions};
 use std::sync::Arc;
 use wire::{Book, Kind, SymbolTable, WireError};
 
@@ -200,6 +203,55 @@ impl VenueHandler for KucoinHandler {
     }
 }
 
+/// A configured KuCoin spot venue (one market, one protocol).
+#[derive(Clone, Debug)]
+pub struct KucoinVenue;
+
+/// Resolve a `[venues.<name>]` section with `exchange = "kucoin"`: `market`, `protocol` and
+/// `book_depth` are not used.
+pub fn configure(o: &VenueOptions) -> Result<Arc<dyn Venue>, KeyError> {
+    crate::venues::no_market(Exchange::Kucoin, o)?;
+    crate::venues::no_protocol(Exchange::Kucoin, o)?;
+    crate::venues::no_depth(Exchange::Kucoin, o, "level2 diffs over a REST snapshot")?;
+    Ok(Arc::new(KucoinVenue))
+}
+
+impl Venue for KucoinVenue {
+    fn exchange(&self) -> Exchange {
+        Exchange::Kucoin
+    }
+
+    fn parse_instruments(
+        &self,
+        venue_name: &str,
+        text: &str,
+    ) -> Result<Vec<InstrumentDef>, String> {
+        instruments::parse_symbols(text, venue_name)
+    }
+
+    fn handler(
+        &self,
+        ctx: &VenueCtx<'_>,
+        counters: Arc<VenueCounters>,
+    ) -> Result<Box<dyn VenueHandler>, String> {
+        Ok(Box::new(KucoinHandler::new(
+            ctx.id,
+            ctx.instrument_refs(),
+            Limits::default(),
+            counters,
+        )))
+    }
+
+    fn protocol(&self, ctx: &VenueCtx<'_>) -> Result<Box<dyn VenueProtocol>, String> {
+        let symbols = ctx.symbols();
+        Ok(crate::venues::adapt(
+            protocol::KucoinProtocol::new(ctx.name(), symbols.clone()),
+            ctx,
+            symbols,
+            |_, _, _| Vec::new(),
+        ))
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -132,26 +132,6 @@ impl VenueProtocol for KucoinProtocol {
     }
 }
 
-/// (engine id, symbol) of the instruments of venue `v`.
-fn venue_symbols(
-    setup: &crate::config::Setup,
-    v: crate::types::VenueId,
-) -> Vec<(crate::types::InstrumentId, String)> {
-    setup
-        .instruments
-        .iter()
-        .filter(|i| i.venue == v)
-        .map(|i| (i.id, i.symbol.clone()))
-        .collect()
-}
-
-impl KucoinProtocol {
-    /// Protocol for the instruments of venue `v` of a resolved config.
-    pub fn from_setup(setup: &crate::config::Setup, v: crate::types::VenueId) -> KucoinProtocol {
-        KucoinProtocol::new(&setup.venues[v.idx()].name, venue_symbols(setup, v))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,10 +18,13 @@ pub mod instruments;
 pub mod protocol;
 pub mod wire;
 
+use crate::feed::protocol::VenueProtocol;
 use crate::feed::{EventSink, VenueCounters, VenueHandler};
+use crate::instrument::InstrumentDef;
 use crate::ring::RawMeta;
 use crate::types::{InstrumentId, Side, VenueId};
 use crate::venues::symbols::{InstrumentRef, SymbolTable};
+use crate::venues::{Exchange, KeyError, Venue, VenueCtx, VenueOptions};
 use book::{BookIds, BookSync};
 use std::sync::Arc;
 use wire::{Action, Buffers, Channel, WireError};
@@ -168,45 +171,74 @@ impl VenueHandler for OkxHandler {
     }
 }
 
-/// Check the OKX-specific keys of a venue config: `market`/`protocol`/`book_depth` are not
-/// used (the instrument type comes from the instrument list, the protocol is v5).
-pub fn check_venue(v: &crate::config::VenueConfig) -> Result<(), (&'static str, String)> {
-    if v.market.is_some() {
-        return Err((
-            "market",
-            "not used for okx (spot/swap/futures come from the instrument list)".into(),
-        ));
-    }
-    match v.protocol.as_deref() {
-        None | Some("v5") => {}
-        Some(p) => return Err(("protocol", format!("okx speaks v5, not {p:?}"))),
-    }
-    if v.book_depth.is_some() {
-        return Err((
-            "book_depth",
-            "not used for okx (`books` is 400 levels)".into(),
-        ));
-    }
-    Ok(())
+/// A configured OKX venue (v5; spot, swaps and futures alike: the instrument type comes from
+/// the instrument list).
+#[derive(Clone, Debug)]
+pub struct OkxVenue {
+    options: VenueOptions,
 }
 
-/// The handler for venue `v` of a resolved config.
-pub fn make_handler(
-    setup: &crate::config::Setup,
-    v: VenueId,
-    counters: Arc<VenueCounters>,
-) -> Result<Box<dyn VenueHandler>, String> {
-    let vs = &setup.venues[v.idx()];
-    check_venue(&vs.cfg).map_err(|e| format!("venue {}: {}: {}", vs.name, e.0, e.1))?;
-    Ok(Box::new(OkxHandler::new(
-        v,
-        crate::venues::instrument_refs(setup, v),
-        Limits {
-            max_levels_per_msg: vs.cfg.book_levels.max(400),
-            ..Limits::default()
-        },
-        counters,
-    )))
+/// Resolve a `[venues.<name>]` section with `exchange = "okx"`: `market`, `book_depth` are not
+/// used (the `books` channel is 400 levels), `protocol` may only be `v5`.
+pub fn configure(o: &VenueOptions) -> Result<Arc<dyn Venue>, KeyError> {
+    if o.market.is_some() {
+        return Err(KeyError::new(
+            "market",
+            "not used for okx (spot/swap/futures come from the instrument list)",
+        ));
+    }
+    match o.protocol.as_deref() {
+        None | Some("v5") => {}
+        Some(p) => {
+            return Err(KeyError::new(
+                "protocol",
+                format!("okx speaks v5, not {p:?}"),
+            ))
+        }
+    }
+    crate::venues::no_depth(Exchange::Okx, o, "`books` is 400 levels")?;
+    Ok(Arc::new(OkxVenue { options: o.clone() }))
+}
+
+impl Venue for OkxVenue {
+    fn exchange(&self) -> Exchange {
+        Exchange::Okx
+    }
+
+    fn parse_instruments(
+        &self,
+        venue_name: &str,
+        text: &str,
+    ) -> Result<Vec<InstrumentDef>, String> {
+        instruments::parse_instruments(text, venue_name)
+    }
+
+    fn handler(
+        &self,
+        ctx: &VenueCtx<'_>,
+        counters: Arc<VenueCounters>,
+    ) -> Result<Box<dyn VenueHandler>, String> {
+        Ok(Box::new(OkxHandler::new(
+            ctx.id,
+            ctx.instrument_refs(),
+            Limits {
+                max_levels_per_msg: self.options.book_levels.max(400),
+                ..Limits::default()
+            },
+            counters,
+        )))
+    }
+
+    fn protocol(&self, ctx: &VenueCtx<'_>) -> Result<Box<dyn VenueProtocol>, String> {
+        let symbols = ctx.symbols();
+        let names = symbols.iter().map(|(_, s)| s.clone()).collect();
+        Ok(crate::venues::adapt(
+            protocol::OkxProtocol::new(names),
+            ctx,
+            symbols,
+            |p, s, _| p.resubscribe_frames(s),
+        ))
+    }
 }
 
 #[cfg(test)]

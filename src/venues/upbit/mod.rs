@@ -19,10 +19,13 @@ pub mod wire;
 
 pub use crate::venues::binance::InstrumentRef;
 
+use crate::feed::protocol::VenueProtocol;
 use crate::feed::{EventSink, VenueCounters, VenueHandler};
+use crate::instrument::InstrumentDef;
 use crate::ring::RawMeta;
 use crate::types::{InstrumentId, Side, VenueId};
 use crate::venues::wire_util::Scale;
+use crate::venues::{Exchange, KeyError, Venue, VenueCtx, VenueOptions};
 use book::SnapshotBook;
 use std::sync::Arc;
 use wire::{CodeTable, Kind, Levels, WireError};
@@ -155,6 +158,55 @@ impl VenueHandler for UpbitHandler {
     fn snapshot_wanted(&mut self, _out: &mut dyn FnMut(InstrumentId)) {}
 }
 
+/// A configured Upbit (KRW, BTC and USDT markets; full orderbook snapshots) venue (one market, one protocol).
+#[derive(Clone, Debug)]
+pub struct UpbitVenue;
+
+/// Resolve a `[venues.<name>]` section with `exchange = "upbit"`: `market`, `protocol` and
+/// `book_depth` are not used.
+pub fn configure(o: &VenueOptions) -> Result<Arc<dyn Venue>, KeyError> {
+    crate::venues::no_market(Exchange::Upbit, o)?;
+    crate::venues::no_protocol(Exchange::Upbit, o)?;
+    crate::venues::no_depth(Exchange::Upbit, o, "full top-15 snapshots")?;
+    Ok(Arc::new(UpbitVenue))
+}
+
+impl Venue for UpbitVenue {
+    fn exchange(&self) -> Exchange {
+        Exchange::Upbit
+    }
+
+    fn parse_instruments(
+        &self,
+        venue_name: &str,
+        text: &str,
+    ) -> Result<Vec<InstrumentDef>, String> {
+        instruments::parse_market_all(text, venue_name)
+    }
+
+    fn handler(
+        &self,
+        ctx: &VenueCtx<'_>,
+        counters: Arc<VenueCounters>,
+    ) -> Result<Box<dyn VenueHandler>, String> {
+        Ok(Box::new(UpbitHandler::new(
+            ctx.id,
+            ctx.instrument_refs(),
+            counters,
+        )))
+    }
+
+    fn protocol(&self, ctx: &VenueCtx<'_>) -> Result<Box<dyn VenueProtocol>, String> {
+        let symbols = ctx.symbols();
+        let names = symbols.iter().map(|(_, s)| s.clone()).collect();
+        Ok(crate::venues::adapt(
+            protocol::QuotationProtocol::upbit(ctx.name(), names),
+            ctx,
+            symbols,
+            |_, _, _| Vec::new(),
+        ))
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -93,19 +93,6 @@ impl VenueProtocol for QuotationProtocol {
     }
 }
 
-impl QuotationProtocol {
-    /// Upbit protocol for the instruments of venue `v` of a resolved config.
-    pub fn from_setup(setup: &crate::config::Setup, v: crate::types::VenueId) -> QuotationProtocol {
-        let codes = setup
-            .instruments
-            .iter()
-            .filter(|i| i.venue == v)
-            .map(|i| i.symbol.clone())
-            .collect();
-        QuotationProtocol::upbit(&setup.venues[v.idx()].name, codes)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
