@@ -6,6 +6,7 @@
 //! The event is `Copy`, 80 bytes, and carries its own timestamps so every stage is measured.
 #![forbid(unsafe_code)]
 
+use crate::book::ChecksumKind;
 use crate::types::{InstrumentId, Nanos, Price, Qty, Side, VenueId};
 
 /// What an [`MdEvent`] says.
@@ -136,7 +137,271 @@ pub struct MdEvent {
     pub q1: i64,
 }
 
+/// A checksum a venue attached to a book commit: which algorithm, and the venue's value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checksum {
+    /// Algorithm (how the book is turned into the checksummed string).
+    pub kind: ChecksumKind,
+    /// The venue's value, sign-extended to `i64` (OKX/Bitget signed CRC32, Kraken unsigned).
+    pub value: i64,
+}
+
+/// What a [`MdKind::BookCommit`] says beyond its update id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Commit {
+    /// This commit completes a snapshot (after a [`MdKind::BookClear`]).
+    pub snapshot: bool,
+    /// The venue's checksum of the book after this commit, if it sent one.
+    pub checksum: Option<Checksum>,
+    /// Keep only this many levels per side before checking (Kraken: the book is cut to the
+    /// subscribed depth after each update); 0 = keep all.
+    pub keep_levels: u32,
+}
+
+/// Fractional digits of a level's original price and quantity texts (kept so checksum venues
+/// can rebuild the exact strings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct TextFracs {
+    /// Digits after the point in the price text.
+    pub px: u8,
+    /// Digits after the point in the quantity text.
+    pub qty: u8,
+}
+
+/// A typed view of an [`MdEvent`]'s payload ([`MdEvent::view`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum MdView {
+    /// Nothing for the book.
+    Noop,
+    /// Best bid/offer at exchange update id `seq`.
+    Bbo {
+        /// Best bid price and quantity.
+        bid: (Price, Qty),
+        /// Best ask price and quantity.
+        ask: (Price, Qty),
+        /// Exchange update id.
+        seq: u64,
+    },
+    /// A public trade.
+    Trade {
+        /// Price.
+        px: Price,
+        /// Quantity.
+        qty: Qty,
+        /// The taker's side.
+        aggressor: Side,
+        /// Exchange trade id.
+        trade_id: u64,
+    },
+    /// A snapshot starts at update id `seq`: clear the book.
+    BookClear {
+        /// Snapshot update id.
+        seq: u64,
+    },
+    /// Set one level to an absolute quantity (0 deletes).
+    BookLevel {
+        /// Book side (`Buy` = bids).
+        side: Side,
+        /// Price.
+        px: Price,
+        /// Absolute quantity at that price.
+        qty: Qty,
+        /// Digits of the original texts.
+        fracs: TextFracs,
+        /// Part of a snapshot.
+        from_snapshot: bool,
+    },
+    /// The levels since the last commit form a consistent book at update id `seq`.
+    BookCommit {
+        /// Update id.
+        seq: u64,
+        /// Snapshot flag, checksum, depth cut.
+        commit: Commit,
+    },
+    /// The book can no longer be trusted (`None`: a reason code this build does not know).
+    BookInvalid {
+        /// Why.
+        reason: Option<InvalidReason>,
+    },
+    /// The venue's connection went down (`up = false`) or came back.
+    VenueStatus {
+        /// Connected.
+        up: bool,
+    },
+    /// The feed has no more input.
+    FeedEnd,
+}
+
 impl MdEvent {
+    /// A best bid/offer at exchange update id `seq`.
+    #[inline]
+    pub fn bbo(
+        instrument: InstrumentId,
+        seq: u64,
+        bid: (Price, Qty),
+        ask: (Price, Qty),
+    ) -> MdEvent {
+        MdEvent {
+            kind: MdKind::Bbo,
+            instrument,
+            venue_seq: seq,
+            p0: bid.0 .0,
+            q0: bid.1 .0,
+            p1: ask.0 .0,
+            q1: ask.1 .0,
+            ..MdEvent::default()
+        }
+    }
+
+    /// A public trade; `aggressor` is the taker's side.
+    #[inline]
+    pub fn trade(
+        instrument: InstrumentId,
+        trade_id: u64,
+        px: Price,
+        qty: Qty,
+        aggressor: Side,
+    ) -> MdEvent {
+        MdEvent {
+            kind: MdKind::Trade,
+            instrument,
+            venue_seq: trade_id,
+            side: aggressor,
+            p0: px.0,
+            q0: qty.0,
+            ..MdEvent::default()
+        }
+    }
+
+    /// A snapshot at update id `seq` starts: clear the book.
+    #[inline]
+    pub fn book_clear(instrument: InstrumentId, seq: u64) -> MdEvent {
+        MdEvent {
+            kind: MdKind::BookClear,
+            instrument,
+            venue_seq: seq,
+            ..MdEvent::default()
+        }
+    }
+
+    /// Set one level (`qty` 0 deletes).
+    #[inline]
+    pub fn book_level(
+        instrument: InstrumentId,
+        side: Side,
+        px: Price,
+        qty: Qty,
+        fracs: TextFracs,
+        from_snapshot: bool,
+    ) -> MdEvent {
+        MdEvent {
+            kind: MdKind::BookLevel,
+            instrument,
+            side,
+            p0: px.0,
+            q0: qty.0,
+            px_frac: fracs.px,
+            qty_frac: fracs.qty,
+            flags: if from_snapshot {
+                flags::FROM_SNAPSHOT
+            } else {
+                0
+            },
+            ..MdEvent::default()
+        }
+    }
+
+    /// Commit the levels since the last commit at update id `seq`.
+    #[inline]
+    pub fn book_commit(instrument: InstrumentId, seq: u64, c: Commit) -> MdEvent {
+        let (kind, value) = match c.checksum {
+            Some(k) => (k.kind as i64, k.value),
+            None => (ChecksumKind::None as i64, 0),
+        };
+        MdEvent {
+            kind: MdKind::BookCommit,
+            instrument,
+            venue_seq: seq,
+            flags: if c.snapshot { flags::SNAPSHOT } else { 0 },
+            p0: value,
+            p1: kind,
+            q0: c.keep_levels as i64,
+            ..MdEvent::default()
+        }
+    }
+
+    /// The book of `instrument` can no longer be trusted.
+    #[inline]
+    pub fn book_invalid(instrument: InstrumentId, reason: InvalidReason) -> MdEvent {
+        MdEvent {
+            kind: MdKind::BookInvalid,
+            instrument,
+            p0: reason as i64,
+            ..MdEvent::default()
+        }
+    }
+
+    /// The venue's connection went down (`up = false`) or came back.
+    #[inline]
+    pub fn venue_status(up: bool) -> MdEvent {
+        MdEvent {
+            kind: MdKind::VenueStatus,
+            p0: up as i64,
+            ..MdEvent::default()
+        }
+    }
+
+    /// The typed payload.
+    #[inline(always)]
+    pub fn view(&self) -> MdView {
+        match self.kind {
+            MdKind::Noop => MdView::Noop,
+            MdKind::Bbo => MdView::Bbo {
+                bid: (Price(self.p0), Qty(self.q0)),
+                ask: (Price(self.p1), Qty(self.q1)),
+                seq: self.venue_seq,
+            },
+            MdKind::Trade => MdView::Trade {
+                px: Price(self.p0),
+                qty: Qty(self.q0),
+                aggressor: self.side,
+                trade_id: self.venue_seq,
+            },
+            MdKind::BookClear => MdView::BookClear {
+                seq: self.venue_seq,
+            },
+            MdKind::BookLevel => MdView::BookLevel {
+                side: self.side,
+                px: Price(self.p0),
+                qty: Qty(self.q0),
+                fracs: TextFracs {
+                    px: self.px_frac,
+                    qty: self.qty_frac,
+                },
+                from_snapshot: self.flags & flags::FROM_SNAPSHOT != 0,
+            },
+            MdKind::BookCommit => {
+                let kind = ChecksumKind::from_i64(self.p1);
+                MdView::BookCommit {
+                    seq: self.venue_seq,
+                    commit: Commit {
+                        snapshot: self.flags & flags::SNAPSHOT != 0,
+                        checksum: (kind != ChecksumKind::None).then_some(Checksum {
+                            kind,
+                            value: self.p0,
+                        }),
+                        keep_levels: self.q0.clamp(0, u32::MAX as i64) as u32,
+                    },
+                }
+            }
+            MdKind::BookInvalid => MdView::BookInvalid {
+                reason: InvalidReason::from_i64(self.p0),
+            },
+            MdKind::VenueStatus => MdView::VenueStatus { up: self.p0 != 0 },
+            MdKind::FeedEnd => MdView::FeedEnd,
+        }
+    }
+
     /// True if this is the last event of its raw message.
     #[inline(always)]
     pub fn is_last(&self) -> bool {
@@ -166,6 +431,73 @@ impl MdEvent {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn constructors_and_views_round_trip() {
+        let i = InstrumentId(3);
+        let e = MdEvent::bbo(i, 9, (Price(100), Qty(2)), (Price(101), Qty(3)));
+        assert_eq!(
+            e.view(),
+            MdView::Bbo {
+                bid: (Price(100), Qty(2)),
+                ask: (Price(101), Qty(3)),
+                seq: 9
+            }
+        );
+        let c = Commit {
+            snapshot: true,
+            checksum: Some(Checksum {
+                kind: ChecksumKind::Kraken10,
+                value: -5,
+            }),
+            keep_levels: 100,
+        };
+        let e = MdEvent::book_commit(i, 7, c);
+        assert_eq!(e.view(), MdView::BookCommit { seq: 7, commit: c });
+        let e = MdEvent::book_commit(i, 7, Commit::default());
+        assert_eq!(
+            e.view(),
+            MdView::BookCommit {
+                seq: 7,
+                commit: Commit::default()
+            }
+        );
+        let f = TextFracs { px: 2, qty: 8 };
+        let e = MdEvent::book_level(i, Side::Sell, Price(5), Qty(0), f, true);
+        assert_eq!(
+            e.view(),
+            MdView::BookLevel {
+                side: Side::Sell,
+                px: Price(5),
+                qty: Qty(0),
+                fracs: f,
+                from_snapshot: true
+            }
+        );
+        let e = MdEvent::book_invalid(i, InvalidReason::Gap);
+        assert_eq!(
+            e.view(),
+            MdView::BookInvalid {
+                reason: Some(InvalidReason::Gap)
+            }
+        );
+        assert_eq!(
+            MdEvent::venue_status(false).view(),
+            MdView::VenueStatus { up: false }
+        );
+        let e = MdEvent::trade(i, 11, Price(7), Qty(1), Side::Buy);
+        assert_eq!(
+            e.view(),
+            MdView::Trade {
+                px: Price(7),
+                qty: Qty(1),
+                aggressor: Side::Buy,
+                trade_id: 11
+            }
+        );
+    }
+
     #[test]
     fn event_is_small_and_copy() {
         assert_eq!(std::mem::size_of::<super::MdEvent>(), 80);

@@ -15,10 +15,10 @@ pub mod replay_source;
 pub mod ws_source;
 
 use crate::clock;
-use crate::event::{flags, InvalidReason, MdEvent, MdKind};
+use crate::event::{flags, Checksum, Commit, InvalidReason, MdEvent, MdKind, TextFracs};
 use crate::journal::{LogCode, LogRecord, Severity};
 use crate::ring::{Consumer, Producer, RawMeta};
-use crate::types::{InstrumentId, Nanos, Side, VenueId};
+use crate::types::{InstrumentId, Nanos, Price, Qty, Side, VenueId};
 use crate::wait::Waiter;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -239,41 +239,30 @@ impl<'a> EventSink<'a> {
     /// Best bid/offer.
     #[inline]
     pub fn bbo(&mut self, inst: InstrumentId, seq: u64, bid: (i64, i64), ask: (i64, i64)) {
-        self.emit(MdEvent {
-            kind: MdKind::Bbo,
-            instrument: inst,
-            venue_seq: seq,
-            p0: bid.0,
-            q0: bid.1,
-            p1: ask.0,
-            q1: ask.1,
-            ..MdEvent::default()
-        });
+        self.emit(MdEvent::bbo(
+            inst,
+            seq,
+            (Price(bid.0), Qty(bid.1)),
+            (Price(ask.0), Qty(ask.1)),
+        ));
     }
 
     /// Public trade; `aggressor` is the taker's side.
     #[inline]
     pub fn trade(&mut self, inst: InstrumentId, trade_id: u64, px: i64, qty: i64, aggressor: Side) {
-        self.emit(MdEvent {
-            kind: MdKind::Trade,
-            instrument: inst,
-            venue_seq: trade_id,
-            side: aggressor,
-            p0: px,
-            q0: qty,
-            ..MdEvent::default()
-        });
+        self.emit(MdEvent::trade(
+            inst,
+            trade_id,
+            Price(px),
+            Qty(qty),
+            aggressor,
+        ));
     }
 
     /// A snapshot starts (clear the book).
     #[inline]
     pub fn clear(&mut self, inst: InstrumentId, seq: u64) {
-        self.emit(MdEvent {
-            kind: MdKind::BookClear,
-            instrument: inst,
-            venue_seq: seq,
-            ..MdEvent::default()
-        });
+        self.emit(MdEvent::book_clear(inst, seq));
     }
 
     /// Set one level (`qty` 0 deletes). `fracs` = fractional digits of the original texts.
@@ -287,41 +276,29 @@ impl<'a> EventSink<'a> {
         fracs: (u8, u8),
         from_snapshot: bool,
     ) {
-        self.emit(MdEvent {
-            kind: MdKind::BookLevel,
-            instrument: inst,
+        self.emit(MdEvent::book_level(
+            inst,
             side,
-            p0: px,
-            q0: qty,
-            px_frac: fracs.0,
-            qty_frac: fracs.1,
-            flags: if from_snapshot {
-                flags::FROM_SNAPSHOT
-            } else {
-                0
+            Price(px),
+            Qty(qty),
+            TextFracs {
+                px: fracs.0,
+                qty: fracs.1,
             },
-            ..MdEvent::default()
-        });
+            from_snapshot,
+        ));
     }
 
     /// Commit the levels since the last commit at update id `seq`; `snapshot` completes a
     /// snapshot; `checksum` = (kind, expected) when the venue sent one.
     #[inline]
     pub fn commit(&mut self, inst: InstrumentId, seq: u64, snapshot: bool, checksum: (i64, i64)) {
-        self.emit(MdEvent {
-            kind: MdKind::BookCommit,
-            instrument: inst,
-            venue_seq: seq,
-            flags: if snapshot { flags::SNAPSHOT } else { 0 },
-            p1: checksum.0,
-            p0: checksum.1,
-            ..MdEvent::default()
-        });
+        self.commit_truncated(inst, seq, snapshot, checksum, 0)
     }
 
     /// As [`EventSink::commit`], and the book keeps only its best `depth` levels per side
-    /// before the checksum is checked (`q0` of the commit; Kraken's rule: truncate to the
-    /// subscribed depth after each update). `depth` 0 = no truncation.
+    /// before the checksum is checked (Kraken's rule: truncate to the subscribed depth after
+    /// each update). `depth` 0 = no truncation.
     #[inline]
     pub fn commit_truncated(
         &mut self,
@@ -331,36 +308,30 @@ impl<'a> EventSink<'a> {
         checksum: (i64, i64),
         depth: u32,
     ) {
-        self.emit(MdEvent {
-            kind: MdKind::BookCommit,
-            instrument: inst,
-            venue_seq: seq,
-            flags: if snapshot { flags::SNAPSHOT } else { 0 },
-            p1: checksum.0,
-            p0: checksum.1,
-            q0: depth as i64,
-            ..MdEvent::default()
-        });
+        let kind = crate::book::ChecksumKind::from_i64(checksum.0);
+        self.emit(MdEvent::book_commit(
+            inst,
+            seq,
+            Commit {
+                snapshot,
+                checksum: (kind != crate::book::ChecksumKind::None).then_some(Checksum {
+                    kind,
+                    value: checksum.1,
+                }),
+                keep_levels: depth,
+            },
+        ));
     }
 
     /// The book can no longer be trusted.
     #[inline]
     pub fn invalid(&mut self, inst: InstrumentId, reason: InvalidReason) {
-        self.emit(MdEvent {
-            kind: MdKind::BookInvalid,
-            instrument: inst,
-            p0: reason as i64,
-            ..MdEvent::default()
-        });
+        self.emit(MdEvent::book_invalid(inst, reason));
     }
 
     /// Venue connection down (`up = false`) or up.
     pub fn venue_status(&mut self, up: bool) {
-        self.emit(MdEvent {
-            kind: MdKind::VenueStatus,
-            p0: up as i64,
-            ..MdEvent::default()
-        });
+        self.emit(MdEvent::venue_status(up));
     }
 
     /// End of a message: mark the last event, push everything.
