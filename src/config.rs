@@ -152,10 +152,24 @@ pub struct ReplayFileConfig {
     pub format: crate::replay::ReplayFormat,
 }
 
+/// How a replay is driven.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ThreadMode {
+    /// Feed threads → rings → detection thread → execution thread (the live shape).
+    #[default]
+    Threaded,
+    /// One thread runs the venue handlers, the detection core and the execution step in
+    /// order, with no rings (replay only): same journals and report, no hand-offs.
+    Single,
+}
+
 /// `[threads]`.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ThreadsConfig {
+    /// `threaded` (default) or `single` (replay only: one thread, no rings).
+    pub mode: ThreadMode,
     /// Wait strategy of hot threads: `spin`, `spin-yield`, `park`.
     pub wait: WaitKind,
     /// Busy polls before yielding/sleeping (`spin-yield`, `park`).
@@ -177,6 +191,7 @@ pub struct ThreadsConfig {
 impl Default for ThreadsConfig {
     fn default() -> ThreadsConfig {
         ThreadsConfig {
+            mode: ThreadMode::Threaded,
             wait: WaitKind::Park,
             spins_before_yield: 200,
             park_ns: 20_000,
@@ -1075,6 +1090,12 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
         e.unwind_max_slippage_bps,
     )?;
     let t = &cfg.threads;
+    if t.mode == ThreadMode::Single && cfg.mode != Mode::Replay {
+        return Err(invalid(
+            "threads.mode",
+            "\"single\" drives a replay; paper and live need the threaded shape",
+        ));
+    }
     if t.md_ring_capacity < 1024 {
         return Err(invalid("threads.md_ring_capacity", "must be ≥ 1024"));
     }

@@ -156,11 +156,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             let out_dir = out.unwrap_or_else(|| setup.cfg.run.out_dir.clone());
-            let res = match setup.cfg.mode {
-                arbot::config::Mode::Replay => arbot::engine::run_replay(&setup, &out_dir),
-                _ => arbot::engine::run_paper(&setup, &out_dir),
-            };
-            let res = match res {
+            let res = match arbot::engine::run(&setup, &out_dir) {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("arbot: {e}");

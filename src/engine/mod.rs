@@ -13,23 +13,26 @@
 //! everything it was sent. Two runs on the same data give the same signals and trades.
 #![forbid(unsafe_code)]
 
+pub mod core;
+pub mod single;
+
+use self::core::{CoreOutput, DetectionCore};
 use crate::clock;
 use crate::config::Setup;
 use crate::detect::spatial::Spatial;
 use crate::detect::Market;
 use crate::event::{MdEvent, MdKind};
-use crate::exec::sim::FillSim;
 use crate::exec::{self, Executor, FromExec, ToExec};
 use crate::feed::replay_source::ReplaySource;
 use crate::feed::ws_source::{NetReport, NetStats, WsSource, WsSourceConfig};
 use crate::feed::{FeedSource, FeedThread, VenueCounters};
-use crate::journal::{ColdMsg, LogRecord, Opportunity, SignalRecord, SignalStatus};
+use crate::journal::{ColdMsg, LogRecord};
 use crate::net::snapshot::SnapshotRequest;
 use crate::replay::{FileStats, ReplayReader};
 use crate::ring::{byte_channel, channel, Consumer, Producer};
 use crate::risk::RiskGate;
 use crate::stats::{Latency, Progress};
-use crate::types::{Bps, InstrumentId};
+use crate::types::{InstrumentId, VenueId};
 use crate::wait::Waiter;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -84,6 +87,10 @@ pub struct DetOutput {
     pub exec_ring_full: u64,
     /// Korean premium monitor (R2.4), if configured.
     pub premium: Option<crate::detect::premium::Premium>,
+    /// Checksum resync requests that could not be handed to a feed thread (counted, logged).
+    pub resync_dropped: u64,
+    /// Messages with more opportunities than the per-message buffer holds.
+    pub opps_overflow: u64,
 }
 
 /// Everything a run produced.
@@ -179,7 +186,8 @@ impl TradeTotals {
 
 struct DetIo {
     md: Vec<Consumer<MdEvent>>,
-    /// Resync requests to each feed thread, and venue index → feed thread.
+    /// Resync requests to each feed thread, and venue index → feed thread (every venue is on
+    /// exactly one feed thread: checked at config load).
     control: Vec<Producer<crate::feed::ResyncRequest>>,
     venue_feed: Vec<usize>,
     to_exec: Producer<ToExec>,
@@ -188,89 +196,113 @@ struct DetIo {
     progress: Arc<Progress>,
 }
 
-const MAX_OPPS: usize = 64;
+/// The detection thread's [`CoreOutput`]: execution messages are staged and pushed after the
+/// core returns (so a full ring can be waited on while the core answers execution), journal
+/// records go straight to the cold ring (a full ring drops and counts), resync requests to
+/// the venue's feed thread.
+struct ThreadOut<'a> {
+    staged: &'a mut Vec<ToExec>,
+    cold: &'a mut Producer<ColdMsg>,
+    control: &'a mut [Producer<crate::feed::ResyncRequest>],
+    venue_feed: &'a [usize],
+    journal_dropped: &'a mut u64,
+    resync_dropped: &'a mut u64,
+}
+
+impl CoreOutput for ThreadOut<'_> {
+    #[inline]
+    fn to_exec(&mut self, m: ToExec) {
+        // capacity reserved at start: intents ≤ max_in_flight per message, fills ≤ 3 per slot
+        self.staged.push(m);
+    }
+    #[inline]
+    fn cold(&mut self, m: ColdMsg) {
+        if self.cold.push(m).is_err() {
+            *self.journal_dropped += 1;
+        }
+    }
+    fn resync(&mut self, venue: VenueId, instrument: InstrumentId) {
+        let req = crate::feed::ResyncRequest { venue, instrument };
+        let sent = match self.venue_feed.get(venue.idx()) {
+            Some(&fi) => self
+                .control
+                .get_mut(fi)
+                .is_some_and(|c| c.push(req).is_ok()),
+            None => false,
+        };
+        if !sent {
+            // unknown venue or a full control ring: the book stays invalid (never traded),
+            // the next mismatch asks again; counted and logged, never sent to another feed
+            *self.resync_dropped += 1;
+            self.cold(ColdMsg::Log(
+                LogRecord {
+                    severity: crate::journal::Severity::Error,
+                    code: crate::journal::LogCode::Note,
+                    venue,
+                    instrument,
+                    ..LogRecord::default()
+                }
+                .with_text(b"resync request not delivered to the venue's feed thread"),
+            ));
+        }
+    }
+}
+
+/// Push the staged execution messages; while the ring is full, keep answering execution so
+/// it can make room.
+fn flush_to_exec(
+    staged: &mut Vec<ToExec>,
+    io: &mut DetIo,
+    core: &mut DetectionCore,
+    sent: &mut u64,
+    exec_ring_full: &mut u64,
+) {
+    for m in staged.drain(..) {
+        let mut m = m;
+        loop {
+            match io.to_exec.push(m) {
+                Ok(()) => break,
+                Err(back) => {
+                    m = back;
+                    *exec_ring_full += 1;
+                    drain_exec(&mut io.from_exec, core, &io.progress);
+                    std::hint::spin_loop();
+                }
+            }
+        }
+        *sent += 1;
+    }
+}
 
 fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: bool) -> DetOutput {
-    let mut market = Market::new(setup);
-    let mut spatial = Spatial::new(setup);
-    let mut premium = crate::detect::premium::Premium::new(setup);
-    let mut risk = RiskGate::new(setup);
-    let slip = Bps::from_num(setup.cfg.execution.unwind_max_slippage_bps);
-    let mut sim = FillSim::new(
-        setup.taker_fees_by_instrument(),
-        setup
-            .venues
-            .iter()
-            .map(|v| v.cfg.order_latency_ns)
-            .collect(),
-        slip,
-        setup.cfg.risk.max_in_flight as usize * 3 + 4,
-    );
-    let mut lat = DetLatency::default();
-    let mut dirty: Vec<InstrumentId> = Vec::with_capacity(setup.instruments.len());
-    let mut opps: Vec<(Opportunity, usize)> = Vec::with_capacity(MAX_OPPS);
-    let mut trades = TradeTotals::default();
+    let mut core = DetectionCore::new(setup);
+    let mut staged: Vec<ToExec> =
+        Vec::with_capacity(core::MAX_OPPS + 4 * setup.cfg.risk.max_in_flight as usize + 16);
     let n = io.md.len();
     let mut done = vec![false; n];
     let mut next_seq: u64 = 0;
     let mut cur: Option<usize> = None;
     let mut rr = 0usize;
-    let (mut sent, mut acked) = (0u64, 0u64);
-    let mut messages = 0u64;
-    let mut signal_status = [0u64; 9];
-    let mut merge_skips = 0u64;
-    let mut journal_dropped = 0u64;
-    let mut exec_ring_full = 0u64;
-    let mut msg_started = false;
-    // first event of the current message: (pushed, dequeued) stamps
-    let (mut first_parsed, mut first_deq) = (0u64, 0u64);
+    let mut sent = 0u64;
+    let (mut merge_skips, mut journal_dropped, mut exec_ring_full, mut resync_dropped) =
+        (0u64, 0u64, 0u64, 0u64);
     let clock = clock::Clock::get();
-
-    macro_rules! cold {
-        ($m:expr) => {
-            if io.cold.push($m).is_err() {
-                journal_dropped += 1;
+    macro_rules! out {
+        () => {
+            ThreadOut {
+                staged: &mut staged,
+                cold: &mut io.cold,
+                control: &mut io.control,
+                venue_feed: &io.venue_feed,
+                journal_dropped: &mut journal_dropped,
+                resync_dropped: &mut resync_dropped,
             }
         };
-    }
-    macro_rules! to_exec {
-        ($m:expr) => {{
-            let mut m = $m;
-            loop {
-                match io.to_exec.push(m) {
-                    Ok(()) => break,
-                    Err(back) => {
-                        m = back;
-                        exec_ring_full += 1;
-                        // keep answering execution so it can make room
-                        drain_exec(
-                            &mut io.from_exec,
-                            &mut sim,
-                            &mut risk,
-                            &market,
-                            &mut acked,
-                            &mut trades,
-                            &io.progress,
-                        );
-                        std::hint::spin_loop();
-                    }
-                }
-            }
-            sent += 1;
-        }};
     }
 
     crate::alloc_probe::enter_hot();
     'outer: loop {
-        drain_exec(
-            &mut io.from_exec,
-            &mut sim,
-            &mut risk,
-            &market,
-            &mut acked,
-            &mut trades,
-            &io.progress,
-        );
+        drain_exec(&mut io.from_exec, &mut core, &io.progress);
         // which ring holds the next message?
         let r = match cur {
             Some(r) => r,
@@ -327,171 +359,84 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
             let recv = head.recv_ns;
             if ordered {
                 loop {
-                    if sent != acked {
-                        drain_exec(
-                            &mut io.from_exec,
-                            &mut sim,
-                            &mut risk,
-                            &market,
-                            &mut acked,
-                            &mut trades,
-                            &io.progress,
-                        );
-                        if sent != acked {
+                    if sent != core.acked {
+                        drain_exec(&mut io.from_exec, &mut core, &io.progress);
+                        if sent != core.acked {
                             waiter.idle();
                         }
                         continue;
                     }
-                    match sim.next_due() {
+                    match core.next_due() {
                         Some(t) if t < recv => {
-                            let mut fills = [crate::exec::sim::SimFill::default(); 8];
-                            let mut nf = 0;
-                            sim.run_due(t + 1, &market, &mut |f| {
-                                if nf < fills.len() {
-                                    fills[nf] = f;
-                                    nf += 1;
-                                }
-                            });
-                            for f in &fills[..nf] {
-                                to_exec!(ToExec::Fill(*f));
-                            }
+                            core.fire_due(t + 1, &mut out!());
+                            flush_to_exec(
+                                &mut staged,
+                                &mut io,
+                                &mut core,
+                                &mut sent,
+                                &mut exec_ring_full,
+                            );
                         }
                         _ => break,
                     }
                 }
             } else {
-                let now = clock.now_ns();
-                let mut fills = [crate::exec::sim::SimFill::default(); 8];
-                let mut nf = 0;
-                sim.run_due(now, &market, &mut |f| {
-                    if nf < fills.len() {
-                        fills[nf] = f;
-                        nf += 1;
-                    }
-                });
-                for f in &fills[..nf] {
-                    to_exec!(ToExec::Fill(*f));
-                }
+                core.fire_due(clock.now_ns(), &mut out!());
+                flush_to_exec(
+                    &mut staged,
+                    &mut io,
+                    &mut core,
+                    &mut sent,
+                    &mut exec_ring_full,
+                );
             }
             cur = Some(r);
-            msg_started = false;
         }
         // apply the message's events; it may still be arriving
         let mut finished = false;
         while let Some(ev) = io.md[r].pop() {
-            if !msg_started {
-                msg_started = true;
-                (first_parsed, first_deq) = (ev.parsed_tsc, clock.raw());
-                lat.md_queue.record_between(first_parsed, first_deq);
-            }
-            market.apply(&ev, &mut |l: LogRecord| cold!(ColdMsg::Log(l)));
-            if ev.is_last() {
-                lat.feed.record_between(ev.handoff_tsc, ev.parsed_tsc);
-                for &(v, i) in &market.resync {
-                    let fi = io.venue_feed.get(v.idx()).copied().unwrap_or(0);
-                    if let Some(c) = io.control.get_mut(fi) {
-                        // a full control ring drops the request: the book stays invalid and the
-                        // next mismatch asks again
-                        let _ = c.push(crate::feed::ResyncRequest {
-                            venue: v,
-                            instrument: i,
-                        });
-                    }
-                }
-                market.resync.clear();
-                messages += 1;
+            if core.on_event(&ev, clock.raw(), &mut out!()) {
                 next_seq = ev.msg_seq.wrapping_add(1);
-                Progress::set(&io.progress.messages, messages);
-                Progress::set(&io.progress.data_ns, market.now_ns);
-                market.take_dirty(&mut dirty);
-                if let Some(p) = premium.as_mut() {
-                    p.on_dirty(&market, &dirty);
-                }
-                if !dirty.is_empty() {
-                    opps.clear();
-                    spatial.evaluate(
-                        &market,
-                        &dirty,
-                        &risk,
-                        (ev.msg_seq, ev.handoff_tsc),
-                        &mut |o, pi| {
-                            if opps.len() < MAX_OPPS {
-                                opps.push((o, pi));
-                            }
-                        },
-                    );
-                    // R2.6: best expected profit first
-                    opps.sort_unstable_by(|a, b| {
-                        b.0.expected_profit_usd
-                            .cmp(&a.0.expected_profit_usd)
-                            .then(a.0.id.cmp(&b.0.id))
-                    });
-                    if let Some((o, _)) = opps.first() {
-                        lat.signal_parse.record_between(o.handoff_tsc, first_parsed);
-                        lat.signal_queue.record_between(first_parsed, first_deq);
-                        lat.signal_detect.record_between(first_deq, o.signal_tsc);
-                    }
-                    for &(o, pi) in opps.iter() {
-                        lat.tick_to_signal
-                            .record_between(o.handoff_tsc, o.signal_tsc);
-                        let status = match risk.check(&market, &o) {
-                            Ok(intent) => {
-                                to_exec!(ToExec::Intent(intent));
-                                spatial.pairs[pi].traded += 1;
-                                SignalStatus::Traded
-                            }
-                            Err(s) => {
-                                spatial.pairs[pi].rejected += 1;
-                                s
-                            }
-                        };
-                        signal_status[status as usize] += 1;
-                        cold!(ColdMsg::Signal(SignalRecord { opp: o, status }));
-                    }
-                    Progress::set(&io.progress.signals, signal_status.iter().sum());
-                    Progress::set(&io.progress.approved, risk.approved);
-                    lat.tick_to_detect
-                        .record_between(ev.handoff_tsc, clock.raw());
-                }
                 finished = true;
                 break;
             }
         }
         if finished {
+            flush_to_exec(
+                &mut staged,
+                &mut io,
+                &mut core,
+                &mut sent,
+                &mut exec_ring_full,
+            );
+            let p = &io.progress;
+            Progress::set(&p.messages, core.messages);
+            Progress::set(&p.data_ns, core.market.now_ns);
+            Progress::set(&p.signals, core.signal_status.iter().sum());
+            Progress::set(&p.approved, core.risk.approved);
             cur = None;
             waiter.reset();
         }
     }
     // data ended: orders still travelling find no more data; wait for every trade to finish
     loop {
-        drain_exec(
-            &mut io.from_exec,
-            &mut sim,
-            &mut risk,
-            &market,
-            &mut acked,
-            &mut trades,
-            &io.progress,
-        );
-        if sent != acked {
+        drain_exec(&mut io.from_exec, &mut core, &io.progress);
+        if sent != core.acked {
             waiter.idle();
             continue;
         }
-        if sim.pending() > 0 {
-            let mut fills = [crate::exec::sim::SimFill::default(); 16];
-            let mut nf = 0;
-            sim.end_of_data(&mut |f| {
-                if nf < fills.len() {
-                    fills[nf] = f;
-                    nf += 1;
-                }
-            });
-            for f in &fills[..nf] {
-                to_exec!(ToExec::Fill(*f));
-            }
+        if core.sim.pending() > 0 {
+            core.end_of_data(&mut out!());
+            flush_to_exec(
+                &mut staged,
+                &mut io,
+                &mut core,
+                &mut sent,
+                &mut exec_ring_full,
+            );
             continue;
         }
-        if risk.in_flight() == 0 {
+        if core.in_flight() == 0 {
             break;
         }
         waiter.idle();
@@ -500,6 +445,19 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
         std::hint::spin_loop();
     }
     crate::alloc_probe::leave_hot();
+    let DetectionCore {
+        market,
+        spatial,
+        premium,
+        risk,
+        sim,
+        lat,
+        trades,
+        signal_status,
+        messages,
+        opps_overflow,
+        ..
+    } = core;
     DetOutput {
         sim_filled: sim.filled,
         sim_no_book: sim.no_book,
@@ -513,32 +471,21 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
         merge_skips,
         journal_dropped,
         exec_ring_full,
+        resync_dropped,
+        opps_overflow,
         premium,
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn drain_exec(
-    rx: &mut Consumer<FromExec>,
-    sim: &mut FillSim,
-    risk: &mut RiskGate,
-    market: &Market,
-    acked: &mut u64,
-    trades: &mut TradeTotals,
-    progress: &Progress,
-) {
+fn drain_exec(rx: &mut Consumer<FromExec>, core: &mut DetectionCore, progress: &Progress) {
     while let Some(m) = rx.pop() {
-        match m {
-            FromExec::Order(o) => sim.add(o),
-            FromExec::Done(slot, rec) => {
-                risk.on_trade_done(market, slot, &rec);
-                trades.add(&rec);
-                Progress::set(&progress.trades, trades.attempted);
-                progress
-                    .net_pnl_e8
-                    .store(trades.net_pnl_usd, Ordering::Relaxed);
-            }
-            FromExec::Ack(k) => *acked = k,
+        let done = matches!(m, FromExec::Done(..));
+        core.on_exec(m);
+        if done {
+            Progress::set(&progress.trades, core.trades.attempted);
+            progress
+                .net_pnl_e8
+                .store(core.trades.net_pnl_usd, Ordering::Relaxed);
         }
     }
 }
@@ -546,6 +493,18 @@ fn drain_exec(
 fn waiter(setup: &Setup) -> Waiter {
     let t = &setup.cfg.threads;
     Waiter::new(t.wait, t.spins_before_yield, t.park_ns)
+}
+
+/// Run `setup` by its mode: a replay on the threaded or the single-thread path
+/// (`threads.mode`), paper on the threaded path.
+pub fn run(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineError> {
+    match (setup.cfg.mode, setup.cfg.threads.mode) {
+        (crate::config::Mode::Replay, crate::config::ThreadMode::Single) => {
+            single::run_single(setup, out_dir)
+        }
+        (crate::config::Mode::Replay, _) => run_replay(setup, out_dir),
+        _ => run_paper(setup, out_dir),
+    }
 }
 
 /// Run a replay to the end; writes `arbot.log`, `signals.jsonl`, `trades.jsonl` into `out_dir`

@@ -1,0 +1,246 @@
+//! [`DetectionCore`]: the detection step as a plain type. It owns the books ([`Market`]), the
+//! detectors (spatial, Korean premium), the risk gate and the fill simulator, and is driven by
+//! three calls: [`DetectionCore::on_event`] for each market-data event, [`DetectionCore::on_exec`]
+//! for each answer of the execution side, and [`DetectionCore::fire_due`] /
+//! [`DetectionCore::end_of_data`] for the simulated venue. There are no threads, rings or
+//! clocks inside: data time comes in with the events, the `quanta` stamps used for latency
+//! figures come in as arguments, and everything the core produces goes to a [`CoreOutput`].
+//!
+//! The threaded engine ([`super::run_replay`], [`super::run_paper`]) drives it from the
+//! detection thread between rings; a test or a single-thread backtest drives it directly
+//! (`tests/detection_core.rs` replays a real recording through it and gets the threaded
+//! replay's signals).
+#![forbid(unsafe_code)]
+
+use super::{DetLatency, TradeTotals};
+use crate::config::Setup;
+use crate::detect::premium::Premium;
+use crate::detect::spatial::Spatial;
+use crate::detect::Market;
+use crate::event::MdEvent;
+use crate::exec::sim::FillSim;
+use crate::exec::{FromExec, ToExec};
+use crate::journal::{ColdMsg, LogRecord, Opportunity, SignalRecord, SignalStatus};
+use crate::risk::RiskGate;
+use crate::types::{Bps, InstrumentId, Nanos, VenueId};
+
+/// Where the core's outputs go.
+pub trait CoreOutput {
+    /// A message for the execution side (an approved intent, a simulated venue's answer).
+    fn to_exec(&mut self, m: ToExec);
+    /// A record for the cold thread (log line, signal journal).
+    fn cold(&mut self, m: ColdMsg);
+    /// The book of `instrument` on `venue` failed its checksum: its feed should resubscribe.
+    fn resync(&mut self, venue: VenueId, instrument: InstrumentId);
+}
+
+/// Opportunities kept per message (the best ones by expected profit go first; the rest of a
+/// burst is counted, not lost: see [`DetectionCore::opps_overflow`]).
+pub const MAX_OPPS: usize = 64;
+
+/// Signal counters, indexed by [`SignalStatus`] as `usize`.
+pub const SIGNAL_STATUSES: usize = 9;
+
+/// The detection step: books, detectors, risk gate, fill simulator.
+pub struct DetectionCore {
+    /// Books and their health.
+    pub market: Market,
+    /// Spatial detector with pair statistics.
+    pub spatial: Spatial,
+    /// Korean premium monitor (R2.4), if configured.
+    pub premium: Option<Premium>,
+    /// Risk gate (balances, reservations, limits).
+    pub risk: RiskGate,
+    /// Simulated venue (replay/paper).
+    pub sim: FillSim,
+    /// Latencies measured here.
+    pub lat: DetLatency,
+    /// Totals over finished trades.
+    pub trades: TradeTotals,
+    /// Signals by status.
+    pub signal_status: [u64; SIGNAL_STATUSES],
+    /// Messages fully applied.
+    pub messages: u64,
+    /// Messages whose opportunities exceeded [`MAX_OPPS`] (the excess was not evaluated by
+    /// the gate; counted so it is never silent).
+    pub opps_overflow: u64,
+    /// Execution messages answered so far (`FromExec::Ack`).
+    pub acked: u64,
+    dirty: Vec<InstrumentId>,
+    opps: Vec<(Opportunity, usize)>,
+    msg_started: bool,
+    first_parsed: u64,
+    first_deq: u64,
+}
+
+impl DetectionCore {
+    /// From a resolved config. Allocates everything it will use.
+    pub fn new(setup: &Setup) -> DetectionCore {
+        let slip = Bps::from_num(setup.cfg.execution.unwind_max_slippage_bps);
+        DetectionCore {
+            market: Market::new(setup),
+            spatial: Spatial::new(setup),
+            premium: Premium::new(setup),
+            risk: RiskGate::new(setup),
+            sim: FillSim::new(
+                setup.taker_fees_by_instrument(),
+                setup
+                    .venues
+                    .iter()
+                    .map(|v| v.cfg.order_latency_ns)
+                    .collect(),
+                slip,
+                setup.cfg.risk.max_in_flight as usize * 3 + 4,
+            ),
+            lat: DetLatency::default(),
+            trades: TradeTotals::default(),
+            signal_status: [0; SIGNAL_STATUSES],
+            messages: 0,
+            opps_overflow: 0,
+            acked: 0,
+            dirty: Vec::with_capacity(setup.instruments.len()),
+            opps: Vec::with_capacity(MAX_OPPS),
+            msg_started: false,
+            first_parsed: 0,
+            first_deq: 0,
+        }
+    }
+
+    /// Data time: the receive time of the newest message applied, ns since the epoch.
+    pub fn now_ns(&self) -> Nanos {
+        self.market.now_ns
+    }
+
+    /// Apply one market-data event. `deq_tsc` is the `quanta` raw stamp when the driver took
+    /// it (for the queueing figures). When the event ends its raw message
+    /// ([`MdEvent::is_last`]), the message is complete: checksum resyncs are requested, the
+    /// premium monitor and the spatial detector run over the books it changed, every
+    /// opportunity goes through the risk gate (best expected profit first, R2.6), approved
+    /// intents go to execution and every signal to the journal. Returns `true` at a message
+    /// end.
+    pub fn on_event(&mut self, ev: &MdEvent, deq_tsc: u64, out: &mut impl CoreOutput) -> bool {
+        if !self.msg_started {
+            self.msg_started = true;
+            (self.first_parsed, self.first_deq) = (ev.parsed_tsc, deq_tsc);
+            self.lat
+                .md_queue
+                .record_between(self.first_parsed, self.first_deq);
+        }
+        self.market
+            .apply(ev, &mut |l: LogRecord| out.cold(ColdMsg::Log(l)));
+        if !ev.is_last() {
+            return false;
+        }
+        self.msg_started = false;
+        self.lat.feed.record_between(ev.handoff_tsc, ev.parsed_tsc);
+        for &(v, i) in &self.market.resync {
+            out.resync(v, i);
+        }
+        self.market.resync.clear();
+        self.messages += 1;
+        self.market.take_dirty(&mut self.dirty);
+        if let Some(p) = self.premium.as_mut() {
+            p.on_dirty(&self.market, &self.dirty);
+        }
+        if !self.dirty.is_empty() {
+            self.detect(ev, out);
+        }
+        true
+    }
+
+    fn detect(&mut self, ev: &MdEvent, out: &mut impl CoreOutput) {
+        self.opps.clear();
+        let opps = &mut self.opps;
+        let mut overflow = false;
+        self.spatial.evaluate(
+            &self.market,
+            &self.dirty,
+            &self.risk,
+            (ev.msg_seq, ev.handoff_tsc),
+            &mut |o, pi| {
+                if opps.len() < MAX_OPPS {
+                    opps.push((o, pi));
+                } else {
+                    overflow = true;
+                }
+            },
+        );
+        if overflow {
+            self.opps_overflow += 1;
+        }
+        // R2.6: best expected profit first
+        self.opps.sort_unstable_by(|a, b| {
+            b.0.expected_profit_usd
+                .cmp(&a.0.expected_profit_usd)
+                .then(a.0.id.cmp(&b.0.id))
+        });
+        if let Some((o, _)) = self.opps.first() {
+            self.lat
+                .signal_parse
+                .record_between(o.handoff_tsc, self.first_parsed);
+            self.lat
+                .signal_queue
+                .record_between(self.first_parsed, self.first_deq);
+            self.lat
+                .signal_detect
+                .record_between(self.first_deq, o.signal_tsc);
+        }
+        for &(o, pi) in self.opps.iter() {
+            self.lat
+                .tick_to_signal
+                .record_between(o.handoff_tsc, o.signal_tsc);
+            let status = match self.risk.check(&self.market, &o) {
+                Ok(intent) => {
+                    out.to_exec(ToExec::Intent(intent));
+                    self.spatial.pairs[pi].traded += 1;
+                    SignalStatus::Traded
+                }
+                Err(s) => {
+                    self.spatial.pairs[pi].rejected += 1;
+                    s
+                }
+            };
+            self.signal_status[status as usize] += 1;
+            out.cold(ColdMsg::Signal(SignalRecord { opp: o, status }));
+        }
+        self.lat
+            .tick_to_detect
+            .record_between(ev.handoff_tsc, crate::clock::raw());
+    }
+
+    /// One message from the execution side: an order for the simulated venue, a finished
+    /// trade (releases its reservation, books its fills), or an acknowledgement count.
+    pub fn on_exec(&mut self, m: FromExec) {
+        match m {
+            FromExec::Order(o) => self.sim.add(o),
+            FromExec::Done(slot, rec) => {
+                self.risk.on_trade_done(&self.market, slot, &rec);
+                self.trades.add(&rec);
+            }
+            FromExec::Ack(k) => self.acked = k,
+        }
+    }
+
+    /// Arrival time of the earliest simulated order still waiting, if any.
+    pub fn next_due(&self) -> Option<Nanos> {
+        self.sim.next_due()
+    }
+
+    /// Fill every simulated order arriving before `before_ns` against the books as they stand
+    /// now; every answer goes to execution (none is held back, whatever the number).
+    pub fn fire_due(&mut self, before_ns: Nanos, out: &mut impl CoreOutput) {
+        self.sim.run_due(before_ns, &self.market, &mut |f| {
+            out.to_exec(ToExec::Fill(f))
+        });
+    }
+
+    /// The data ended: every simulated order still waiting is answered `data_ended`.
+    pub fn end_of_data(&mut self, out: &mut impl CoreOutput) {
+        self.sim.end_of_data(&mut |f| out.to_exec(ToExec::Fill(f)));
+    }
+
+    /// Trades approved and not yet final.
+    pub fn in_flight(&self) -> u32 {
+        self.risk.in_flight()
+    }
+}
