@@ -65,6 +65,7 @@ pub mod replay_server;
 pub mod report;
 pub mod ring;
 pub mod risk;
+pub mod signal;
 pub mod stats;
 #[cfg(test)]
 pub mod testkit;

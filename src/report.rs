@@ -61,7 +61,7 @@ pub struct VenueReport {
     pub reconnects: u64,
 }
 
-fn venue_report(c: &VenueCounters, h: &crate::detect::BookHealth) -> VenueReport {
+fn venue_report(c: &VenueCounters, h: &crate::book::BookHealth) -> VenueReport {
     let g = VenueCounters::get;
     VenueReport {
         messages: g(&c.messages),

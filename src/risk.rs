@@ -14,11 +14,11 @@
 //! derivatives positions, valued at the trade's price.
 #![forbid(unsafe_code)]
 
+use crate::book::{Market, Unusable};
 use crate::config::Setup;
-use crate::detect::spatial::SizeCaps;
-use crate::detect::{Market, Unusable};
 use crate::instrument::{InstrumentKind, InstrumentSpec};
-use crate::journal::{LegFill, LegPlan, Opportunity, SignalStatus, TradeRecord};
+use crate::journal::{LegFill, SignalStatus, TradeRecord};
+use crate::signal::{LegPlan, Opportunity, SizeCaps};
 use crate::types::{apply_bps, pow10, spread_bps, Amount, Bps, Price, Side, AMOUNT_ONE};
 
 /// An order intent the risk gate approved. Only this module can construct one.
@@ -37,6 +37,13 @@ impl ApprovedIntent {
     pub fn slot(&self) -> u8 {
         self.slot
     }
+}
+
+/// The asset and amount (1e-8 units) a leg needs free on its venue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Need {
+    asset: usize,
+    amount: i64,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -227,25 +234,33 @@ impl RiskGate {
         self.bal[venue][asset] - self.reserved[venue][asset] - self.margin_used(venue, asset)
     }
 
-    /// (asset, amount) a leg must reserve at its limit price.
-    fn need(&self, spec: &InstrumentSpec, leg: &LegPlan) -> (usize, i64) {
+    /// What a leg must reserve at its limit price.
+    fn need(&self, spec: &InstrumentSpec, leg: &LegPlan) -> Need {
         let inf = self.info[spec.id.idx()];
         let fee = self.fee[spec.id.idx()];
         let notional = spec.quote_amount(leg.qty, leg.limit_px);
         let fee_q = apply_bps(notional, fee).0;
         let lev = self.leverage_e8[inf.venue].max(AMOUNT_ONE);
         match (inf.kind, leg.side) {
-            (InstrumentKind::Spot, Side::Buy) => (inf.quote, notional.0 + fee_q),
-            (InstrumentKind::Spot, Side::Sell) => {
-                (inf.base, spec.base_amount(leg.qty, leg.limit_px).0)
-            }
-            (InstrumentKind::LinearPerp | InstrumentKind::LinearFuture, _) => {
-                (inf.margin, mul_div(notional.0, AMOUNT_ONE, lev) + fee_q)
-            }
+            (InstrumentKind::Spot, Side::Buy) => Need {
+                asset: inf.quote,
+                amount: notional.0 + fee_q,
+            },
+            (InstrumentKind::Spot, Side::Sell) => Need {
+                asset: inf.base,
+                amount: spec.base_amount(leg.qty, leg.limit_px).0,
+            },
+            (InstrumentKind::LinearPerp | InstrumentKind::LinearFuture, _) => Need {
+                asset: inf.margin,
+                amount: mul_div(notional.0, AMOUNT_ONE, lev) + fee_q,
+            },
             (InstrumentKind::InversePerp | InstrumentKind::InverseFuture, _) => {
                 let base = spec.base_amount(leg.qty, leg.limit_px).0;
                 let fee_b = mul_div(fee_q, base, notional.0.max(1));
-                (inf.margin, mul_div(base, AMOUNT_ONE, lev) + fee_b)
+                Need {
+                    asset: inf.margin,
+                    amount: mul_div(base, AMOUNT_ONE, lev) + fee_b,
+                }
             }
         }
     }
@@ -350,9 +365,9 @@ impl RiskGate {
         let na = self.need(sa, &opp.buy);
         let nb = self.need(sb, &opp.sell);
         let (va, vb) = (sa.venue.idx(), sb.venue.idx());
-        let same = va == vb && na.0 == nb.0;
-        let ok_a = self.free(va, na.0) >= na.1 + if same { nb.1 } else { 0 };
-        let ok_b = self.free(vb, nb.0) >= nb.1;
+        let same = va == vb && na.asset == nb.asset;
+        let ok_a = self.free(va, na.asset) >= na.amount + if same { nb.amount } else { 0 };
+        let ok_b = self.free(vb, nb.asset) >= nb.amount;
         if !ok_a || !ok_b {
             return Err(SignalStatus::InsufficientBalance);
         }
@@ -386,21 +401,21 @@ impl RiskGate {
             return Err(SignalStatus::PositionLimit);
         }
         // approve: reserve and take the slot
-        self.reserved[va][na.0] += na.1;
-        self.reserved[vb][nb.0] += nb.1;
+        self.reserved[va][na.asset] += na.amount;
+        self.reserved[vb][nb.asset] += nb.amount;
         self.slots[slot] = Slot {
             busy: true,
             trade_id: opp.id,
             res: [
                 Reservation {
                     venue: va,
-                    asset: na.0,
-                    amount: na.1,
+                    asset: na.asset,
+                    amount: na.amount,
                 },
                 Reservation {
                     venue: vb,
-                    asset: nb.0,
-                    amount: nb.1,
+                    asset: nb.asset,
+                    amount: nb.amount,
                 },
             ],
             pending: [
@@ -514,8 +529,9 @@ impl SizeCaps for RiskGate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::spatial::{Spatial, Unlimited};
+    use crate::detect::spatial::Spatial;
     use crate::journal::{LegStatus, TradeStatus};
+    use crate::signal::Unlimited;
     use crate::testkit::{set_book, two_venue_setup_with};
     use crate::types::{InstrumentId, Qty};
 

@@ -1,9 +1,9 @@
 //! Test helpers: a two-venue spot setup and hand-made books. Compiled for tests only.
 #![forbid(unsafe_code)]
 
+use crate::book::Market;
 use crate::book::Ticker;
 use crate::config::{parse, resolve, Setup};
-use crate::detect::Market;
 use crate::types::{InstrumentId, Price, Qty};
 
 /// Two spot venues `a` and `b` quoting BTC/USDT, tick 0.01, lot 0.001, no minimum notional;

@@ -112,10 +112,89 @@ impl fmt::Display for Amount {
 /// (recorded time in replay), durations are plain ns.
 pub type Nanos = u64;
 
-/// A ratio in basis points (1 bp = 0.01 %), binary fixed point with 32 fractional bits.
-pub type Bps = fixed::types::I32F32;
-/// A dimensionless ratio in [0, 1] or thereabouts (confidence), binary fixed point.
-pub type Ratio = fixed::types::I32F32;
+macro_rules! fixed_ratio {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+        pub struct $name(fixed::types::I32F32);
+
+        impl $name {
+            /// Zero.
+            pub const ZERO: $name = $name(fixed::types::I32F32::ZERO);
+            /// From a number (edges: config, tests), saturating at the range.
+            pub fn from_num<T: fixed::traits::ToFixed>(v: T) -> $name {
+                $name(fixed::types::I32F32::saturating_from_num(v))
+            }
+            /// As a number (edges: reports, logs).
+            pub fn to_num<T: fixed::traits::FromFixed>(self) -> T {
+                self.0.to_num()
+            }
+            /// The raw bits: the value × 2³².
+            #[inline(always)]
+            pub const fn to_bits(self) -> i64 {
+                self.0.to_bits()
+            }
+            /// From raw bits (value × 2³²).
+            #[inline(always)]
+            pub const fn from_bits(b: i64) -> $name {
+                $name(fixed::types::I32F32::from_bits(b))
+            }
+        }
+
+        impl std::ops::Add for $name {
+            type Output = $name;
+            #[inline(always)]
+            fn add(self, o: $name) -> $name {
+                $name(self.0.saturating_add(o.0))
+            }
+        }
+
+        impl std::ops::Sub for $name {
+            type Output = $name;
+            #[inline(always)]
+            fn sub(self, o: $name) -> $name {
+                $name(self.0.saturating_sub(o.0))
+            }
+        }
+
+        impl std::ops::Neg for $name {
+            type Output = $name;
+            #[inline(always)]
+            fn neg(self) -> $name {
+                $name(self.0.saturating_neg())
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+    };
+}
+
+fixed_ratio!(
+    /// A ratio in basis points (1 bp = 0.01 %): fee rates, spreads, premiums. Binary fixed
+    /// point with 32 fractional bits (exact enough for ratios; prices never use it).
+    Bps
+);
+
+fixed_ratio!(
+    /// A dimensionless ratio, 1 = 100 % (the confidence score, in [0, 1]). Binary fixed point
+    /// with 32 fractional bits. Not interchangeable with [`Bps`]: 1 bp is 0.0001 here.
+    Ratio
+);
+
+impl Ratio {
+    /// `num / den` (`den` ≠ 0), rounded towards zero.
+    pub fn from_ratio(num: i64, den: i64) -> Ratio {
+        if den == 0 {
+            return Ratio::ZERO;
+        }
+        let v = ((num as i128) << 32) / den as i128;
+        Ratio::from_bits(v.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
+    }
+}
 
 /// `10^n` for `n <= 18`.
 #[inline]
@@ -171,6 +250,21 @@ mod tests {
         // 2.3 bps of 1,000 USD = 0.23 USD (binary ratio: within one 1e-8 unit)
         let fee = apply_bps(Amount(1_000 * AMOUNT_ONE), Bps::from_num(2.3));
         assert!((fee.0 - 23_000_000).abs() <= 1, "{fee:?}");
+    }
+
+    #[test]
+    fn bps_and_ratio_are_distinct_fixed_point_types() {
+        let a = Bps::from_num(2.5) + Bps::from_num(1);
+        assert_eq!(a, Bps::from_num(3.5));
+        assert_eq!(-a, Bps::from_num(-3.5));
+        assert_eq!(Bps::from_bits(a.to_bits()), a);
+        assert_eq!(a.to_num::<f64>(), 3.5);
+        assert_eq!(Ratio::from_ratio(3, 4), Ratio::from_num(0.75));
+        assert_eq!(Ratio::from_ratio(1, 0), Ratio::ZERO);
+        assert!(
+            Bps::from_num(i64::MAX) > Bps::ZERO,
+            "saturates, never wraps"
+        );
     }
 
     #[test]

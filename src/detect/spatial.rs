@@ -16,32 +16,12 @@
 
 use super::{Market, PairStats, Unusable};
 use crate::config::Setup;
-use crate::instrument::InstrumentSpec;
-use crate::journal::{LegPlan, Opportunity};
+#[cfg(test)]
+use crate::signal::Unlimited;
+use crate::signal::{LegPlan, Opportunity, SizeCaps};
 use crate::types::{
     apply_bps, pow10, spread_bps, Amount, Bps, InstrumentId, Price, Qty, Ratio, Side, AMOUNT_ONE,
 };
-
-/// Balance-derived size limit, supplied by the risk state (read-only here; the gate re-checks).
-pub trait SizeCaps {
-    /// Largest base amount (1e-8 units) the free balances allow for buying `buy` at `buy_px`
-    /// and selling `sell` at `sell_px`.
-    fn cap_base(
-        &self,
-        buy: &InstrumentSpec,
-        buy_px: Price,
-        sell: &InstrumentSpec,
-        sell_px: Price,
-    ) -> Amount;
-}
-
-/// No balance limit (tests).
-pub struct Unlimited;
-impl SizeCaps for Unlimited {
-    fn cap_base(&self, _: &InstrumentSpec, _: Price, _: &InstrumentSpec, _: Price) -> Amount {
-        Amount(i64::MAX / 4)
-    }
-}
 
 /// A group at run time.
 #[derive(Clone, Debug)]
@@ -115,13 +95,22 @@ fn top_levels(m: &Market, i: InstrumentId, taker: Side, out: &mut [Lv; K]) -> us
     n
 }
 
-/// Walk `qty` (native) through the book on the taker side: (quote, base, worst px, filled).
-pub fn walk_qty(
-    m: &Market,
-    i: InstrumentId,
-    taker: Side,
-    qty: Qty,
-) -> (Amount, Amount, Price, Qty) {
+/// What walking a quantity through one side of a book gives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Walk {
+    /// Quote notional of the filled part, 1e-8 quote units.
+    pub quote: Amount,
+    /// Base amount of the filled part, 1e-8 base units.
+    pub base: Amount,
+    /// Worst (last) price reached: the limit price that takes this much.
+    pub worst_px: Price,
+    /// Native quantity the book could fill (≤ the quantity asked for).
+    pub filled: Qty,
+}
+
+/// Walk `qty` (native units) through the book of `i` as a taker on `taker` (a buy walks the
+/// asks), best level first.
+pub fn walk_qty(m: &Market, i: InstrumentId, taker: Side, qty: Qty) -> Walk {
     let spec = &m.specs[i.idx()];
     let (mut quote, mut base, mut worst, mut rem) = (0i64, 0i64, Price(0), qty.0);
     m.books[i.idx()].walk(taker, |px, q| {
@@ -132,7 +121,12 @@ pub fn walk_qty(
         rem -= t;
         rem > 0
     });
-    (Amount(quote), Amount(base), worst, Qty(qty.0 - rem))
+    Walk {
+        quote: Amount(quote),
+        base: Amount(base),
+        worst_px: worst,
+        filled: Qty(qty.0 - rem),
+    }
 }
 
 impl Spatial {
@@ -371,26 +365,26 @@ impl Spatial {
         if lot_a >= lot_b {
             let q1 = sa.qty_for_base_floor(Amount(q), ask_px);
             let e1 = walk_qty(m, a, Side::Buy, q1);
-            let q2 = sb.qty_for_base_floor(e1.1, bid_px);
+            let q2 = sb.qty_for_base_floor(e1.base, bid_px);
             let e2 = walk_qty(m, b, Side::Sell, q2);
             (qa, qb, buy_exec, sell_exec) = (q1, q2, e1, e2);
         } else {
             let q2 = sb.qty_for_base_floor(Amount(q), bid_px);
             let e2 = walk_qty(m, b, Side::Sell, q2);
-            let q1 = sa.qty_for_base_floor(e2.1, ask_px);
+            let q1 = sa.qty_for_base_floor(e2.base, ask_px);
             let e1 = walk_qty(m, a, Side::Buy, q1);
             (qa, qb, buy_exec, sell_exec) = (q1, q2, e1, e2);
         }
-        if !sa.order_ok(qa, buy_exec.2)
-            || !sb.order_ok(qb, sell_exec.2)
-            || buy_exec.3 != qa
-            || sell_exec.3 != qb
+        if !sa.order_ok(qa, buy_exec.worst_px)
+            || !sb.order_ok(qb, sell_exec.worst_px)
+            || buy_exec.filled != qa
+            || sell_exec.filled != qb
         {
             st.below_min_order += 1;
             return;
         }
-        let (cost_q, base_a) = (buy_exec.0, buy_exec.1);
-        let (proc_q, base_b) = (sell_exec.0, sell_exec.1);
+        let (cost_q, base_a) = (buy_exec.quote, buy_exec.base);
+        let (proc_q, base_b) = (sell_exec.quote, sell_exec.base);
         // expected gross on the matched base: base × (sell VWAP − buy VWAP)
         let mb_ = base_a.0.min(base_b.0) as i128;
         let gross_q = mb_ * proc_q.0 as i128 / base_b.0.max(1) as i128
@@ -446,7 +440,7 @@ impl Spatial {
                 instrument: a,
                 side: Side::Buy,
                 top_px: ask_px,
-                limit_px: buy_exec.2,
+                limit_px: buy_exec.worst_px,
                 qty: qa,
                 base: base_a,
                 quote: cost_q,
@@ -460,7 +454,7 @@ impl Spatial {
                 instrument: b,
                 side: Side::Sell,
                 top_px: bid_px,
-                limit_px: sell_exec.2,
+                limit_px: sell_exec.worst_px,
                 qty: qb,
                 base: base_b,
                 quote: proc_q,
@@ -476,7 +470,7 @@ impl Spatial {
             expected_profit_usd: profit,
             depth_usd: depth,
             available_base: Amount(avail),
-            confidence: Ratio::from_num(conf_ppm) / Ratio::from_num(1_000_000),
+            confidence: Ratio::from_ratio(conf_ppm, 1_000_000),
             handoff_tsc: trigger.1,
             signal_tsc: crate::clock::raw(),
         };

@@ -13,15 +13,16 @@
 #![forbid(unsafe_code)]
 
 use super::{DetLatency, TradeTotals};
+use crate::book::Market;
 use crate::config::Setup;
 use crate::detect::premium::Premium;
 use crate::detect::spatial::Spatial;
-use crate::detect::Market;
 use crate::event::MdEvent;
 use crate::exec::sim::FillSim;
 use crate::exec::{FromExec, ToExec};
-use crate::journal::{ColdMsg, LogRecord, Opportunity, SignalRecord, SignalStatus};
+use crate::journal::{ColdMsg, LogRecord, SignalRecord, SignalStatus};
 use crate::risk::RiskGate;
+use crate::signal::Opportunity;
 use crate::types::{Bps, InstrumentId, Nanos, VenueId};
 
 /// Where the core's outputs go.

@@ -17,10 +17,10 @@ pub mod core;
 pub mod single;
 
 use self::core::{CoreOutput, DetectionCore};
+use crate::book::Market;
 use crate::clock;
 use crate::config::Setup;
 use crate::detect::spatial::Spatial;
-use crate::detect::Market;
 use crate::event::{MdEvent, MdKind};
 use crate::exec::{self, Executor, FromExec, ToExec};
 use crate::feed::replay_source::ReplaySource;
@@ -648,6 +648,7 @@ pub fn run_paper(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineError
                     bodies: body_tx,
                     stop: stop.clone(),
                     stats: st,
+                    log: feeds.log_producer(),
                 };
                 fetchers.push(
                     std::thread::Builder::new()
@@ -672,7 +673,7 @@ pub fn run_paper(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineError
             };
             let report = Arc::new(NetReport::default());
             net.push((v.idx(), report.clone()));
-            let log = feeds.log_producer(fi);
+            let log = Some(feeds.log_producer());
             sources.push(Box::new(
                 WsSource::new(cfg, snapshots, log, report)
                     .map_err(|e| EngineError::Setup(format!("venue {}: {e}", vs.name)))?
@@ -759,10 +760,10 @@ struct Feeds {
 
 impl Feeds {
     /// A log ring for a source of feed thread `fi` (read by the cold thread).
-    fn log_producer(&mut self, _fi: usize) -> Option<Producer<LogRecord>> {
+    fn log_producer(&mut self) -> Producer<LogRecord> {
         let (tx, rx) = channel::<LogRecord>(1024);
         self.logs.push(rx);
-        Some(tx)
+        tx
     }
 
     fn add(

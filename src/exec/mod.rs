@@ -443,9 +443,10 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::spatial::{Spatial, Unlimited};
-    use crate::detect::Market;
+    use crate::book::Market;
+    use crate::detect::spatial::Spatial;
     use crate::risk::RiskGate;
+    use crate::signal::Unlimited;
     use crate::testkit::{set_book, two_venue_setup};
     use crate::types::Qty;
 

@@ -14,7 +14,7 @@
 //! (status `no_book`): we cannot know what the venue would have done.
 #![forbid(unsafe_code)]
 
-use crate::detect::Market;
+use crate::book::Market;
 use crate::journal::{LegFill, LegStatus, MAX_FILLS};
 use crate::types::{apply_bps, Amount, Bps, InstrumentId, Nanos, Price, Qty, Side, VenueId};
 

@@ -11,7 +11,8 @@
 #![forbid(unsafe_code)]
 
 use crate::feed::tag;
-use crate::ring::{ByteProducer, Consumer, PushError, RawMeta};
+use crate::journal::{LogCode, LogRecord, Severity};
+use crate::ring::{ByteProducer, Consumer, Producer, PushError, RawMeta};
 use crate::types::{InstrumentId, VenueId};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -37,6 +38,8 @@ pub struct FetchStats {
     pub delivered: AtomicU64,
     /// Failed attempts (each is retried).
     pub failed: AtomicU64,
+    /// Log records dropped because the log ring was full.
+    pub log_dropped: AtomicU64,
 }
 
 /// What the fetcher thread needs.
@@ -59,6 +62,9 @@ pub struct Fetcher {
     pub stop: Arc<AtomicBool>,
     /// Counters.
     pub stats: Arc<FetchStats>,
+    /// Log records to the cold logger thread (failures, retries): nothing goes to stderr
+    /// behind the log file's back.
+    pub log: Producer<LogRecord>,
 }
 
 fn agent(ca: Option<&std::path::Path>, timeout: Duration) -> Result<ureq::Agent, String> {
@@ -130,12 +136,34 @@ struct Pending {
 }
 
 impl Fetcher {
+    /// Log `text` (first 64 bytes) about `instrument` at `severity`; a full log ring drops
+    /// the record and counts it in [`FetchStats::log_dropped`].
+    fn log(&mut self, severity: Severity, instrument: InstrumentId, text: &str) {
+        let rec = LogRecord {
+            ts_ns: crate::clock::Clock::get().now_ns(),
+            severity,
+            code: LogCode::Note,
+            venue: self.venue,
+            instrument,
+            ..LogRecord::default()
+        }
+        .with_text(text.as_bytes());
+        if self.log.push(rec).is_err() {
+            self.stats.log_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Run until `stop` is set or the feed thread drops its end of the request ring.
     pub fn run(mut self) {
         let agent = match agent(self.ca_file.as_deref(), self.timeout) {
             Ok(a) => a,
             Err(e) => {
-                eprintln!("arbot: snapshot fetcher: {e}");
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                self.log(
+                    Severity::Error,
+                    InstrumentId(0),
+                    &format!("snapshot fetcher cannot start: {e}"),
+                );
                 return;
             }
         };
@@ -207,9 +235,11 @@ impl Fetcher {
                             }
                             Err(PushError::TooLarge) => {
                                 self.stats.failed.fetch_add(1, Ordering::Relaxed);
-                                eprintln!(
-                                    "arbot: snapshot of {url}: {} bytes, larger than the ring",
-                                    body.len()
+                                let n = body.len();
+                                self.log(
+                                    Severity::Error,
+                                    inst,
+                                    &format!("snapshot of {n} bytes is larger than the ring"),
                                 );
                                 break;
                             }
@@ -218,7 +248,11 @@ impl Fetcher {
                 }
                 Err(e) => {
                     self.stats.failed.fetch_add(1, Ordering::Relaxed);
-                    eprintln!("arbot: snapshot {url}: {e}; retrying in {:?}", p.delay);
+                    self.log(
+                        Severity::Warn,
+                        inst,
+                        &format!("snapshot retry in {:?}: {e}", p.delay),
+                    );
                     pending.push((
                         inst,
                         Pending {

@@ -7,7 +7,7 @@
 
 use super::VerifyReport;
 use crate::book::L2Book;
-use crate::detect::Market;
+use crate::book::Market;
 use crate::event::{MdEvent, MdKind};
 use crate::feed::{EventSink, VenueCounters, VenueHandler};
 use crate::instrument::{InstrumentKind, InstrumentSpec};

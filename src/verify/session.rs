@@ -6,7 +6,7 @@
 #![forbid(unsafe_code)]
 
 use super::{RecLine, VerifyReport};
-use crate::detect::Market;
+use crate::book::Market;
 use crate::event::{MdEvent, MdKind};
 use crate::feed::{tag, EventSink, VenueCounters, VenueHandler};
 use crate::instrument::InstrumentSpec;

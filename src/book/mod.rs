@@ -8,6 +8,10 @@
 //! book is then the ticker and the depth levels strictly behind it ([`L2Book::walk`]).
 #![forbid(unsafe_code)]
 
+pub mod market;
+
+pub use market::{BookHealth, Market, Unusable};
+
 use crate::types::{Nanos, Price, Qty, Side};
 
 /// One price level. `px_frac`/`qty_frac` are the fractional digits of the exchange's text,
