@@ -228,12 +228,16 @@ pub struct VenueConfig {
     pub market: Option<String>,
     /// Taker fee in bps (0.1 % = 10 bps).
     pub taker_fee_bps: f64,
-    /// Maker fee in bps (negative = rebate).
-    #[serde(default)]
-    pub maker_fee_bps: f64,
-    /// One-way order latency to the venue for the fill simulator, ns.
+    /// One-way order latency to the venue, ns: an order sent at `t` reaches the venue at
+    /// `t + order_latency_ns` and its answer is back one more latency later (fill simulator).
     #[serde(default = "default_latency")]
     pub order_latency_ns: u64,
+    /// Market-data latency from the venue, ns: the engine receives the venue's state of time
+    /// `T` at `T + feed_latency_ns`, so a simulated order is matched against the book
+    /// received `feed_latency_ns` after its arrival (hftbacktest's feed/order latency split).
+    /// Default 0: the book as received at arrival.
+    #[serde(default)]
+    pub feed_latency_ns: u64,
     /// Starting balances by asset (`USDT = 100000`).
     #[serde(default)]
     pub balances: BTreeMap<String, f64>,
@@ -290,7 +294,7 @@ pub struct VenueConfig {
     #[serde(default)]
     pub book_depth: Option<u32>,
     /// Fees per instrument kind (`[venues.x.fees.spot]`, `.linear-perp`, `.inverse-perp`,
-    /// `.linear-future`, `.inverse-future`), overriding `taker_fee_bps` / `maker_fee_bps` for
+    /// `.linear-future`, `.inverse-future`), overriding `taker_fee_bps` for
     /// instruments of that kind.
     #[serde(default)]
     pub fees: FeesByKind,
@@ -316,7 +320,7 @@ fn default_connect_timeout() -> u64 {
 }
 
 /// `[venues.<name>.fees]`: a fee schedule per instrument kind (the venue-wide
-/// `taker_fee_bps` / `maker_fee_bps` apply to kinds not listed).
+/// `taker_fee_bps` applies to kinds not listed).
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct FeesByKind {
@@ -337,15 +341,13 @@ pub struct FeesByKind {
     pub inverse_future: Option<KindFees>,
 }
 
-/// Taker and maker fee of one instrument kind, in bps (0.1 % = 10 bps; negative maker = rebate).
+/// The taker fee of one instrument kind, in bps (0.1 % = 10 bps). Maker fees are not
+/// configured: every order arbot sends takes liquidity (IOC or market).
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct KindFees {
     /// Taker fee, bps.
     pub taker_bps: f64,
-    /// Maker fee, bps (default: the venue's `maker_fee_bps`).
-    #[serde(default)]
-    pub maker_bps: Option<f64>,
 }
 
 impl FeesByKind {
@@ -379,13 +381,6 @@ impl VenueConfig {
             .get(kind)
             .map(|f| f.taker_bps)
             .unwrap_or(self.taker_fee_bps)
-    }
-    /// Maker fee for instruments of `kind`, bps.
-    pub fn maker_fee_bps_for(&self, kind: crate::instrument::InstrumentKind) -> f64 {
-        self.fees
-            .get(kind)
-            .and_then(|f| f.maker_bps)
-            .unwrap_or(self.maker_fee_bps)
     }
 }
 
@@ -489,12 +484,12 @@ pub struct DetectionConfig {
     /// Minimum confidence score (R2.6 default 0.6).
     pub min_confidence: f64,
     /// After a signal on a pair, do not signal the same pair again for this long unless
-    /// the prices move (replay cannot show our own fills in the book; see README).
+    /// either top price moved (the books cannot show our own fills until the venue
+    /// publishes again), ns.
     pub reentry_cooldown_ns: u64,
-    /// Data older than this scores 0 on freshness in the confidence score, ns.
+    /// Data older than this scores 0 on freshness in the confidence score, ns (also the
+    /// quote lifetime assumed before one is measured). Formula: [`crate::detect::spatial`].
     pub confidence_age_ns: u64,
-    /// Order latency at which the latency factor of the confidence score reaches 0, ns.
-    pub confidence_latency_ns: u64,
 }
 
 impl Default for DetectionConfig {
@@ -506,7 +501,6 @@ impl Default for DetectionConfig {
             min_confidence: 0.6,
             reentry_cooldown_ns: 1_000_000_000,
             confidence_age_ns: 1_000_000_000,
-            confidence_latency_ns: 20_000_000,
         }
     }
 }
@@ -821,21 +815,13 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
                         "must be in [0, 1000]",
                     ));
                 }
-                if f.maker_bps
-                    .is_some_and(|m| !m.is_finite() || m.abs() > 1000.0)
-                {
-                    return Err(invalid(
-                        k(&format!("fees.{kind}.maker_bps")),
-                        "must be in [-1000, 1000]",
-                    ));
-                }
             }
         }
         if !v.taker_fee_bps.is_finite() || v.taker_fee_bps < 0.0 || v.taker_fee_bps > 1000.0 {
             return Err(invalid(k("taker_fee_bps"), "must be in [0, 1000]"));
         }
-        if !v.maker_fee_bps.is_finite() || v.maker_fee_bps.abs() > 1000.0 {
-            return Err(invalid(k("maker_fee_bps"), "must be in [-1000, 1000]"));
+        if v.feed_latency_ns > 10_000_000_000 {
+            return Err(invalid(k("feed_latency_ns"), "must be ≤ 10 s"));
         }
         if v.order_latency_ns == 0 {
             return Err(invalid(
@@ -1051,7 +1037,7 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
     if !(0.0..=1.0).contains(&d.min_confidence) {
         return Err(invalid("detection.min_confidence", "must be in [0, 1]"));
     }
-    if d.confidence_age_ns == 0 || d.confidence_latency_ns == 0 {
+    if d.confidence_age_ns == 0 {
         return Err(invalid("detection.confidence_age_ns", "must be > 0"));
     }
     let r = &cfg.risk;
@@ -1394,7 +1380,7 @@ instruments = ["a:BTCUSDT", "b:BTCUSDT"]
     fn fees_per_instrument_kind() {
         let text = GOOD.replace(
             "market = \"usdm\"\ntaker_fee_bps = 5.0",
-            "market = \"usdm\"\ntaker_fee_bps = 5.0\nfees = { linear-perp = { taker_bps = 4.5, maker_bps = 1.8 }, spot = { taker_bps = 9.0 } }",
+            "market = \"usdm\"\ntaker_fee_bps = 5.0\nfees = { linear-perp = { taker_bps = 4.5 }, spot = { taker_bps = 9.0 } }",
         );
         let s = setup(&text).unwrap();
         let f = s.taker_fees_by_instrument();
@@ -1403,13 +1389,16 @@ instruments = ["a:BTCUSDT", "b:BTCUSDT"]
         assert_eq!(f[1], crate::types::Bps::from_num(4.5), "linear-perp entry");
         let b = &s.venues[1].cfg;
         use crate::instrument::InstrumentKind as K;
-        assert_eq!(b.maker_fee_bps_for(K::LinearPerp), 1.8);
         assert_eq!(b.taker_fee_bps_for(K::Spot), 9.0);
-        assert_eq!(
-            b.maker_fee_bps_for(K::Spot),
-            0.0,
-            "falls back to maker_fee_bps"
-        );
+        // maker fees are gone: arbot only takes liquidity, so a maker fee would be a setting
+        // that does nothing
+        let e = err(&text.replace("taker_bps = 4.5 }", "taker_bps = 4.5, maker_bps = 1.8 }"));
+        assert!(e.contains("maker_bps"), "{e}");
+        let e = err(&text.replace(
+            "taker_fee_bps = 5.0",
+            "taker_fee_bps = 5.0\nmaker_fee_bps = 2.0",
+        ));
+        assert!(e.contains("maker_fee_bps"), "{e}");
         let e = err(&text.replace("taker_bps = 4.5", "taker_bps = -1"));
         assert!(e.contains("venues.b.fees.linear-perp.taker_bps"), "{e}");
         let e = err(&text.replace("linear-perp = {", "linear_perp = {"));

@@ -56,6 +56,8 @@ pub enum InvalidReason {
     ChecksumMismatch = 6,
     /// The venue said the book must be rebuilt (reset message).
     VenueReset = 7,
+    /// No update for longer than the hard age limit (`risk.hard_stale_after_ns`, R1.3).
+    HardStale = 8,
 }
 
 impl InvalidReason {
@@ -70,6 +72,7 @@ impl InvalidReason {
             5 => Disconnected,
             6 => ChecksumMismatch,
             7 => VenueReset,
+            8 => HardStale,
             _ => return None,
         })
     }
@@ -84,6 +87,7 @@ impl InvalidReason {
             Disconnected => "disconnected",
             ChecksumMismatch => "checksum_mismatch",
             VenueReset => "venue_reset",
+            HardStale => "hard_stale",
         }
     }
 }

@@ -118,6 +118,8 @@ pub enum SignalStatus {
     SpreadTooWide,
     /// The execution ring was full.
     QueueFull,
+    /// A leg's notional is above the per-trade cap (`risk.max_trade_notional_usd`).
+    NotionalCap,
 }
 
 impl SignalStatus {
@@ -134,8 +136,23 @@ impl SignalStatus {
             InvalidBook => "invalid_book",
             SpreadTooWide => "spread_too_wide",
             QueueFull => "queue_full",
+            NotionalCap => "notional_cap",
         }
     }
+
+    /// Every status, in discriminant order (`ALL[s as usize] == s`).
+    pub const ALL: [SignalStatus; 10] = [
+        SignalStatus::Traded,
+        SignalStatus::NoSlot,
+        SignalStatus::InsufficientBalance,
+        SignalStatus::PositionLimit,
+        SignalStatus::ExposureLimit,
+        SignalStatus::StaleBook,
+        SignalStatus::InvalidBook,
+        SignalStatus::SpreadTooWide,
+        SignalStatus::QueueFull,
+        SignalStatus::NotionalCap,
+    ];
 }
 
 /// A signal and what became of it.
@@ -164,6 +181,8 @@ pub enum LegStatus {
     NoBook,
     /// The data ended before the order arrived.
     DataEnded,
+    /// Cancelled at the trade's execution window before it reached the venue.
+    Cancelled,
 }
 
 impl LegStatus {
@@ -176,6 +195,7 @@ impl LegStatus {
             LegStatus::Unfilled => "unfilled",
             LegStatus::NoBook => "no_book",
             LegStatus::DataEnded => "data_ended",
+            LegStatus::Cancelled => "cancelled",
         }
     }
 }
@@ -212,8 +232,11 @@ pub struct LegFill {
     pub known_ns: Nanos,
     /// Levels filled: (price, quantity), best first.
     pub fills: [(Price, Qty); MAX_FILLS],
-    /// Entries used in `fills` (more levels are merged into the last entry's quantity).
+    /// Entries used in `fills`.
     pub n_fills: u8,
+    /// Levels beyond the first `MAX_FILLS − 1` merged into the last entry (whose price is
+    /// then the worst price reached); 0 when every level has its own entry.
+    pub merged_levels: u16,
     /// Message index of the last update applied to the book when it filled.
     pub book_msg_seq: u64,
     /// Outcome.

@@ -60,6 +60,7 @@ pub mod instrument;
 pub mod journal;
 pub mod logger;
 pub mod net;
+pub mod pnl;
 pub mod replay;
 pub mod replay_server;
 pub mod report;

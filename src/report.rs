@@ -153,7 +153,7 @@ pub fn build(setup: &Setup, config_path: &str, r: &RunResult) -> Value {
     for s in 0..r.det.signal_status.len() {
         let n = r.det.signal_status[s];
         if n > 0 {
-            let st: crate::journal::SignalStatus = status_from(s);
+            let st = crate::journal::SignalStatus::ALL[s];
             by_reason.insert(st.as_str().to_string(), n);
         }
     }
@@ -180,6 +180,41 @@ pub fn build(setup: &Setup, config_path: &str, r: &RunResult) -> Value {
             json!({"venue": s.venue_name, "symbol": s.symbol, "qty": s.qty_f64(crate::types::Qty(q))})
         })
         .collect();
+    let fees = setup.taker_fees_by_instrument();
+    let mk = r.det.pnl.mark(&r.det.market, &fees);
+    let open: Vec<Value> = mk
+        .open
+        .iter()
+        .map(|o| {
+            let sp = &setup.instruments[o.instrument.idx()];
+            json!({
+                "venue": sp.venue_name,
+                "symbol": sp.symbol,
+                "kind": sp.kind.as_str(),
+                "asset": sp.base,
+                "base_qty": e8(o.base),
+                "position_qty": sp.qty_f64(crate::types::Qty(o.qty)),
+                "quote_flow": e8(o.quote),
+                "quote_asset": sp.quote,
+                "mark_price": if o.mid.0 > 0 { json!(sp.px_f64(o.mid)) } else { Value::Null },
+                "value_usd": e8(o.value_usd),
+                "flatten_cost_usd": e8(o.flatten_cost_usd),
+                "unfilled_base_qty": e8(o.unfilled_base),
+            })
+        })
+        .collect();
+    let sim = &r.det.sim;
+    let pnl = json!({
+        "mark_to_market_usd": e8(mk.mark_to_market_usd),
+        "liquidation_usd": e8(mk.liquidation_usd),
+        "flatten_cost_usd": e8(mk.flatten_cost_usd),
+        "trades_net_usd": e8(mk.trades_net_usd),
+        "open_inventory": open,
+        "trades_marked": mk.marked_trades,
+        "winners_marked": mk.winners,
+        "model": "mark_to_market_usd = every fill's quote flow and fee plus each instrument's net base change valued at that instrument's final mid (inverse contracts included: the same rule gives their USD PnL at the mark); flatten_cost_usd = taker fees plus the walk through the final books to close that inventory; liquidation_usd = mark_to_market_usd - flatten_cost_usd; trades_net_usd = the sum of each trade's own net (its residual marked at its last fill), kept for comparison: it ignores the basis the open inventory still carries",
+        "trust": "liquidation_usd: what the run would have made had it closed everything at the end",
+    });
     json!({
         "mode": setup.cfg.mode.as_str(),
         "config": config_path,
@@ -201,14 +236,29 @@ pub fn build(setup: &Setup, config_path: &str, r: &RunResult) -> Value {
             "one_leg": t.one_leg,
             "missed": t.missed,
             "unwinds": ex.stats.unwinds,
-            "winners": t.winners,
-            "win_rate": if t.attempted > 0 { round(t.winners as f64 / t.attempted as f64, 4) } else { 0.0 },
+            "winners": mk.winners,
+            "win_rate": if mk.marked_trades > 0 { round(mk.winners as f64 / mk.marked_trades as f64, 4) } else { 0.0 },
+            "win_rate_basis": "a trade wins when its own fills and fees, with the base they leave valued at the final mids, are > 0",
             "gross_pnl_usd": e8(t.gross_pnl_usd),
             "fees_usd": e8(t.fees_usd),
             "net_pnl_usd": e8(t.net_pnl_usd),
             "avg_net_pnl_usd": if t.attempted > 0 { e8(t.net_pnl_usd / t.attempted as i64) } else { 0.0 },
             "volume_usd": e8(t.volume_usd),
             "residual_base_abs": e8(t.residual_base_abs),
+        },
+        "pnl": pnl,
+        "simulator": {
+            "latency_model": "an order sent at t reaches its venue at t + order_latency_ns and is matched against the book received at t + order_latency_ns + feed_latency_ns (the venue as it was on arrival); its result is known at t + 2 x order_latency_ns",
+            "orders_filled": sim.filled,
+            "orders_no_book": sim.no_book,
+            "orders_cancelled_at_window": sim.window_cancelled,
+            "own_liquidity": {
+                "orders_bound": sim.consumed.bound_orders,
+                "qty_not_taken_twice": sim.consumed.bound_qty,
+                "levels_refreshed_by_venue": sim.consumed.refreshed,
+                "levels_forgotten_when_full": sim.consumed.evicted,
+                "rule": "liquidity our orders took at a price stays taken until the venue's book shows another quantity at that price",
+            },
         },
         "why_no_trades": why,
         "net": net_json(setup, r),
@@ -217,7 +267,9 @@ pub fn build(setup: &Setup, config_path: &str, r: &RunResult) -> Value {
         "health": {
             "journal_dropped": r.det.journal_dropped + ex.stats.journal_dropped,
             "exec_ring_full": r.det.exec_ring_full + ex.stats.ring_full,
-            "sim_orders_no_book": r.det.sim_no_book,
+            "sim_orders_no_book": sim.no_book,
+            "resync_requests_not_delivered": r.det.resync_dropped,
+            "messages_with_opportunity_overflow": r.det.opps_overflow,
             "log_io_errors": r.logger.io_errors,
         },
         "latency_ns": {
@@ -304,24 +356,6 @@ fn premium_report(setup: &Setup, r: &RunResult) -> Value {
         "trading": "report-only: premiums outside the band are reported, not traded",
         "pairs": pairs,
     })
-}
-
-fn status_from(i: usize) -> crate::journal::SignalStatus {
-    use crate::journal::SignalStatus::*;
-    [
-        Traded,
-        NoSlot,
-        InsufficientBalance,
-        PositionLimit,
-        ExposureLimit,
-        StaleBook,
-        InvalidBook,
-        SpreadTooWide,
-        QueueFull,
-    ]
-    .get(i)
-    .copied()
-    .unwrap_or(Traded)
 }
 
 /// When nothing traded: the best gross spread of each pair against the fees it must beat.
@@ -413,8 +447,26 @@ pub fn human(report: &Value) -> String {
         }
     }
     let t = g(report, "trades");
+    let p = g(report, "pnl");
     s.push_str(&format!(
-        "trades: attempted {}  filled {}  partial {}  one-leg {}  missed {}  gross {} USD  fees {} USD  net {} USD\n",
+        "PnL (mark to market, USD): {}  after closing the inventory: {} (flatten cost {})  win rate {} of {} trades\n",
+        g(&p, "mark_to_market_usd"), g(&p, "liquidation_usd"), g(&p, "flatten_cost_usd"),
+        g(&t, "win_rate"), g(&t, "attempted")
+    ));
+    if let Some(open) = p.get("open_inventory").and_then(Value::as_array) {
+        for o in open {
+            s.push_str(&format!(
+                "  open {:<14} {:<12} base {:>12}  marked at {}  value {} USD\n",
+                g(o, "venue").as_str().unwrap_or(""),
+                g(o, "symbol").as_str().unwrap_or(""),
+                g(o, "base_qty"),
+                g(o, "mark_price"),
+                g(o, "value_usd")
+            ));
+        }
+    }
+    s.push_str(&format!(
+        "trades: attempted {}  filled {}  partial {}  one-leg {}  missed {}  each trade's own net: gross {} USD  fees {} USD  net {} USD (ignores the open inventory's basis)\n",
         g(&t, "attempted"), g(&t, "filled"), g(&t, "partial"), g(&t, "one_leg"), g(&t, "missed"),
         g(&t, "gross_pnl_usd"), g(&t, "fees_usd"), g(&t, "net_pnl_usd")
     ));

@@ -360,7 +360,7 @@ impl RiskGate {
             .unwrap_or(AMOUNT_ONE);
         let usd = |q: i64| mul_div(q, qusd, AMOUNT_ONE);
         if usd(opp.buy.quote.0.max(opp.sell.quote.0)) > self.max_notional_usd {
-            return Err(SignalStatus::ExposureLimit);
+            return Err(SignalStatus::NotionalCap);
         }
         let na = self.need(sa, &opp.buy);
         let nb = self.need(sb, &opp.sell);

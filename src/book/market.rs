@@ -8,7 +8,7 @@ use crate::config::Setup;
 use crate::event::{flags, MdEvent, MdKind};
 use crate::instrument::InstrumentSpec;
 use crate::journal::{LogCode, LogRecord, Severity};
-use crate::types::{InstrumentId, Nanos, Price, Qty, VenueId};
+use crate::types::{Amount, InstrumentId, Nanos, Price, Qty, Side, VenueId};
 
 /// Book-health counters per venue (detection side).
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -33,6 +33,8 @@ pub struct BookHealth {
     pub trades: u64,
     /// Venue connection down events.
     pub venue_down: u64,
+    /// Books invalidated because no update came within the hard age limit (R1.3).
+    pub hard_stale: u64,
 }
 
 /// Books plus what happened to them.
@@ -52,6 +54,17 @@ pub struct Market {
     /// Books that failed their exchange checksum since the last drain: the detection loop
     /// sends each to its feed thread, which resubscribes (capacity = instruments).
     pub resync: Vec<(VenueId, InstrumentId)>,
+    /// Per instrument: the top of book (best bid, best ask prices) at the last change.
+    pub last_top: Vec<(Price, Price)>,
+    /// Per instrument: data time of the last change of the top-of-book prices.
+    pub last_top_change_ns: Vec<Nanos>,
+    /// Per instrument: mean time between top-of-book price changes, ns (exponentially
+    /// weighted, 1/8 per change; 0 until two changes were seen). How fast a quote goes
+    /// stale, for the confidence score.
+    pub top_change_interval_ns: Vec<u64>,
+    /// Books invalidated because no update came for `hard_stale_ns` (R1.3's hard limit).
+    pub hard_stale_ns: u64,
+    next_sweep_ns: Nanos,
     /// Instruments whose top of book may have changed during the current message.
     dirty: Vec<InstrumentId>,
     dirty_flag: Vec<bool>,
@@ -65,15 +78,29 @@ impl Market {
             .iter()
             .map(|s| setup.venues[s.venue.idx()].cfg.book_levels)
             .collect();
-        Market::from_specs(setup.instruments.clone(), setup.venues.len(), &levels)
+        let mut m = Market::from_specs(setup.instruments.clone(), setup.venues.len(), &levels);
+        m.hard_stale_ns = setup.cfg.risk.hard_stale_after_ns;
+        for (b, s) in m.books.iter_mut().zip(&setup.instruments) {
+            b.ticker_seq_shared = setup.venues[s.venue.idx()].adapter.bbo_shares_book_seq();
+        }
+        m
     }
 
-    /// Books for `specs` (ids must be their positions), `levels[i]` levels per side.
+    /// Books for `specs` (ids must be their positions), `levels[i]` levels per side of book
+    /// `i`. `levels` must have one entry per spec.
     pub fn from_specs(specs: Vec<InstrumentSpec>, n_venues: usize, levels: &[usize]) -> Market {
         let books = specs
             .iter()
             .enumerate()
-            .map(|(i, _)| L2Book::new(levels.get(i).copied().unwrap_or(5000)))
+            .map(|(i, _)| {
+                assert!(
+                    i < levels.len(),
+                    "Market::from_specs: {} specs but {} level counts",
+                    specs.len(),
+                    levels.len()
+                );
+                L2Book::new(levels[i])
+            })
             .collect();
         let n = specs.len();
         Market {
@@ -84,6 +111,11 @@ impl Market {
             last_msg_seq: vec![0; n],
             now_ns: 0,
             resync: Vec::with_capacity(n),
+            last_top: vec![(Price(0), Price(0)); n],
+            last_top_change_ns: vec![0; n],
+            top_change_interval_ns: vec![0; n],
+            hard_stale_ns: u64::MAX,
+            next_sweep_ns: 0,
             dirty: Vec::with_capacity(n),
             dirty_flag: vec![false; n],
         }
@@ -97,13 +129,72 @@ impl Market {
         }
     }
 
-    /// Instruments touched by the current message; clears the set.
+    /// Instruments touched by the current message; clears the set. Updates each one's
+    /// top-of-book change rate.
     pub fn take_dirty(&mut self, out: &mut Vec<InstrumentId>) {
         out.clear();
         for i in self.dirty.drain(..) {
             self.dirty_flag[i.idx()] = false;
             out.push(i);
+            let b = &self.books[i.idx()];
+            let top = (
+                b.best_bid().map(|x| x.0).unwrap_or_default(),
+                b.best_ask().map(|x| x.0).unwrap_or_default(),
+            );
+            let k = i.idx();
+            if top != self.last_top[k] {
+                let last = self.last_top_change_ns[k];
+                if last != 0 && self.now_ns > last {
+                    let dt = self.now_ns - last;
+                    let e = self.top_change_interval_ns[k];
+                    self.top_change_interval_ns[k] = if e == 0 {
+                        dt
+                    } else {
+                        (e as i64 + (dt as i64 - e as i64) / 8) as u64
+                    };
+                }
+                self.last_top[k] = top;
+                self.last_top_change_ns[k] = self.now_ns;
+            }
         }
+    }
+
+    /// R1.3's hard limit: every valid book with no update for `hard_stale_ns` is invalidated
+    /// (counted, logged, and a resync requested: on a live feed the venue resends a
+    /// snapshot; a replay cannot, so the book stays invalid until the recording's next one).
+    /// Looks at most once per 100 ms of data time. Returns the number invalidated.
+    pub fn sweep_hard_stale(&mut self, log: &mut impl FnMut(LogRecord)) -> usize {
+        if self.now_ns < self.next_sweep_ns || self.hard_stale_ns == u64::MAX {
+            return 0;
+        }
+        self.next_sweep_ns = self.now_ns + 100_000_000;
+        let mut n = 0;
+        for k in 0..self.books.len() {
+            let b = &self.books[k];
+            if !b.valid || self.now_ns.saturating_sub(b.last_update_ns()) <= self.hard_stale_ns {
+                continue;
+            }
+            let v = self.specs[k].venue;
+            self.books[k].invalidate();
+            self.health[v.idx()].hard_stale += 1;
+            self.health[v.idx()].invalid_book_events += 1;
+            let i = InstrumentId(k as u16);
+            if self.resync.len() < self.resync.capacity() && !self.resync.contains(&(v, i)) {
+                self.resync.push((v, i));
+            }
+            log(LogRecord {
+                ts_ns: self.now_ns,
+                severity: Severity::Warn,
+                code: LogCode::BookInvalid,
+                venue: v,
+                instrument: i,
+                a: crate::event::InvalidReason::HardStale as i64,
+                ..LogRecord::default()
+            });
+            self.mark(i);
+            n += 1;
+        }
+        n
     }
 
     /// Apply one event. Log-worthy transitions are passed to `log`.
@@ -278,6 +369,40 @@ impl Market {
     #[inline]
     pub fn venue_of(&self, i: InstrumentId) -> VenueId {
         self.specs[i.idx()].venue
+    }
+}
+
+/// What walking a quantity through one side of a book gives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Walk {
+    /// Quote notional of the filled part, 1e-8 quote units.
+    pub quote: Amount,
+    /// Base amount of the filled part, 1e-8 base units.
+    pub base: Amount,
+    /// Worst (last) price reached: the limit price that takes this much.
+    pub worst_px: Price,
+    /// Native quantity the book could fill (≤ the quantity asked for).
+    pub filled: Qty,
+}
+
+/// Walk `qty` (native units) through the book of `i` as a taker on `taker` (a buy walks the
+/// asks), best level first.
+pub fn walk_qty(m: &Market, i: InstrumentId, taker: Side, qty: Qty) -> Walk {
+    let spec = &m.specs[i.idx()];
+    let (mut quote, mut base, mut worst, mut rem) = (0i64, 0i64, Price(0), qty.0);
+    m.books[i.idx()].walk(taker, |px, q| {
+        let t = rem.min(q.0);
+        quote += spec.quote_amount(Qty(t), px).0;
+        base += spec.base_amount(Qty(t), px).0;
+        worst = px;
+        rem -= t;
+        rem > 0
+    });
+    Walk {
+        quote: Amount(quote),
+        base: Amount(base),
+        worst_px: worst,
+        filled: Qty(qty.0 - rem),
     }
 }
 

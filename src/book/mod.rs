@@ -10,7 +10,7 @@
 
 pub mod market;
 
-pub use market::{BookHealth, Market, Unusable};
+pub use market::{walk_qty, BookHealth, Market, Unusable, Walk};
 
 use crate::types::{Nanos, Price, Qty, Side};
 
@@ -252,6 +252,10 @@ pub struct L2Book {
     pub depth_recv_ns: Nanos,
     /// A snapshot is being applied (between `BookClear` and its commit).
     pub in_snapshot: bool,
+    /// The ticker's update id is in the depth book's id space (Binance `bookTicker` `u` and
+    /// depth `u`), so "at least as new as the depth" is decided by id; otherwise by receive
+    /// time.
+    pub ticker_seq_shared: bool,
 }
 
 impl L2Book {
@@ -266,6 +270,7 @@ impl L2Book {
             seq: 0,
             depth_recv_ns: 0,
             in_snapshot: false,
+            ticker_seq_shared: false,
         }
     }
 
@@ -287,20 +292,23 @@ impl L2Book {
         }
     }
 
-    /// Start a snapshot: drop all levels, unsync.
+    /// Start a snapshot: drop all levels and the ticker, unsync.
     pub fn clear(&mut self, seq: u64) {
         self.bids.clear();
         self.asks.clear();
+        self.ticker = None;
         self.synced = false;
         self.valid = false;
         self.in_snapshot = true;
         self.seq = seq;
     }
 
-    /// Mark unsynced (gap, disconnect): nothing trades on it until the next snapshot.
+    /// Mark unsynced (gap, disconnect): nothing trades on it until the next snapshot. The
+    /// ticker goes too: a best bid/offer from before the break must not outlive it.
     pub fn invalidate(&mut self) {
         self.synced = false;
         self.valid = false;
+        self.ticker = None;
     }
 
     /// Close a batch of level updates at update id `seq`; validates the top (O(1)).
@@ -331,49 +339,74 @@ impl L2Book {
         self.asks.best().copied()
     }
 
-    /// Best bid: the ticker if there is one, else the depth book.
+    /// The ticker, if it may stand for the top of the book: at least as new as the depth
+    /// levels behind it (by update id where the venue numbers both alike, else by receive
+    /// time), both sides present, and not crossed. Otherwise the depth book's own top is the
+    /// top.
+    #[inline]
+    pub fn usable_ticker(&self) -> Option<&Ticker> {
+        let t = self.ticker.as_ref()?;
+        let newer = if self.ticker_seq_shared {
+            t.seq >= self.seq
+        } else {
+            t.recv_ns >= self.depth_recv_ns
+        };
+        (newer && t.bid_qty.0 > 0 && t.ask_qty.0 > 0 && t.bid_px < t.ask_px).then_some(t)
+    }
+
+    /// Best bid: the ticker if usable ([`L2Book::usable_ticker`]), else the depth book.
     #[inline]
     pub fn best_bid(&self) -> Option<(Price, Qty)> {
-        match &self.ticker {
-            Some(t) if t.bid_qty.0 > 0 => Some((t.bid_px, t.bid_qty)),
-            _ => self.bids.best().map(|l| (Price(l.px), Qty(l.qty))),
+        match self.usable_ticker() {
+            Some(t) => Some((t.bid_px, t.bid_qty)),
+            None => self.bids.best().map(|l| (Price(l.px), Qty(l.qty))),
         }
     }
 
-    /// Best ask: the ticker if there is one, else the depth book.
+    /// Best ask: the ticker if usable, else the depth book.
     #[inline]
     pub fn best_ask(&self) -> Option<(Price, Qty)> {
-        match &self.ticker {
-            Some(t) if t.ask_qty.0 > 0 => Some((t.ask_px, t.ask_qty)),
-            _ => self.asks.best().map(|l| (Price(l.px), Qty(l.qty))),
+        match self.usable_ticker() {
+            Some(t) => Some((t.ask_px, t.ask_qty)),
+            None => self.asks.best().map(|l| (Price(l.px), Qty(l.qty))),
         }
     }
 
-    /// Receive time of the newest information in the book (ticker or depth).
+    /// Receive time of the information the top of book comes from: the usable ticker or the
+    /// depth levels, whichever is newer.
     #[inline]
     pub fn last_update_ns(&self) -> Nanos {
-        match &self.ticker {
+        match self.usable_ticker() {
             Some(t) => t.recv_ns.max(self.depth_recv_ns),
             None => self.depth_recv_ns,
         }
     }
 
-    /// Visit the levels a taker on `side` would hit (`Buy` walks asks), best first: the ticker's
-    /// level, then depth levels strictly behind it. `f` returns `false` to stop.
+    /// Update id of the top of book (the usable ticker's or the depth book's, whichever is
+    /// newer).
+    #[inline]
+    pub fn top_seq(&self) -> u64 {
+        match self.usable_ticker() {
+            Some(t) => t.seq.max(self.seq),
+            None => self.seq,
+        }
+    }
+
+    /// Visit the levels a taker on `side` would hit (`Buy` walks asks), best first: the usable
+    /// ticker's level, then depth levels strictly behind it. `f` returns `false` to stop.
     #[inline]
     pub fn walk(&self, taker: Side, mut f: impl FnMut(Price, Qty) -> bool) {
+        let t = self.usable_ticker();
         let (book_side, top) = match taker {
-            Side::Buy => (&self.asks, self.ticker.map(|t| (t.ask_px, t.ask_qty))),
-            Side::Sell => (&self.bids, self.ticker.map(|t| (t.bid_px, t.bid_qty))),
+            Side::Buy => (&self.asks, t.map(|t| (t.ask_px, t.ask_qty))),
+            Side::Sell => (&self.bids, t.map(|t| (t.bid_px, t.bid_qty))),
         };
         let mut bound: Option<i64> = None;
         if let Some((px, q)) = top {
-            if q.0 > 0 {
-                if !f(px, q) {
-                    return;
-                }
-                bound = Some(px.0);
+            if !f(px, q) {
+                return;
             }
+            bound = Some(px.0);
         }
         for l in book_side.iter() {
             if let Some(b) = bound {

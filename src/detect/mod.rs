@@ -37,7 +37,7 @@ pub struct PairStats {
     pub stale: u64,
     /// A book was invalid / venue down.
     pub invalid: u64,
-    /// Suppressed by the re-entry cooldown.
+    /// Suppressed by the re-entry cooldown (same pair, same top prices, within the cooldown).
     pub cooldown: u64,
     /// Balance-derived size cap was zero.
     pub no_balance: u64,
@@ -49,6 +49,10 @@ pub struct PairStats {
     pub rejected: u64,
     #[serde(skip)]
     pub(crate) last_signal_ns: u64,
+    /// Buy-side ask and sell-side bid at the last signal (the cooldown lets a price move
+    /// through).
+    #[serde(skip)]
+    pub(crate) last_signal_top: (crate::types::Price, crate::types::Price),
     /// Message index + 1 of the last evaluation (a pair is evaluated once per message even
     /// when both of its books changed in it).
     #[serde(skip)]

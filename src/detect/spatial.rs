@@ -8,13 +8,20 @@
 //! Sizes are compared as base amounts (1e-8 BTC), so spot, linear and inverse contracts mix:
 //! an inverse contract worth 100 USD is `100 / price` BTC.
 //!
-//! Confidence (0–1) = 0.4·freshness + 0.3·depth cover + 0.3·latency score, where
-//! freshness = 1 − min(1, oldest book age / `confidence_age_ns`), depth cover =
-//! min(1, liquidity within both limit prices / (2 × trade size)), latency score =
-//! 1 − min(1, slower venue's order latency / `confidence_latency_ns`).
+//! Confidence (0–1, R2.5/R2.6) = 0.4·freshness + 0.3·depth + 0.3·standing, where
+//! - freshness = 1 − min(1, age of the older of the two tops / `detection.confidence_age_ns`);
+//! - depth = min(1, max(0, liquidity within both limit prices / trade size − 1)): 0 when the
+//!   trade takes everything there is, 1 when at least as much again stands behind it;
+//! - standing = the lower over the two legs of τ / (τ + L), where L is the time until the order
+//!   meets the venue's book (`order_latency_ns + feed_latency_ns` of the venue) and τ the
+//!   measured mean time between top-of-book price changes of that instrument
+//!   ([`crate::book::Market::top_change_interval_ns`]; `confidence_age_ns` until measured): the
+//!   chance, for a quote that changes at random at that rate, that it still stands when the
+//!   order arrives (1 / (1 + L/τ)).
 #![forbid(unsafe_code)]
 
 use super::{Market, PairStats, Unusable};
+use crate::book::{walk_qty, Walk};
 use crate::config::Setup;
 #[cfg(test)]
 use crate::signal::Unlimited;
@@ -59,8 +66,6 @@ pub struct Params {
     pub cooldown_ns: u64,
     /// Confidence freshness reference.
     pub conf_age_ns: u64,
-    /// Confidence latency reference.
-    pub conf_latency_ns: u64,
 }
 
 /// The spatial detector.
@@ -93,40 +98,6 @@ fn top_levels(m: &Market, i: InstrumentId, taker: Side, out: &mut [Lv; K]) -> us
         n < K
     });
     n
-}
-
-/// What walking a quantity through one side of a book gives.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Walk {
-    /// Quote notional of the filled part, 1e-8 quote units.
-    pub quote: Amount,
-    /// Base amount of the filled part, 1e-8 base units.
-    pub base: Amount,
-    /// Worst (last) price reached: the limit price that takes this much.
-    pub worst_px: Price,
-    /// Native quantity the book could fill (≤ the quantity asked for).
-    pub filled: Qty,
-}
-
-/// Walk `qty` (native units) through the book of `i` as a taker on `taker` (a buy walks the
-/// asks), best level first.
-pub fn walk_qty(m: &Market, i: InstrumentId, taker: Side, qty: Qty) -> Walk {
-    let spec = &m.specs[i.idx()];
-    let (mut quote, mut base, mut worst, mut rem) = (0i64, 0i64, Price(0), qty.0);
-    m.books[i.idx()].walk(taker, |px, q| {
-        let t = rem.min(q.0);
-        quote += spec.quote_amount(Qty(t), px).0;
-        base += spec.base_amount(Qty(t), px).0;
-        worst = px;
-        rem -= t;
-        rem > 0
-    });
-    Walk {
-        quote: Amount(quote),
-        base: Amount(base),
-        worst_px: worst,
-        filled: Qty(qty.0 - rem),
-    }
 }
 
 impl Spatial {
@@ -171,7 +142,7 @@ impl Spatial {
             latency: setup
                 .venues
                 .iter()
-                .map(|v| v.cfg.order_latency_ns)
+                .map(|v| v.cfg.order_latency_ns + v.cfg.feed_latency_ns)
                 .collect(),
             params: Params {
                 min_net: Bps::from_num(d.min_net_spread_bps),
@@ -182,7 +153,6 @@ impl Spatial {
                 stale_ns: r.stale_after_ns,
                 cooldown_ns: d.reentry_cooldown_ns,
                 conf_age_ns: d.confidence_age_ns,
-                conf_latency_ns: d.confidence_latency_ns,
             },
             next_id: 1,
         }
@@ -227,7 +197,7 @@ impl Spatial {
     #[inline]
     fn usable_top(m: &Market, i: InstrumentId, side: Side) -> Option<(Price, Qty)> {
         let b = &m.books[i.idx()];
-        if b.ticker.is_none() && !b.synced {
+        if b.usable_ticker().is_none() && !b.synced {
             return None;
         }
         match side {
@@ -253,6 +223,11 @@ impl Spatial {
             Self::usable_top(m, a, Side::Sell),
             Self::usable_top(m, b, Side::Buy),
         ) else {
+            // no top on a side: an invalidated book (its ticker went with it) is counted
+            if !m.books[a.idx()].valid || !m.books[b.idx()].valid {
+                let pi = grp.pair_base + bk * grp.members.len() + sk;
+                self.pairs[pi].invalid += 1;
+            }
             return;
         };
         let (ma, mb) = (grp.mult[bk], grp.mult[sk]);
@@ -296,7 +271,12 @@ impl Spatial {
                 }
             }
         }
-        if st.last_signal_ns != 0 && m.now_ns.saturating_sub(st.last_signal_ns) < p.cooldown_ns {
+        // re-entry cooldown: the same pair at the same top prices is not signalled again
+        // within the cooldown; a move of either top price lets it through
+        if st.last_signal_ns != 0
+            && m.now_ns.saturating_sub(st.last_signal_ns) < p.cooldown_ns
+            && st.last_signal_top == (ask_px, bid_px)
+        {
             st.cooldown += 1;
             return;
         }
@@ -308,11 +288,14 @@ impl Spatial {
             st.below_min_depth += 1;
             return;
         }
-        // size caps in base units: notional cap at the ask, and free balances
+        // size caps in base units: the per-trade notional cap at the higher of the two prices
+        // (the sell leg's notional is the larger when the spread is positive), and free
+        // balances
         let notional_cap_quote =
             p.max_notional_usd.0 as i128 * AMOUNT_ONE as i128 / quote_usd_e8 as i128;
+        let top_c = (ask_px.0 as i128 * ma as i128).max(bid_px.0 as i128 * mb as i128);
         let cap_notional =
-            (notional_cap_quote * pow10(sa.price_dec) as i128 / ask_px.0 as i128) as i64;
+            (notional_cap_quote * pow10(grp.common_dec) as i128 / top_c.max(1)) as i64;
         let cap = caps.cap_base(sa, ask_px, sb, bid_px).0.min(cap_notional);
         if cap <= 0 {
             st.no_balance += 1;
@@ -361,19 +344,28 @@ impl Spatial {
         // native quantities: round the coarser lot first, then match the finer one to it
         let lot_a = sa.base_amount(sa.lot_size, ask_px).0;
         let lot_b = sb.base_amount(sb.lot_size, bid_px).0;
-        let (qa, qb, buy_exec, sell_exec);
-        if lot_a >= lot_b {
-            let q1 = sa.qty_for_base_floor(Amount(q), ask_px);
-            let e1 = walk_qty(m, a, Side::Buy, q1);
-            let q2 = sb.qty_for_base_floor(e1.base, bid_px);
-            let e2 = walk_qty(m, b, Side::Sell, q2);
-            (qa, qb, buy_exec, sell_exec) = (q1, q2, e1, e2);
-        } else {
-            let q2 = sb.qty_for_base_floor(Amount(q), bid_px);
-            let e2 = walk_qty(m, b, Side::Sell, q2);
-            let q1 = sa.qty_for_base_floor(e2.base, ask_px);
-            let e1 = walk_qty(m, a, Side::Buy, q1);
-            (qa, qb, buy_exec, sell_exec) = (q1, q2, e1, e2);
+        let legs = |q: i64| -> (Qty, Qty, Walk, Walk) {
+            if lot_a >= lot_b {
+                let q1 = sa.qty_for_base_floor(Amount(q), ask_px);
+                let e1 = walk_qty(m, a, Side::Buy, q1);
+                let q2 = sb.qty_for_base_floor(e1.base, bid_px);
+                let e2 = walk_qty(m, b, Side::Sell, q2);
+                (q1, q2, e1, e2)
+            } else {
+                let q2 = sb.qty_for_base_floor(Amount(q), bid_px);
+                let e2 = walk_qty(m, b, Side::Sell, q2);
+                let q1 = sa.qty_for_base_floor(e2.base, ask_px);
+                let e1 = walk_qty(m, a, Side::Buy, q1);
+                (q1, q2, e1, e2)
+            }
+        };
+        let (mut qa, mut qb, mut buy_exec, mut sell_exec) = legs(q);
+        // walking deeper than the top can still push one leg over the cap: shrink once, in
+        // proportion, so that both legs fit (the gate refuses a leg over the cap)
+        let leg_max = buy_exec.quote.0.max(sell_exec.quote.0) as i128;
+        if leg_max > notional_cap_quote {
+            let q2 = (q as i128 * notional_cap_quote / leg_max) as i64;
+            (qa, qb, buy_exec, sell_exec) = legs(q2);
         }
         if !sa.order_ok(qa, buy_exec.worst_px)
             || !sb.order_ok(qb, sell_exec.worst_px)
@@ -415,17 +407,25 @@ impl Spatial {
             ((x as u128 * 1_000_000 / r.max(1) as u128).min(1_000_000)) as i64
         };
         let fresh = 1_000_000 - ppm(age, p.conf_age_ns);
-        let size = base_a.0.max(1) as u64;
-        let depth_cover = ppm(avail.max(0) as u64, 2 * size);
-        let lat = self.latency[sa.venue.idx()].max(self.latency[sb.venue.idx()]);
-        let lat_score = 1_000_000 - ppm(lat, p.conf_latency_ns);
-        let conf_ppm = (4 * fresh + 3 * depth_cover + 3 * lat_score) / 10;
+        let size = base_a.0.max(1);
+        let depth_f = ppm((avail - size).max(0) as u64, size as u64);
+        let standing = |i: InstrumentId, v: usize| -> i64 {
+            let tau = match m.top_change_interval_ns[i.idx()] {
+                0 => p.conf_age_ns,
+                t => t,
+            } as u128;
+            let l = self.latency[v] as u128;
+            (tau * 1_000_000 / (tau + l).max(1)) as i64
+        };
+        let stand = standing(a, sa.venue.idx()).min(standing(b, sb.venue.idx()));
+        let conf_ppm = (4 * fresh + 3 * depth_f + 3 * stand) / 10;
         if conf_ppm < p.min_conf_ppm {
             st.low_confidence += 1;
             return;
         }
         st.signals += 1;
         st.last_signal_ns = m.now_ns.max(1);
+        st.last_signal_top = (ask_px, bid_px);
         let id = self.next_id;
         self.next_id += 1;
         let ba = &m.books[a.idx()];
@@ -446,7 +446,7 @@ impl Spatial {
                 quote: cost_q,
                 fee: fee_a,
                 book_age_ns: age_a,
-                book_seq: ba.ticker.map(|t| t.seq).unwrap_or(0).max(ba.seq),
+                book_seq: ba.top_seq(),
                 book_msg_seq: m.last_msg_seq[a.idx()],
             },
             sell: LegPlan {
@@ -460,7 +460,7 @@ impl Spatial {
                 quote: proc_q,
                 fee: fee_b,
                 book_age_ns: age_b,
-                book_seq: bb.ticker.map(|t| t.seq).unwrap_or(0).max(bb.seq),
+                book_seq: bb.top_seq(),
                 book_msg_seq: m.last_msg_seq[b.idx()],
             },
             gross_spread_bps: gross,
@@ -606,7 +606,8 @@ mod tests {
 
     #[test]
     fn notional_cap_limits_size_and_lot_rounding() {
-        // cap 555 USD at 100.00 → 5.55 BTC, lot 0.001 → 5.550
+        // cap 555 USD per leg: the sell leg at 100.50 is the larger, 555 / 100.50 = 5.5223 BTC,
+        // lot 0.001 → 5.522 (buy 552.20 USD, sell 554.96 USD: both within the cap)
         let extra = "[detection]\nmin_profit_usd = 0.1\n[risk]\nmax_trade_notional_usd = 555.0";
         let (opps, _) = run(
             10.0,
@@ -615,8 +616,9 @@ mod tests {
             &[(10_000, 100_000)],
             &[(10_050, 100_000)],
         );
-        assert_eq!(opps[0].buy.qty, Qty(5_550));
-        assert_eq!(opps[0].sell.qty, Qty(5_550));
+        assert_eq!(opps[0].buy.qty, Qty(5_522));
+        assert_eq!(opps[0].sell.qty, Qty(5_522));
+        assert!(opps[0].sell.quote <= Amount::from_f64(555.0));
     }
 
     #[test]

@@ -21,6 +21,7 @@ use crate::event::MdEvent;
 use crate::exec::sim::FillSim;
 use crate::exec::{FromExec, ToExec};
 use crate::journal::{ColdMsg, LogRecord, SignalRecord, SignalStatus};
+use crate::pnl::PnlBook;
 use crate::risk::RiskGate;
 use crate::signal::Opportunity;
 use crate::types::{Bps, InstrumentId, Nanos, VenueId};
@@ -40,7 +41,7 @@ pub trait CoreOutput {
 pub const MAX_OPPS: usize = 64;
 
 /// Signal counters, indexed by [`SignalStatus`] as `usize`.
-pub const SIGNAL_STATUSES: usize = 9;
+pub const SIGNAL_STATUSES: usize = SignalStatus::ALL.len();
 
 /// The detection step: books, detectors, risk gate, fill simulator.
 pub struct DetectionCore {
@@ -58,6 +59,8 @@ pub struct DetectionCore {
     pub lat: DetLatency,
     /// Totals over finished trades.
     pub trades: TradeTotals,
+    /// Cash flows and inventory of every fill (mark to market).
+    pub pnl: PnlBook,
     /// Signals by status.
     pub signal_status: [u64; SIGNAL_STATUSES],
     /// Messages fully applied.
@@ -95,6 +98,7 @@ impl DetectionCore {
             ),
             lat: DetLatency::default(),
             trades: TradeTotals::default(),
+            pnl: PnlBook::from_setup(setup),
             signal_status: [0; SIGNAL_STATUSES],
             messages: 0,
             opps_overflow: 0,
@@ -134,6 +138,8 @@ impl DetectionCore {
         }
         self.msg_started = false;
         self.lat.feed.record_between(ev.handoff_tsc, ev.parsed_tsc);
+        self.market
+            .sweep_hard_stale(&mut |l: LogRecord| out.cold(ColdMsg::Log(l)));
         for &(v, i) in &self.market.resync {
             out.resync(v, i);
         }
@@ -217,6 +223,7 @@ impl DetectionCore {
             FromExec::Done(slot, rec) => {
                 self.risk.on_trade_done(&self.market, slot, &rec);
                 self.trades.add(&rec);
+                self.pnl.on_trade(&rec);
             }
             FromExec::Ack(k) => self.acked = k,
         }

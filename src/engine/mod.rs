@@ -66,16 +66,14 @@ pub struct DetOutput {
     pub spatial: Spatial,
     /// Risk state at the end.
     pub risk: RiskGate,
-    /// Fill simulator counters.
-    pub sim_filled: u64,
-    /// Orders that found no valid book.
-    pub sim_no_book: u64,
+    /// The fill simulator (its counters and own-liquidity record).
+    pub sim: crate::exec::sim::FillSim,
     /// Latencies.
     pub lat: DetLatency,
     /// Messages applied.
     pub messages: u64,
     /// Signals by status.
-    pub signal_status: [u64; 9],
+    pub signal_status: [u64; core::SIGNAL_STATUSES],
     /// Totals of finished trades.
     pub trades: TradeTotals,
     /// Times the merge found no ring holding the next message index although all had data
@@ -91,6 +89,8 @@ pub struct DetOutput {
     pub resync_dropped: u64,
     /// Messages with more opportunities than the per-message buffer holds.
     pub opps_overflow: u64,
+    /// Cash flows and inventory of every fill (mark to market at the report).
+    pub pnl: crate::pnl::PnlBook,
 }
 
 /// Everything a run produced.
@@ -453,14 +453,14 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
         sim,
         lat,
         trades,
+        pnl,
         signal_status,
         messages,
         opps_overflow,
         ..
     } = core;
     DetOutput {
-        sim_filled: sim.filled,
-        sim_no_book: sim.no_book,
+        sim,
         market,
         spatial,
         risk,
@@ -474,6 +474,7 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
         resync_dropped,
         opps_overflow,
         premium,
+        pnl,
     }
 }
 

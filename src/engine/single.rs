@@ -208,6 +208,7 @@ pub fn run_single(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineErro
         sim,
         lat,
         trades,
+        pnl,
         signal_status,
         messages,
         opps_overflow,
@@ -215,8 +216,7 @@ pub fn run_single(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineErro
     } = core;
     Ok(RunResult {
         det: DetOutput {
-            sim_filled: sim.filled,
-            sim_no_book: sim.no_book,
+            sim,
             market,
             spatial,
             risk,
@@ -230,6 +230,7 @@ pub fn run_single(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineErro
             resync_dropped: 0,
             opps_overflow,
             premium,
+            pnl,
         },
         exec: ex,
         counters,

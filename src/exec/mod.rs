@@ -7,6 +7,7 @@
 //! which runs where the books are (detection thread), instead of the network.
 #![forbid(unsafe_code)]
 
+pub mod matching;
 pub mod sim;
 
 use crate::clock;
@@ -87,7 +88,12 @@ pub struct ExecStats {
 pub struct Executor {
     insts: Vec<InstExec>,
     encoders: Vec<Box<dyn OrderEncoder>>,
+    /// One-way order latency by venue, ns.
     latency: Vec<u64>,
+    /// Feed latency by venue, ns.
+    feed_latency: Vec<u64>,
+    /// Execution window per trade, ns.
+    window_ns: u64,
     slots: Vec<TradeSlot>,
     market_orders: bool,
     one_leg: UnwindPolicy,
@@ -142,6 +148,8 @@ impl Executor {
                 .iter()
                 .map(|v| v.cfg.order_latency_ns)
                 .collect(),
+            feed_latency: setup.venues.iter().map(|v| v.cfg.feed_latency_ns).collect(),
+            window_ns: e.window_ns,
             slots: vec![TradeSlot::default(); setup.cfg.risk.max_in_flight as usize],
             market_orders: e.order_type == OrderTypeConfig::Market,
             one_leg: e.one_leg,
@@ -212,6 +220,41 @@ impl Executor {
         out(FromExec::Ack(self.processed));
     }
 
+    /// An order for the simulated venue sent at data time `send`: it reaches the venue one
+    /// order latency later, is matched against the book received one feed latency after
+    /// that, and is cancelled if it would arrive after the execution window.
+    #[allow(clippy::too_many_arguments)]
+    fn sim_order(
+        &self,
+        trade_id: u64,
+        slot: u8,
+        leg: u8,
+        inst: InstrumentId,
+        side: Side,
+        market: bool,
+        limit_px: crate::types::Price,
+        qty: crate::types::Qty,
+        send: u64,
+    ) -> SimOrder {
+        let v = self.insts[inst.idx()].venue.idx();
+        let arrival = send + self.latency[v];
+        SimOrder {
+            trade_id,
+            slot,
+            leg,
+            venue: self.insts[inst.idx()].venue,
+            instrument: inst,
+            side,
+            market,
+            limit_px,
+            qty,
+            send_ns: send,
+            arrival_ns: arrival,
+            view_ns: arrival + self.feed_latency[v],
+            deadline_ns: send + self.window_ns,
+        }
+    }
+
     fn on_intent(&mut self, it: ApprovedIntent, out: &mut impl FnMut(FromExec)) {
         let now = clock::raw();
         let o = *it.opp();
@@ -229,19 +272,17 @@ impl Executor {
                 o.id * 4 + k as u64,
                 ts_ms,
             );
-            out(FromExec::Order(SimOrder {
-                trade_id: o.id,
-                slot: it.slot(),
-                leg: k as u8,
-                venue: leg.venue,
-                instrument: leg.instrument,
-                side: leg.side,
-                market: self.market_orders,
-                limit_px: leg.limit_px,
-                qty: leg.qty,
-                send_ns: o.detected_ns,
-                arrival_ns: o.detected_ns + self.latency[leg.venue.idx()],
-            }));
+            out(FromExec::Order(self.sim_order(
+                o.id,
+                it.slot(),
+                k as u8,
+                leg.instrument,
+                leg.side,
+                self.market_orders,
+                leg.limit_px,
+                leg.qty,
+                o.detected_ns,
+            )));
             sent += 1;
         }
         // both legs are out: tick-to-order is when the second leg's bytes are ready
@@ -299,28 +340,26 @@ impl Executor {
                 let q = ie.spec.qty_for_base_floor(Amount(diff.abs()), px);
                 if q.0 >= ie.lot && q.0 > 0 {
                     let send = b.known_ns.max(sl.known_ns);
-                    let arrival = send + self.latency[ie.venue.idx()];
                     let id = it.opp().id * 4 + 2;
-                    let (venue, inst) = (ie.venue, leg.instrument);
+                    let inst = leg.instrument;
                     self.encode(inst, side, true, 0, q.0, id, send / 1_000_000);
                     self.stats.unwinds += 1;
                     let s = &mut self.slots[f.slot as usize];
                     s.unwinding = true;
                     s.outstanding = 1;
                     s.n_legs = 3;
-                    out(FromExec::Order(SimOrder {
-                        trade_id: it.opp().id,
-                        slot: f.slot,
-                        leg: 2,
-                        venue,
-                        instrument: inst,
+                    // the unwind gets its own execution window from its send
+                    out(FromExec::Order(self.sim_order(
+                        it.opp().id,
+                        f.slot,
+                        2,
+                        inst,
                         side,
-                        market: true,
-                        limit_px: crate::types::Price(0),
-                        qty: q,
-                        send_ns: send,
-                        arrival_ns: arrival,
-                    }));
+                        true,
+                        crate::types::Price(0),
+                        q,
+                        send,
+                    )));
                     return;
                 }
             }

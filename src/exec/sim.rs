@@ -8,15 +8,26 @@
 //! ring traffic.) In replay the detection thread also waits for the execution thread before it
 //! lets data time pass an order's arrival, so runs are deterministic.
 //!
-//! Limits: a limit IOC buy fills at prices ≤ its limit (sell ≥); a market order walks up to
-//! `unwind_max_slippage_bps` from the best price. At most [`MAX_FILLS`] levels are taken; what
-//! is left expires like an IOC. A venue whose book is not valid on arrival fills nothing
-//! (status `no_book`): we cannot know what the venue would have done.
+//! Latency model (hftbacktest's split): an order sent at data time `t` reaches the venue at
+//! `t + order_latency_ns` (venue clock); the venue's book at that moment is what the engine
+//! receives `feed_latency_ns` later, so the order fills against the book as received at
+//! `t + order_latency_ns + feed_latency_ns`, and its result is known at
+//! `t + 2 × order_latency_ns` (the answer travels back as the order came). Both latencies are
+//! per venue, from the config.
+//!
+//! Matching ([`super::matching`], shared with the loopback exchange): a limit IOC buy fills at
+//! prices ≤ its limit (sell ≥); a market order walks up to `unwind_max_slippage_bps` from the
+//! best price; every level within the limit is taken (the journal keeps the first ones and
+//! merges the rest), less what our own earlier orders already took there. A venue whose book
+//! is not valid on arrival fills nothing (status `no_book`): we cannot know what the venue
+//! would have done. An order that would reach its venue after its trade's execution window
+//! (`execution.window_ns` from the send) is cancelled at the deadline and fills nothing.
 #![forbid(unsafe_code)]
 
+use super::matching::{self, Consumption};
 use crate::book::Market;
-use crate::journal::{LegFill, LegStatus, MAX_FILLS};
-use crate::types::{apply_bps, Amount, Bps, InstrumentId, Nanos, Price, Qty, Side, VenueId};
+use crate::journal::{LegFill, LegStatus};
+use crate::types::{apply_bps, Bps, InstrumentId, Nanos, Price, Qty, Side, VenueId};
 
 /// An order as the simulated venue receives it.
 #[derive(Clone, Copy, Debug, Default)]
@@ -41,8 +52,13 @@ pub struct SimOrder {
     pub qty: Qty,
     /// Data time the order was sent.
     pub send_ns: Nanos,
-    /// Data time it reaches the venue.
+    /// Data time it reaches the venue (`send + order_latency_ns`).
     pub arrival_ns: Nanos,
+    /// Data time at which the engine's books show the venue as it was at `arrival_ns`
+    /// (`arrival + feed_latency_ns`): the order is matched then.
+    pub view_ns: Nanos,
+    /// End of the trade's execution window: an order not at its venue by then is cancelled.
+    pub deadline_ns: Nanos,
 }
 
 /// The venue's answer.
@@ -58,48 +74,60 @@ pub struct SimFill {
     pub fill: LegFill,
 }
 
-/// Pending simulated orders and the fee/latency table.
+/// Pending simulated orders, the fee/latency table and our own liquidity consumption.
 pub struct FillSim {
     pending: Vec<SimOrder>,
     /// Taker fee by instrument id (the venue's fee for the instrument's kind).
     fee: Vec<Bps>,
-    latency: Vec<u64>,
+    /// One-way order latency by venue id, ns.
+    order_latency: Vec<u64>,
     slippage: Bps,
+    /// Liquidity our simulated orders took, per level.
+    pub consumed: Consumption,
     /// Orders filled (fully or partly).
     pub filled: u64,
     /// Orders that found no valid book.
     pub no_book: u64,
+    /// Orders cancelled at their trade's execution window before reaching the venue.
+    pub window_cancelled: u64,
 }
 
 impl FillSim {
     /// Capacity for `max_orders` pending orders; `fee` = taker fee by instrument id
-    /// ([`crate::config::Setup::taker_fees_by_instrument`]), `latency` = one-way order latency
-    /// by venue id.
-    pub fn new(fee: Vec<Bps>, latency: Vec<u64>, slippage: Bps, max_orders: usize) -> FillSim {
+    /// ([`crate::config::Setup::taker_fees_by_instrument`]), `order_latency` = one-way order
+    /// latency by venue id (the answer comes back as fast).
+    pub fn new(
+        fee: Vec<Bps>,
+        order_latency: Vec<u64>,
+        slippage: Bps,
+        max_orders: usize,
+    ) -> FillSim {
         FillSim {
             pending: Vec::with_capacity(max_orders),
             fee,
-            latency,
+            order_latency,
             slippage,
+            consumed: Consumption::new(1024),
             filled: 0,
             no_book: 0,
+            window_cancelled: 0,
         }
     }
 
-    /// Queue an order (kept sorted by arrival; ties in arrival order of `add`).
+    /// Queue an order (kept sorted by `view_ns`; ties in the order of `add`).
     pub fn add(&mut self, o: SimOrder) {
         let pos = self
             .pending
             .iter()
-            .position(|p| p.arrival_ns > o.arrival_ns)
+            .position(|p| p.view_ns > o.view_ns)
             .unwrap_or(self.pending.len());
         // capacity is 3 orders per execution slot, allocated at start
         self.pending.insert(pos, o);
     }
 
-    /// Earliest pending arrival.
+    /// Earliest pending match time (`view_ns`).
     pub fn next_due(&self) -> Option<Nanos> {
-        self.pending.first().map(|o| o.arrival_ns)
+        self.pending.first().map(|o| o.view_ns)
     }
 
     /// Orders waiting.
@@ -107,10 +135,10 @@ impl FillSim {
         self.pending.len()
     }
 
-    /// Fill every order that arrives before `before_ns` against the current books.
+    /// Match every order due before `before_ns` against the current books.
     pub fn run_due(&mut self, before_ns: Nanos, m: &Market, out: &mut impl FnMut(SimFill)) {
         while let Some(o) = self.pending.first().copied() {
-            if o.arrival_ns >= before_ns {
+            if o.view_ns >= before_ns {
                 break;
             }
             self.pending.remove(0);
@@ -142,7 +170,15 @@ impl FillSim {
     /// Fill one order against the book now.
     pub fn execute(&mut self, o: &SimOrder, m: &Market) -> LegFill {
         let mut f = blank(o);
-        f.known_ns = o.arrival_ns + self.latency.get(o.venue.idx()).copied().unwrap_or(0);
+        let back = self.order_latency.get(o.venue.idx()).copied().unwrap_or(0);
+        f.known_ns = o.arrival_ns + back;
+        if o.arrival_ns > o.deadline_ns {
+            // cancelled at the deadline: the cancel is known one way-trip after it
+            f.status = LegStatus::Cancelled;
+            f.known_ns = o.deadline_ns + back;
+            self.window_cancelled += 1;
+            return f;
+        }
         let book = &m.books[o.instrument.idx()];
         if !book.valid || !m.venue_up[o.venue.idx()] {
             f.status = LegStatus::NoBook;
@@ -169,31 +205,23 @@ impl FillSim {
             o.limit_px
         };
         f.limit_px = limit;
-        let taker = o.side;
-        let mut rem = o.qty.0;
-        let (mut quote, mut base, mut n) = (0i64, 0i64, 0usize);
-        book.walk(taker, |px, q| {
-            let ok = match taker {
-                Side::Buy => px <= limit,
-                Side::Sell => px >= limit,
-            };
-            if !ok || n == MAX_FILLS {
-                return false;
-            }
-            let t = rem.min(q.0);
-            f.fills[n] = (px, Qty(t));
-            n += 1;
-            quote += spec.quote_amount(Qty(t), px).0;
-            base += spec.base_amount(Qty(t), px).0;
-            rem -= t;
-            rem > 0
-        });
-        f.n_fills = n as u8;
-        f.filled_qty = Qty(o.qty.0 - rem);
-        f.quote = Amount(quote);
-        f.base = Amount(base);
+        let r = matching::take(
+            book,
+            spec,
+            o.side,
+            limit,
+            o.qty,
+            &mut self.consumed,
+            o.view_ns,
+        );
+        f.fills = r.fills;
+        f.n_fills = r.n_fills;
+        f.merged_levels = r.merged_levels;
+        f.filled_qty = r.filled;
+        f.quote = r.quote;
+        f.base = r.base;
         f.fee = apply_bps(f.quote, self.fee[o.instrument.idx()]);
-        f.status = if rem == 0 {
+        f.status = if r.filled == o.qty {
             LegStatus::Filled
         } else if f.filled_qty.0 > 0 {
             LegStatus::Partial
@@ -224,6 +252,7 @@ fn blank(o: &SimOrder) -> LegFill {
 mod tests {
     use super::*;
     use crate::testkit::{set_book, two_venue_setup};
+    use crate::types::Amount;
 
     fn sim() -> FillSim {
         FillSim::new(
@@ -243,6 +272,8 @@ mod tests {
             limit_px: Price(limit),
             qty: Qty(qty),
             arrival_ns: arrival,
+            view_ns: arrival,
+            deadline_ns: u64::MAX,
             ..SimOrder::default()
         }
     }
@@ -275,10 +306,14 @@ mod tests {
         assert_eq!(f.quote, Amount::from_f64(100.0 + 150.15));
         assert_eq!(f.fee, Amount::from_f64(0.25015));
         assert_eq!(f.known_ns, 5 + 1_000_000);
-        // buy 5 limit 100.10: only 3 available within the limit → partial, rest expires
-        let f = s.execute(&order(Side::Buy, 5_000, 10_010, 5), &m);
+        // buy 5 limit 100.10 on a fresh venue: only 3 within the limit → partial, rest expires
+        let f = sim().execute(&order(Side::Buy, 5_000, 10_010, 5), &m);
         assert_eq!(f.status, LegStatus::Partial);
         assert_eq!(f.filled_qty, Qty(3_000));
+        // the same order after the first one (same book): what the first took is gone
+        let f = s.execute(&order(Side::Buy, 5_000, 10_010, 5), &m);
+        assert_eq!(f.filled_qty, Qty(500));
+        assert_eq!(s.consumed.bound_orders, 1);
         // sell limit above the bid: nothing
         let f = s.execute(&order(Side::Sell, 1_000, 9_995, 5), &m);
         assert_eq!(f.status, LegStatus::Unfilled);
@@ -295,6 +330,19 @@ mod tests {
         assert_eq!(f.limit_px, Price(10_050));
         assert_eq!(f.filled_qty, Qty(8_000));
         assert_eq!(f.status, LegStatus::Partial);
+    }
+
+    #[test]
+    fn an_order_arriving_after_the_window_is_cancelled() {
+        let m = market();
+        let mut s = sim();
+        let mut o = order(Side::Buy, 1_000, 10_010, 5);
+        o.send_ns = 0;
+        o.deadline_ns = 4; // the window closes before the order reaches the venue at 5
+        let f = s.execute(&o, &m);
+        assert_eq!((f.status, f.filled_qty), (LegStatus::Cancelled, Qty(0)));
+        assert_eq!(f.known_ns, 4 + 1_000_000);
+        assert_eq!(s.window_cancelled, 1);
     }
 
     #[test]

@@ -299,6 +299,12 @@ pub trait Venue: Send + Sync + std::fmt::Debug {
     /// resubscribe frames), with the `ws_url`/`rest_url` overrides applied.
     fn protocol(&self, ctx: &VenueCtx<'_>) -> Result<Box<dyn VenueProtocol>, String>;
 
+    /// True where the venue's best bid/offer events carry an update id in the same space as
+    /// its depth updates (Binance `bookTicker` `u`), so the book can tell which is newer by id.
+    fn bbo_shares_book_seq(&self) -> bool {
+        false
+    }
+
     /// An order encoder signing with `api_key`/`secret`, or `None` where order entry is not
     /// built for this venue yet (such a venue can feed market data, not trade).
     fn order_encoder(&self, _api_key: &str, _secret: &[u8]) -> Option<Box<dyn OrderEncoder>> {

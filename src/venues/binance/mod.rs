@@ -126,6 +126,11 @@ impl Venue for BinanceVenue {
         )))
     }
 
+    fn bbo_shares_book_seq(&self) -> bool {
+        // `bookTicker` `u` is the order book's updateId, the id space of depth `u`
+        true
+    }
+
     fn order_encoder(&self, api_key: &str, secret: &[u8]) -> Option<Box<dyn OrderEncoder>> {
         Some(Box::new(orders::OrderEncoder::new(
             self.market,
