@@ -26,7 +26,7 @@
 //!   Exchange), Kraken (v2, v1), Upbit, Bithumb (current, legacy), KuCoin, Gate.io, Bitget;
 //!   shared checksums, raw-number parsing, symbol tables.
 //! - [`replay`]: reads recorded files (ns+JSON gz, cryptofeed), merges by receive time, paces
-//!   (R3.1, R8.1).
+//!   (R3.1, R8.1); [`replay::cryptofeed`] is the cryptofeed line format, also read by `verify`.
 //! - [`net`]: live feed connections: non-blocking WebSocket over mio + rustls, REST snapshot thread (R1.1, R1.4).
 //! - [`config`]: TOML config, validated, units in key names (R6.6).
 //! - [`detect`]: books on the detection thread, spatial detection (R2.1, R2.5, R2.6),
