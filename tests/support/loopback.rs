@@ -1,5 +1,6 @@
-//! Helpers of the loopback tests (tests/loopback_*.rs): cut recordings, loopback configs,
-//! paper runs against the replay server, comparisons with file replay.
+//! Helpers of the loopback tests (tests/loopback_feed.rs, tests/allocations/loopback.rs): cut
+//! recordings, loopback configs, paper runs against the replay server, comparisons with file
+//! replay.
 #![allow(dead_code)]
 
 use super::common;

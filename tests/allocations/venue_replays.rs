@@ -2,10 +2,7 @@
 //! OKX + Kraken (`configs/replay-okx-kraken.toml`) and of Coinbase + Bybit v2, counted by a
 //! global allocator while the feed and detection threads are inside their hot loops.
 
-mod common;
-
-#[global_allocator]
-static A: common::alloc::Counting = common::alloc::Counting;
+use crate::common;
 
 fn run(setup: &arbot::config::Setup, name: &str) -> arbot::engine::RunResult {
     let before = common::alloc::hot();
@@ -27,6 +24,7 @@ fn run(setup: &arbot::config::Setup, name: &str) -> arbot::engine::RunResult {
 
 #[test]
 fn new_venue_handlers_do_not_allocate_on_the_hot_path() {
+    let _serial = common::alloc::exclusive();
     // the probe works (a hot allocation is counted)
     let seen = std::thread::spawn(|| {
         let b = common::alloc::hot();

@@ -2,13 +2,11 @@
 //! allocator counts every allocation made while a thread is inside its hot loop
 //! (`arbot::alloc_probe::enter_hot` … `leave_hot`), over a whole replay that trades.
 
-mod common;
-
-#[global_allocator]
-static A: common::alloc::Counting = common::alloc::Counting;
+use crate::common;
 
 #[test]
 fn hot_threads_do_not_allocate_during_a_trading_replay() {
+    let _serial = common::alloc::exclusive();
     // 1. the probe can fire: an allocation inside a hot section is counted
     let seen = std::thread::spawn(|| {
         let before = common::alloc::hot();

@@ -3,7 +3,7 @@
 //! handler and the detection-side books inside a hot section of a counting global allocator.
 //! Buffers are created before the section, as the engine creates them at start.
 
-mod common;
+use crate::common;
 
 use arbot::detect::Market;
 use arbot::feed::{EventSink, VenueCounters, VenueHandler};
@@ -12,9 +12,6 @@ use arbot::types::VenueId;
 use arbot::venues::wire_util::Scale;
 use arbot::verify::{self, session};
 use std::sync::Arc;
-
-#[global_allocator]
-static A: common::alloc::Counting = common::alloc::Counting;
 
 struct Case {
     name: &'static str,
@@ -85,6 +82,7 @@ fn case(file: &str, name: &'static str, sc: Scale) -> Case {
 
 #[test]
 fn venue_handlers_and_books_do_not_allocate() {
+    let _serial = common::alloc::exclusive();
     let s = |p, q| Scale {
         price_dec: p,
         qty_dec: q,

@@ -13,12 +13,8 @@
 //! received TLS record (see src/net/ws.rs); that path is measured below and reported, not
 //! asserted to be zero.
 
-#[global_allocator]
-static A: common::alloc::Counting = common::alloc::Counting;
-
-mod common;
-#[path = "support/loopback.rs"]
-mod feed;
+use crate::common;
+use crate::feed;
 
 fn run(tls: bool) -> (u64, u64, serde_json::Value) {
     let hot = common::alloc::hot();
@@ -33,6 +29,7 @@ fn run(tls: bool) -> (u64, u64, serde_json::Value) {
 
 #[test]
 fn feed_read_path_does_not_allocate_over_a_loopback_session() {
+    let _serial = common::alloc::exclusive();
     let (hot, all, rep) = run(false);
     let msgs: u64 = ["binance-spot", "binance-usdm", "binance-coinm"]
         .iter()
