@@ -39,7 +39,7 @@ use arbot::engine::RunResult;
 use arbot::feed::VenueCounters;
 use arbot::replay::Pace;
 use arbot::stats::Latency;
-use arbot::tuning_check::{self, CoreMap, Host, MachineFacts};
+use arbot::tools::tuning_check::{self, CoreMap, Host, MachineFacts};
 use arbot::wait::WaitKind;
 use clap::Parser;
 use serde_json::{json, Value};

@@ -26,9 +26,8 @@
 //!   Exchange), Kraken (v2, v1), Upbit, Bithumb (current, legacy), KuCoin, Gate.io, Bitget;
 //!   shared checksums, raw-number parsing, symbol tables.
 //! - [`replay`]: reads recorded files (ns+JSON gz, cryptofeed), merges by receive time, paces
-//!   (R3.1, R8.1).
+//!   (R3.1, R8.1); [`replay::cryptofeed`] is the cryptofeed line format, also read by `verify`.
 //! - [`net`]: live feed connections: non-blocking WebSocket over mio + rustls, REST snapshot thread (R1.1, R1.4).
-//! - [`replay_server`]: `arbot replay-server`, a loopback exchange that serves recordings over the exchange's own protocol, with faults on request (R8.1).
 //! - [`config`]: TOML config, validated, units in key names (R6.6).
 //! - [`detect`]: books on the detection thread, spatial detection (R2.1, R2.5, R2.6),
 //!   Korean premium against a KRW/USDT rate (R2.4, reported).
@@ -41,7 +40,10 @@
 //! - [`engine`]: wires the threads for a run.
 //! - [`verify`]: `verify-book`: recorded sessions through the real parsers and books.
 //! - [`affinity`]: core pinning.
-//! - [`tuning_check`]: `arbot tuning-check`: host tuning verdicts, machine facts, core maps (R7.3).
+//! - [`tools`]: off the hot path, one command each: [`tools::replay_server`] (`arbot
+//!   replay-server`, a loopback exchange that serves recordings over the exchange's own
+//!   protocol, with faults on request, R8.1) and [`tools::tuning_check`] (`arbot tuning-check`:
+//!   host tuning verdicts, machine facts, core maps, R7.3).
 //! - [`alloc_probe`]: marks hot threads for the counting-allocator test.
 #![warn(missing_docs)]
 
@@ -62,7 +64,6 @@ pub mod logger;
 pub mod net;
 pub mod pnl;
 pub mod replay;
-pub mod replay_server;
 pub mod report;
 pub mod ring;
 pub mod risk;
@@ -70,7 +71,7 @@ pub mod signal;
 pub mod stats;
 #[cfg(test)]
 pub mod testkit;
-pub mod tuning_check;
+pub mod tools;
 pub mod types;
 pub mod venues;
 pub mod verify;

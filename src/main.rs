@@ -207,7 +207,10 @@ fn main() -> ExitCode {
             json,
             strict,
         } => {
-            let map = match coremap.as_deref().map(arbot::tuning_check::CoreMap::load) {
+            let map = match coremap
+                .as_deref()
+                .map(arbot::tools::tuning_check::CoreMap::load)
+            {
                 Some(Ok(m)) => Some(m),
                 Some(Err(e)) => {
                     eprintln!("arbot: {e}");
@@ -216,8 +219,8 @@ fn main() -> ExitCode {
                 None => None,
             };
             let label = coremap.as_ref().map(|p| p.display().to_string());
-            let host = arbot::tuning_check::Host::system();
-            let rep = arbot::tuning_check::check(&host, label.as_deref().zip(map.as_ref()));
+            let host = arbot::tools::tuning_check::Host::system();
+            let rep = arbot::tools::tuning_check::check(&host, label.as_deref().zip(map.as_ref()));
             if json {
                 println!("{}", serde_json::to_string_pretty(&rep).unwrap_or_default());
             } else {
@@ -245,7 +248,7 @@ fn main() -> ExitCode {
             skip_diff_after,
             wait_clients_s,
         } => {
-            use arbot::replay_server::{Faults, MarketKind, ServerConfig};
+            use arbot::tools::replay_server::{Faults, MarketKind, ServerConfig};
             let mut served = Vec::new();
             if let Some(c) = &config {
                 let setup = match arbot::config::load(c) {
@@ -303,7 +306,7 @@ fn main() -> ExitCode {
                 wait_clients: std::time::Duration::from_secs(wait_clients_s),
                 ping_every: None,
             };
-            let server = match arbot::replay_server::start(cfg) {
+            let server = match arbot::tools::replay_server::start(cfg) {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("arbot: replay-server: {e}");

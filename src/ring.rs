@@ -9,15 +9,60 @@
 //! in `bench/`.
 //!
 //! This module is one of the two places with `unsafe` (the other is OS calls).
+//!
+//! Index invariants, checked by `debug_assert!`s in debug and test builds: both indices only
+//! grow; `tail - head <= capacity`; a side's cached copy of the other's index never runs
+//! ahead of the real one; in the byte ring every record starts 8-aligned, lies whole inside
+//! the buffer, is at most [`ByteProducer::max_record`] bytes and is published entirely before
+//! the consumer reads it.
+//!
+//! Model checking: built with `RUSTFLAGS="--cfg loom"`, the atomics, the `Arc` and the record
+//! slots come from [`loom`](https://docs.rs/loom), which runs `tests/ring_loom.rs` under every
+//! interleaving (within a preemption bound) and checks each slot access against the
+//! happens-before order the atomics establish. A build without the flag uses `std`'s types.
 
 use crossbeam_utils::CachePadded;
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+
+#[cfg(loom)]
+use loom::sync::{
+    atomic::{AtomicBool, AtomicUsize, Ordering},
+    Arc,
+};
+#[cfg(not(loom))]
+use std::sync::{
+    atomic::{AtomicBool, AtomicUsize, Ordering},
+    Arc,
+};
+
+// A record slot: `std::cell::UnsafeCell` behind loom's closure API (inlined away), or under
+// `--cfg loom` loom's own cell, which records every access for the model checker.
+#[cfg(loom)]
+use loom::cell::UnsafeCell as UnsafeSlot;
+
+#[cfg(not(loom))]
+struct UnsafeSlot<T>(UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> UnsafeSlot<T> {
+    fn new(v: T) -> Self {
+        UnsafeSlot(UnsafeCell::new(v))
+    }
+    /// Shared access: `f` gets a raw pointer to the value.
+    #[inline(always)]
+    fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+    /// Exclusive access: `f` gets a raw pointer to the value.
+    #[inline(always)]
+    fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
 
 struct Shared<T> {
-    buf: Box<[UnsafeCell<MaybeUninit<T>>]>,
+    buf: Box<[UnsafeSlot<MaybeUninit<T>>]>,
     mask: usize,
     /// Next slot the consumer reads (monotonic, wraps via `mask`).
     head: CachePadded<AtomicUsize>,
@@ -51,8 +96,8 @@ pub struct Consumer<T> {
 /// A bounded SPSC ring of `capacity` (rounded up to a power of two, at least 2) `Copy` records.
 pub fn channel<T: Copy + Send>(capacity: usize) -> (Producer<T>, Consumer<T>) {
     let cap = capacity.max(2).next_power_of_two();
-    let buf: Box<[UnsafeCell<MaybeUninit<T>>]> = (0..cap)
-        .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+    let buf: Box<[UnsafeSlot<MaybeUninit<T>>]> = (0..cap)
+        .map(|_| UnsafeSlot::new(MaybeUninit::uninit()))
         .collect();
     let s = Arc::new(Shared {
         buf,
@@ -87,17 +132,27 @@ impl<T: Copy> Producer<T> {
     pub fn free(&mut self) -> usize {
         let cap = self.s.mask + 1;
         if self.tail - self.cached_head == cap {
-            self.cached_head = self.s.head.load(Ordering::Acquire);
+            self.load_head();
         }
         cap - (self.tail - self.cached_head)
+    }
+
+    /// Refresh the cached consumer index.
+    #[inline(always)]
+    fn load_head(&mut self) {
+        let head = self.s.head.load(Ordering::Acquire);
+        debug_assert!(head >= self.cached_head, "ring head moved back");
+        debug_assert!(head <= self.tail, "ring head passed tail");
+        self.cached_head = head;
     }
 
     /// Push one record; `Err(v)` if the ring is full (the caller counts it and retries later).
     #[inline]
     pub fn push(&mut self, v: T) -> Result<(), T> {
         let cap = self.s.mask + 1;
+        debug_assert!(self.tail - self.cached_head <= cap, "ring over capacity");
         if self.tail - self.cached_head == cap {
-            self.cached_head = self.s.head.load(Ordering::Acquire);
+            self.load_head();
             if self.tail - self.cached_head == cap {
                 return Err(v);
             }
@@ -105,7 +160,7 @@ impl<T: Copy> Producer<T> {
         let slot = &self.s.buf[self.tail & self.s.mask];
         // SAFETY: the slot is outside [head, tail): the consumer does not read it until the
         // release store below publishes it, and only this (single) producer writes.
-        unsafe { (*slot.get()).write(v) };
+        slot.with_mut(|p| unsafe { (*p).write(v) });
         self.tail += 1;
         self.s.tail.store(self.tail, Ordering::Release);
         Ok(())
@@ -123,10 +178,20 @@ impl<T: Copy> Consumer<T> {
         self.s.mask + 1
     }
 
+    /// Refresh the cached producer index.
+    #[inline(always)]
+    fn load_tail(&mut self) {
+        let tail = self.s.tail.load(Ordering::Acquire);
+        debug_assert!(tail >= self.cached_tail, "ring tail moved back");
+        debug_assert!(tail - self.head <= self.s.mask + 1, "ring over capacity");
+        self.cached_tail = tail;
+    }
+
     #[inline(always)]
     fn available(&mut self) -> bool {
+        debug_assert!(self.head <= self.cached_tail, "ring head passed tail");
         if self.head == self.cached_tail {
-            self.cached_tail = self.s.tail.load(Ordering::Acquire);
+            self.load_tail();
             if self.head == self.cached_tail {
                 return false;
             }
@@ -143,7 +208,7 @@ impl<T: Copy> Consumer<T> {
         let slot = &self.s.buf[self.head & self.s.mask];
         // SAFETY: head < tail (acquired above), so the producer has written and published
         // this slot and will not touch it until `head` moves past it.
-        let v = unsafe { (*slot.get()).assume_init_read() };
+        let v = slot.with(|p| unsafe { (*p).assume_init_read() });
         self.head += 1;
         self.s.head.store(self.head, Ordering::Release);
         Some(v)
@@ -158,12 +223,12 @@ impl<T: Copy> Consumer<T> {
         let slot = &self.s.buf[self.head & self.s.mask];
         // SAFETY: as in `pop`; the shared reference lives while `self` is borrowed, during
         // which `head` cannot advance, so the producer cannot overwrite the slot.
-        Some(unsafe { (*slot.get()).assume_init_ref() })
+        Some(slot.with(|p| unsafe { (*p).assume_init_ref() }))
     }
 
     /// Records waiting now.
     pub fn len(&mut self) -> usize {
-        self.cached_tail = self.s.tail.load(Ordering::Acquire);
+        self.load_tail();
         self.cached_tail - self.head
     }
 
@@ -212,7 +277,36 @@ struct ByteShared {
     head: CachePadded<AtomicUsize>,
     tail: CachePadded<AtomicUsize>,
     producer_gone: AtomicBool,
+    /// Under `--cfg loom`: one model-checked cell per 8-byte unit of `buf`, accessed wherever
+    /// those bytes are, so loom checks every hand-over of buffer space between the two sides.
+    #[cfg(loom)]
+    units: Box<[UnsafeSlot<()>]>,
 }
+
+impl ByteShared {
+    /// For the model checker: bytes `[at, at + n)` are written now (nothing without loom).
+    #[inline(always)]
+    fn model_write(&self, at: usize, n: usize) {
+        #[cfg(loom)]
+        for u in &self.units[at / 8..(at + n).div_ceil(8)] {
+            u.with_mut(|_| ());
+        }
+        #[cfg(not(loom))]
+        let _ = (at, n);
+    }
+
+    /// For the model checker: bytes `[at, at + n)` are read now (nothing without loom).
+    #[inline(always)]
+    fn model_read(&self, at: usize, n: usize) {
+        #[cfg(loom)]
+        for u in &self.units[at / 8..(at + n).div_ceil(8)] {
+            u.with(|_| ());
+        }
+        #[cfg(not(loom))]
+        let _ = (at, n);
+    }
+}
+
 // SAFETY: same hand-over discipline as `Shared<T>`: bytes in [head, tail) belong to the consumer,
 // the rest to the producer; indices are published with release/acquire.
 unsafe impl Sync for ByteShared {}
@@ -243,6 +337,8 @@ pub fn byte_channel(capacity: usize) -> (ByteProducer, ByteConsumer) {
         head: CachePadded::new(AtomicUsize::new(0)),
         tail: CachePadded::new(AtomicUsize::new(0)),
         producer_gone: AtomicBool::new(false),
+        #[cfg(loom)]
+        units: (0..cap / 8).map(|_| UnsafeSlot::new(())).collect(),
     });
     (
         ByteProducer {
@@ -290,12 +386,20 @@ impl ByteProducer {
         }
         let need = HDR + pad8(len);
         let cap = self.s.cap;
+        debug_assert_eq!(self.tail % 8, 0, "byte ring record not 8-aligned");
+        debug_assert!(
+            self.tail - self.cached_head <= cap,
+            "byte ring over capacity"
+        );
         let pos = self.tail % cap;
         let to_end = cap - pos;
         // a record never straddles the end: wrap first if it does not fit before the end
         let total = if to_end < need { to_end + need } else { need };
         if cap - (self.tail - self.cached_head) < total {
-            self.cached_head = self.s.head.load(Ordering::Acquire);
+            let head = self.s.head.load(Ordering::Acquire);
+            debug_assert!(head >= self.cached_head, "byte ring head moved back");
+            debug_assert!(head <= self.tail, "byte ring head passed tail");
+            self.cached_head = head;
             if cap - (self.tail - self.cached_head) < total {
                 return Err(PushError::Full);
             }
@@ -303,12 +407,16 @@ impl ByteProducer {
         let base = self.base();
         let mut at = pos;
         if to_end < need {
+            debug_assert!(to_end >= 8, "no room for the wrap marker");
+            self.s.model_write(at, 4);
             // SAFETY: [pos, cap) is free (checked above, `total` includes it); `to_end >= 8`
             // because records are 8-aligned and the header start is 8-aligned.
             unsafe { (base.add(at) as *mut u32).write_unaligned(WRAP) };
             self.tail += to_end;
             at = 0;
         }
+        debug_assert!(at + need <= cap, "byte ring record past the end");
+        self.s.model_write(at, need);
         // SAFETY: [at, at+need) is free and within the buffer; only this producer writes it.
         unsafe {
             let p = base.add(at);
@@ -335,24 +443,64 @@ impl ByteConsumer {
         UnsafeCell::raw_get(self.s.buf.as_ptr()) as *const u8
     }
 
+    /// Refresh the cached producer index.
+    #[inline(always)]
+    fn load_tail(&mut self) {
+        let tail = self.s.tail.load(Ordering::Acquire);
+        debug_assert!(tail >= self.cached_tail, "byte ring tail moved back");
+        debug_assert!(tail - self.head <= self.s.cap, "byte ring over capacity");
+        self.cached_tail = tail;
+    }
+
+    /// Length field of the record at `pos` (published: `head < tail`), checked against the
+    /// ring's bounds in debug builds.
+    #[inline(always)]
+    fn record_len(&self, pos: usize) -> u32 {
+        debug_assert!(self.head < self.cached_tail, "byte ring read past tail");
+        debug_assert_eq!(pos % 8, 0, "byte ring record not 8-aligned");
+        self.s.model_read(pos, 4);
+        // SAFETY: head < tail, so the header at `pos` was published by the producer; `pos` is
+        // inside the buffer (`head % cap`) and 8-aligned, so the 4 bytes are too.
+        let len = unsafe { (self.base().add(pos) as *const u32).read_unaligned() };
+        let cap = self.s.cap;
+        if len == WRAP {
+            debug_assert!(
+                self.head + (cap - pos) <= self.cached_tail,
+                "byte ring wrap not published"
+            );
+        } else {
+            debug_assert!(len as usize <= cap / 2 - 32, "byte ring record too long");
+            debug_assert!(
+                pos + HDR + pad8(len as usize) <= cap,
+                "byte ring record past the end"
+            );
+            debug_assert!(
+                self.head + HDR + pad8(len as usize) <= self.cached_tail,
+                "byte ring record not fully published"
+            );
+        }
+        len
+    }
+
     /// The next record, borrowed in place; call [`ByteConsumer::advance`] when done with it.
     pub fn peek(&mut self) -> Option<(RawMeta, &[u8])> {
         loop {
+            debug_assert!(self.head <= self.cached_tail, "byte ring head passed tail");
             if self.head == self.cached_tail {
-                self.cached_tail = self.s.tail.load(Ordering::Acquire);
+                self.load_tail();
                 if self.head == self.cached_tail {
                     return None;
                 }
             }
             let cap = self.s.cap;
             let pos = self.head % cap;
-            // SAFETY: head < tail, so the header at `pos` was published by the producer.
-            let len = unsafe { (self.base().add(pos) as *const u32).read_unaligned() };
+            let len = self.record_len(pos);
             if len == WRAP {
                 self.head += cap - pos;
                 self.s.head.store(self.head, Ordering::Release);
                 continue;
             }
+            self.s.model_read(pos, HDR + len as usize);
             // SAFETY: the whole record [pos, pos+HDR+len) was written before `tail` was
             // released past it; it stays valid while `self` is borrowed (head cannot move).
             unsafe {
@@ -372,8 +520,8 @@ impl ByteConsumer {
     pub fn advance(&mut self) {
         let cap = self.s.cap;
         let pos = self.head % cap;
-        // SAFETY: called after a successful peek, so a record header is at `pos`.
-        let len = unsafe { (self.base().add(pos) as *const u32).read_unaligned() } as usize;
+        // called after a successful peek, so a published record header is at `pos`
+        let len = self.record_len(pos) as usize;
         debug_assert_ne!(len as u32, WRAP);
         self.head += HDR + pad8(len);
         self.s.head.store(self.head, Ordering::Release);
@@ -382,13 +530,14 @@ impl ByteConsumer {
     /// True once the producer has been dropped and everything it wrote has been read.
     pub fn is_finished(&mut self) -> bool {
         self.s.producer_gone.load(Ordering::Acquire) && {
-            self.cached_tail = self.s.tail.load(Ordering::Acquire);
+            self.load_tail();
             self.head == self.cached_tail
         }
     }
 }
 
-#[cfg(test)]
+// Under `--cfg loom` the ring only runs inside `loom::model` (tests/ring_loom.rs).
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 

@@ -9,7 +9,7 @@ mod common;
 #[path = "support/loopback.rs"]
 mod support;
 
-use arbot::replay_server::Faults;
+use arbot::tools::replay_server::Faults;
 use support::*;
 
 #[test]

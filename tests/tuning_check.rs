@@ -3,7 +3,7 @@
 
 mod common;
 
-use arbot::tuning_check::{check, facts, CoreMap, Host, Verdict};
+use arbot::tools::tuning_check::{check, facts, CoreMap, Host, Verdict};
 use std::path::Path;
 
 fn write(root: &Path, rel: &str, text: &str) {
@@ -171,7 +171,7 @@ fn colo_map() -> (String, CoreMap) {
     )
 }
 
-fn verdict(rep: &arbot::tuning_check::Report, name: &str) -> Verdict {
+fn verdict(rep: &arbot::tools::tuning_check::Report, name: &str) -> Verdict {
     rep.items
         .iter()
         .find(|i| i.name == name)

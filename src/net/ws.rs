@@ -7,8 +7,8 @@
 //! pre-sized (`read_capacity_bytes`, default 256 KiB, larger than any Binance stream message),
 //! while each socket read fills at most `read_buffer_bytes` (4 KiB: tungstenite zero-fills the
 //! span it reads into, and the 128 KiB default costs +1.4 µs per frame, performance.md). With
-//! plain `ws://`, the steady-state read path allocates nothing (tests/loopback_alloc.rs). With
-//! `wss://`, rustls 0.23 copies every received TLS record into a fresh `Vec`
+//! plain `ws://`, the steady-state read path allocates nothing (tests/allocations/loopback.rs).
+//! With `wss://`, rustls 0.23 copies every received TLS record into a fresh `Vec`
 //! (`CommonState::take_received_plaintext`, also in its unbuffered API): one allocation per
 //! record that this crate cannot avoid short of another TLS library.
 #![forbid(unsafe_code)]

@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: paths of the real recordings and configs.
 #![allow(dead_code)]
 
+pub mod alloc;
+
 use std::path::PathBuf;
 
 /// Repository root.

@@ -1,10 +1,11 @@
-//! Helpers of the loopback tests (tests/loopback_*.rs): cut recordings, loopback configs,
-//! paper runs against the replay server, comparisons with file replay.
+//! Helpers of the loopback tests (tests/loopback_feed.rs, tests/allocations/loopback.rs): cut
+//! recordings, loopback configs, paper runs against the replay server, comparisons with file
+//! replay.
 #![allow(dead_code)]
 
 use super::common;
 
-use arbot::replay_server::{Faults, MarketKind, ServerConfig};
+use arbot::tools::replay_server::{Faults, MarketKind, ServerConfig};
 use serde_json::Value;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -94,7 +95,7 @@ pub struct Run {
     pub report: Value,
     pub res: arbot::engine::RunResult,
     pub out: PathBuf,
-    pub server: arbot::replay_server::ServerStats,
+    pub server: arbot::tools::replay_server::ServerStats,
 }
 
 /// A paper run over the loopback server at 20× the recorded pace with server pings every
@@ -118,7 +119,7 @@ pub fn paper_with(
     let files = cut_data();
     let out = common::tmp(tag);
     let cert = out.join("cert.pem");
-    let server = arbot::replay_server::start(ServerConfig {
+    let server = arbot::tools::replay_server::start(ServerConfig {
         files: files.iter().map(|(_, m, p)| (*m, p.clone())).collect(),
         bind: "127.0.0.1:0".parse().unwrap(),
         speed: if lockstep { None } else { Some(20.0) },

@@ -2,44 +2,13 @@
 //! OKX + Kraken (`configs/replay-okx-kraken.toml`) and of Coinbase + Bybit v2, counted by a
 //! global allocator while the feed and detection threads are inside their hot loops.
 
-mod common;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
-
-struct Counting;
-static HOT_ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: delegates to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        if arbot::alloc_probe::is_hot() {
-            HOT_ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        if arbot::alloc_probe::is_hot() {
-            HOT_ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-
-#[global_allocator]
-static A: Counting = Counting;
+use crate::common;
 
 fn run(setup: &arbot::config::Setup, name: &str) -> arbot::engine::RunResult {
-    let before = HOT_ALLOCS.load(Ordering::Relaxed);
+    let before = common::alloc::hot();
     let r = arbot::engine::run_replay(setup, &common::tmp(name)).unwrap();
     assert_eq!(
-        HOT_ALLOCS.load(Ordering::Relaxed) - before,
+        common::alloc::hot() - before,
         0,
         "{name}: allocations on hot threads"
     );
@@ -55,13 +24,14 @@ fn run(setup: &arbot::config::Setup, name: &str) -> arbot::engine::RunResult {
 
 #[test]
 fn new_venue_handlers_do_not_allocate_on_the_hot_path() {
+    let _serial = common::alloc::exclusive();
     // the probe works (a hot allocation is counted)
     let seen = std::thread::spawn(|| {
-        let b = HOT_ALLOCS.load(Ordering::Relaxed);
+        let b = common::alloc::hot();
         arbot::alloc_probe::enter_hot();
         std::hint::black_box(Vec::<u8>::with_capacity(8));
         arbot::alloc_probe::leave_hot();
-        HOT_ALLOCS.load(Ordering::Relaxed) - b
+        common::alloc::hot() - b
     })
     .join()
     .unwrap();

@@ -3,7 +3,7 @@
 //! handler and the detection-side books inside a hot section of a counting global allocator.
 //! Buffers are created before the section, as the engine creates them at start.
 
-mod common;
+use crate::common;
 
 use arbot::detect::Market;
 use arbot::feed::{EventSink, VenueCounters, VenueHandler};
@@ -11,37 +11,7 @@ use arbot::ring::RawMeta;
 use arbot::types::VenueId;
 use arbot::venues::wire_util::Scale;
 use arbot::verify::{self, session};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-
-struct Counting;
-static HOT_ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: delegates to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        if arbot::alloc_probe::is_hot() {
-            HOT_ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        if arbot::alloc_probe::is_hot() {
-            HOT_ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-
-#[global_allocator]
-static A: Counting = Counting;
 
 struct Case {
     name: &'static str,
@@ -112,6 +82,7 @@ fn case(file: &str, name: &'static str, sc: Scale) -> Case {
 
 #[test]
 fn venue_handlers_and_books_do_not_allocate() {
+    let _serial = common::alloc::exclusive();
     let s = |p, q| Scale {
         price_dec: p,
         qty_dec: q,
@@ -126,7 +97,7 @@ fn venue_handlers_and_books_do_not_allocate() {
     let mut events = Vec::with_capacity(1 << 16);
     let mut total_msgs = 0u64;
     for c in &mut cases {
-        let before = HOT_ALLOCS.load(Ordering::Relaxed);
+        let before = common::alloc::hot();
         arbot::alloc_probe::enter_hot();
         for (seq, (t, tg, data)) in c.input.iter().enumerate() {
             events.clear();
@@ -144,7 +115,7 @@ fn venue_handlers_and_books_do_not_allocate() {
             }
         }
         arbot::alloc_probe::leave_hot();
-        let n = HOT_ALLOCS.load(Ordering::Relaxed) - before;
+        let n = common::alloc::hot() - before;
         assert_eq!(n, 0, "{}: {n} allocations on the hot path", c.name);
         let cnt = c.handler.counters();
         assert_eq!(VenueCounters::get(&cnt.parse_errors), 0, "{}", c.name);
@@ -160,5 +131,5 @@ fn venue_handlers_and_books_do_not_allocate() {
     let v: Vec<u8> = Vec::with_capacity(8);
     std::hint::black_box(&v);
     arbot::alloc_probe::leave_hot();
-    assert!(HOT_ALLOCS.load(Ordering::Relaxed) >= 1);
+    assert!(common::alloc::hot() >= 1);
 }

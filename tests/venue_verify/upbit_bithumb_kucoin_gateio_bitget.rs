@@ -5,7 +5,7 @@
 //! Also: the handlers run with the specs built from the venues' own instrument files
 //! (`NAME.0`) parse every recorded message.
 
-mod common;
+use crate::common;
 
 use arbot::feed::{EventSink, VenueCounters, VenueHandler};
 use arbot::ring::RawMeta;

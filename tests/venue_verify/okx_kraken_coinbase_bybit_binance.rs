@@ -4,7 +4,7 @@
 //! here independently from the raw text), and BBO checks where the data allows. Then the same
 //! files with one fault planted each: the checks must catch it.
 
-mod common;
+use crate::common;
 
 use arbot::verify::{verify_file, VerifyReport};
 use std::path::{Path, PathBuf};

@@ -13,61 +13,23 @@
 //! received TLS record (see src/net/ws.rs); that path is measured below and reported, not
 //! asserted to be zero.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
-
-struct Counting;
-static HOT_ALLOCS: AtomicU64 = AtomicU64::new(0);
-static ALL_ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: delegates to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALL_ALLOCS.fetch_add(1, Ordering::Relaxed);
-        if arbot::alloc_probe::is_hot() {
-            HOT_ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALL_ALLOCS.fetch_add(1, Ordering::Relaxed);
-        if arbot::alloc_probe::is_hot() {
-            HOT_ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-
-#[global_allocator]
-static A: Counting = Counting;
-
-mod common;
-#[path = "support/loopback.rs"]
-mod feed;
+use crate::common;
+use crate::feed;
 
 fn run(tls: bool) -> (u64, u64, serde_json::Value) {
-    let hot = HOT_ALLOCS.load(Ordering::Relaxed);
-    let all = ALL_ALLOCS.load(Ordering::Relaxed);
+    let hot = common::alloc::hot();
+    let all = common::alloc::all();
     let r = feed::paper_run(
         if tls { "alloc-wss" } else { "alloc-ws" },
         tls,
         std::time::Duration::from_millis(100),
     );
-    (
-        HOT_ALLOCS.load(Ordering::Relaxed) - hot,
-        ALL_ALLOCS.load(Ordering::Relaxed) - all,
-        r,
-    )
+    (common::alloc::hot() - hot, common::alloc::all() - all, r)
 }
 
 #[test]
 fn feed_read_path_does_not_allocate_over_a_loopback_session() {
+    let _serial = common::alloc::exclusive();
     let (hot, all, rep) = run(false);
     let msgs: u64 = ["binance-spot", "binance-usdm", "binance-coinm"]
         .iter()

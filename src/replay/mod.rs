@@ -14,12 +14,14 @@
 //! with a fraction; payloads may be Python byte literals `b'...'`, decoded here into a reused
 //! buffer). Only received frames are handed on: the connect line, the client's own frames and
 //! REST lines (`URL -> t: body`) are skipped and counted (`FileStats::skipped`). The line
-//! parser is the one `verify-book` uses ([`crate::verify::split_cryptofeed_line`]).
+//! format lives in [`cryptofeed`]; `verify-book` reads the same files through it.
 //! `format = "auto"` (the default) tells the two apart by the first line.
 //!
 //! The merge order is also the global message index ([`crate::ring::RawMeta::seq`]) that lets
 //! detection process messages in one deterministic order whatever the thread timing.
 #![forbid(unsafe_code)]
+
+pub mod cryptofeed;
 
 use crate::feed::tag;
 use crate::ring::{ByteProducer, PushError, RawMeta};
@@ -228,7 +230,7 @@ impl FileReader {
     /// Classify the cryptofeed line in `head.line`; true if it is a received message (head
     /// set up), false if it is skipped.
     fn cryptofeed_head(&mut self) -> bool {
-        use crate::verify::{py_bytes_literal, split_cryptofeed_line, CfLine};
+        use cryptofeed::{decode_py_bytes_into, py_bytes_literal, split_cryptofeed_line, CfLine};
         let h = &mut self.head;
         let Ok(text) = std::str::from_utf8(&h.line) else {
             // not text: hand it on whole with the last good time, the parser counts it
@@ -246,7 +248,7 @@ impl FileReader {
                 self.last_good_ns = t_ns;
                 if let Some(lit) = py_bytes_literal(payload) {
                     h.decoded.clear();
-                    crate::verify::decode_py_bytes_into(lit, &mut h.decoded);
+                    decode_py_bytes_into(lit, &mut h.decoded);
                     h.use_decoded = true;
                 } else {
                     h.payload_at = text.len() - payload.len();
