@@ -228,6 +228,9 @@ pub struct LegFill {
     pub fee: Amount,
     /// When the order reached the venue (simulated), ns since the epoch.
     pub arrival_ns: Nanos,
+    /// Data time of the book it was matched against (simulated: arrival + the venue's feed
+    /// latency, i.e. the venue's state at arrival as the engine receives it).
+    pub view_ns: Nanos,
     /// When the result is back at the engine, ns since the epoch.
     pub known_ns: Nanos,
     /// Levels filled: (price, quantity), best first.

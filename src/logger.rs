@@ -150,8 +150,10 @@ fn leg_json(n: &Names, l: &LegFill, q: f64) -> Value {
         "filled_qty": n.qty(i, l.filled_qty),
         "limit_price": if l.limit_px.0 != 0 { Value::from(n.px(i, l.limit_px)) } else { Value::Null },
         "arrival_ns": l.arrival_ns,
+        "book_view_ns": l.view_ns,
         "book_msg_seq": l.book_msg_seq,
         "fills": fills,
+        "merged_levels": l.merged_levels,
     })
 }
 

@@ -93,8 +93,9 @@ pub struct OpenInventory {
     pub qty: i64,
     /// Net quote flow, 1e-8 quote units.
     pub quote: i64,
-    /// The mid it is marked at (0 when the book has no two sides).
-    pub mid: Price,
+    /// Twice the mid it is marked at (best bid + best ask, at the instrument's price scale, so
+    /// that half-tick mids stay exact); 0 when the book has no two sides.
+    pub mid_x2: Price,
     /// Base × mid, 1e-8 USD.
     pub value_usd: i64,
     /// Closing it now: fee + loss against the mid, 1e-8 USD.
@@ -110,15 +111,17 @@ fn mul_div(a: i64, b: i64, c: i64) -> i64 {
     (a as i128 * b as i128 / c as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }
 
-/// Mid of a book at the instrument's price scale (`None` without both sides).
-pub fn mid(m: &Market, i: InstrumentId) -> Option<Price> {
+/// Twice the mid of a book (best bid + best ask) at the instrument's price scale, exact
+/// (`None` without both sides).
+pub fn mid_x2(m: &Market, i: InstrumentId) -> Option<Price> {
     let b = &m.books[i.idx()];
     let (bid, ask) = (b.best_bid()?.0, b.best_ask()?.0);
-    Some(Price((bid.0 + ask.0) / 2))
+    Some(Price(bid.0 + ask.0))
 }
 
-fn base_value(spec: &InstrumentSpec, base: i64, px: Price) -> i64 {
-    mul_div(base, px.0, pow10(spec.price_dec))
+/// `base` (1e-8 units) valued at half of `px_x2` (a doubled price), in 1e-8 quote units.
+fn base_value_x2(spec: &InstrumentSpec, base: i64, px_x2: Price) -> i64 {
+    mul_div(base, px_x2.0, 2 * pow10(spec.price_dec))
 }
 
 impl PnlBook {
@@ -204,7 +207,7 @@ impl PnlBook {
             ..Marks::default()
         };
         let mids: Vec<Option<Price>> = (0..self.flows.len())
-            .map(|k| mid(m, InstrumentId(k as u16)))
+            .map(|k| mid_x2(m, InstrumentId(k as u16)))
             .collect();
         let mut mtm = 0i64;
         let mut flatten = 0i64;
@@ -214,8 +217,8 @@ impl PnlBook {
                 continue;
             }
             let spec = &m.specs[k];
-            let px = mids[k].unwrap_or_default();
-            let value = base_value(spec, f.base, px);
+            let px2 = mids[k].unwrap_or_default();
+            let value = base_value_x2(spec, f.base, px2);
             mtm += self.usd(i, f.quote - f.fees + value);
             if f.qty == 0 && f.base == 0 {
                 continue;
@@ -225,7 +228,7 @@ impl PnlBook {
                 base: f.base,
                 qty: f.qty,
                 quote: f.quote,
-                mid: px,
+                mid_x2: px2,
                 value_usd: self.usd(i, value),
                 ..OpenInventory::default()
             };
@@ -237,7 +240,11 @@ impl PnlBook {
                 let mut quote = w.quote.0;
                 let mut base = w.base.0;
                 if left.0 > 0 {
-                    let worst = if w.worst_px.0 > 0 { w.worst_px } else { px };
+                    let worst = if w.worst_px.0 > 0 {
+                        w.worst_px
+                    } else {
+                        Price(px2.0 / 2)
+                    };
                     quote += spec.quote_amount(left, worst).0;
                     let b = spec.base_amount(left, worst).0;
                     base += b;
@@ -245,7 +252,7 @@ impl PnlBook {
                 }
                 let fee = apply_bps(Amount(quote), taker_fee[k]).0;
                 // against the mid: a long sells `base` for `quote` instead of base × mid
-                let at_mid = base_value(spec, base, px);
+                let at_mid = base_value_x2(spec, base, px2);
                 let slip = if f.qty > 0 {
                     at_mid - quote
                 } else {
@@ -259,8 +266,8 @@ impl PnlBook {
         for t in &self.trades {
             let mut v = t.quote - t.fees;
             for &(i, b) in &t.base[..t.n as usize] {
-                let px = mids[i.idx()].unwrap_or_default();
-                v += self.usd(i, base_value(&m.specs[i.idx()], b, px));
+                let px2 = mids[i.idx()].unwrap_or_default();
+                v += self.usd(i, base_value_x2(&m.specs[i.idx()], b, px2));
             }
             if v > 0 {
                 out.winners += 1;

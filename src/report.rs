@@ -59,6 +59,8 @@ pub struct VenueReport {
     pub disconnects: u64,
     /// Reconnects.
     pub reconnects: u64,
+    /// Books invalidated because no update came within `risk.hard_stale_after_ns` (R1.3).
+    pub hard_stale: u64,
 }
 
 fn venue_report(c: &VenueCounters, h: &crate::book::BookHealth) -> VenueReport {
@@ -86,6 +88,7 @@ fn venue_report(c: &VenueCounters, h: &crate::book::BookHealth) -> VenueReport {
         events: g(&c.events),
         disconnects: g(&c.disconnects),
         reconnects: g(&c.reconnects),
+        hard_stale: h.hard_stale,
     }
 }
 
@@ -196,7 +199,7 @@ pub fn build(setup: &Setup, config_path: &str, r: &RunResult) -> Value {
                 "position_qty": sp.qty_f64(crate::types::Qty(o.qty)),
                 "quote_flow": e8(o.quote),
                 "quote_asset": sp.quote,
-                "mark_price": if o.mid.0 > 0 { json!(sp.px_f64(o.mid)) } else { Value::Null },
+                "mark_price": if o.mid_x2.0 > 0 { json!(sp.px_f64(o.mid_x2) / 2.0) } else { Value::Null },
                 "value_usd": e8(o.value_usd),
                 "flatten_cost_usd": e8(o.flatten_cost_usd),
                 "unfilled_base_qty": e8(o.unfilled_base),
@@ -254,7 +257,7 @@ pub fn build(setup: &Setup, config_path: &str, r: &RunResult) -> Value {
             "orders_cancelled_at_window": sim.window_cancelled,
             "own_liquidity": {
                 "orders_bound": sim.consumed.bound_orders,
-                "qty_not_taken_twice": sim.consumed.bound_qty,
+                "base_not_taken_twice": e8(sim.consumed.bound_base),
                 "levels_refreshed_by_venue": sim.consumed.refreshed,
                 "levels_forgotten_when_full": sim.consumed.evicted,
                 "rule": "liquidity our orders took at a price stays taken until the venue's book shows another quantity at that price",

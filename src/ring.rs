@@ -1,4 +1,4 @@
-//! Single-producer single-consumer rings: [`channel`] for fixed-size `Copy` records and
+//! Single-producer single-consumer rings: [`channel`] for fixed-size records and
 //! [`byte_channel`] for variable-length raw messages.
 //!
 //! Both are bounded, lock-free and allocation-free after construction. Each side keeps a
@@ -79,22 +79,30 @@ unsafe impl<T: Send> Sync for Shared<T> {}
 // SAFETY: as above; the buffer owns `T: Send` values only.
 unsafe impl<T: Send> Send for Shared<T> {}
 
-/// Producer end of a `Copy` ring.
+/// Producer end of a record ring.
 pub struct Producer<T> {
     s: Arc<Shared<T>>,
     tail: usize,
     cached_head: usize,
 }
 
-/// Consumer end of a `Copy` ring.
+/// Consumer end of a record ring.
 pub struct Consumer<T> {
     s: Arc<Shared<T>>,
     head: usize,
     cached_tail: usize,
 }
 
-/// A bounded SPSC ring of `capacity` (rounded up to a power of two, at least 2) `Copy` records.
-pub fn channel<T: Copy + Send>(capacity: usize) -> (Producer<T>, Consumer<T>) {
+/// A bounded SPSC ring of `capacity` (rounded up to a power of two, at least 2) records.
+///
+/// Records move through the ring by value (each is read exactly once), so move-only types
+/// such as the risk gate's approvals can cross it; they must not need `Drop` (records still in
+/// the ring when both ends are gone are not dropped), which is checked here.
+pub fn channel<T: Send>(capacity: usize) -> (Producer<T>, Consumer<T>) {
+    assert!(
+        !std::mem::needs_drop::<T>(),
+        "ring records must not need Drop: leftovers are not dropped"
+    );
     let cap = capacity.max(2).next_power_of_two();
     let buf: Box<[UnsafeSlot<MaybeUninit<T>>]> = (0..cap)
         .map(|_| UnsafeSlot::new(MaybeUninit::uninit()))
@@ -121,7 +129,7 @@ pub fn channel<T: Copy + Send>(capacity: usize) -> (Producer<T>, Consumer<T>) {
     )
 }
 
-impl<T: Copy> Producer<T> {
+impl<T> Producer<T> {
     /// Capacity in records.
     pub fn capacity(&self) -> usize {
         self.s.mask + 1
@@ -172,7 +180,7 @@ impl<T: Copy> Producer<T> {
     }
 }
 
-impl<T: Copy> Consumer<T> {
+impl<T> Consumer<T> {
     /// Capacity in records.
     pub fn capacity(&self) -> usize {
         self.s.mask + 1

@@ -19,10 +19,20 @@ use crate::config::Setup;
 use crate::instrument::{InstrumentKind, InstrumentSpec};
 use crate::journal::{LegFill, SignalStatus, TradeRecord};
 use crate::signal::{LegPlan, Opportunity, SizeCaps};
-use crate::types::{apply_bps, pow10, spread_bps, Amount, Bps, Price, Side, AMOUNT_ONE};
+use crate::types::{
+    apply_bps, pow10, spread_bps, Amount, Bps, InstrumentId, Price, Qty, Side, AMOUNT_ONE,
+};
 
-/// An order intent the risk gate approved. Only this module can construct one.
-#[derive(Clone, Copy, Debug)]
+/// An order intent the risk gate approved. Only [`RiskGate::check`] makes one, and it is
+/// neither `Copy` nor `Clone`: one approval sends one trade, consumed by the execution step
+/// (`crate::exec`) when it sends the legs.
+///
+/// ```compile_fail
+/// fn twice(a: arbot::risk::ApprovedIntent) -> (arbot::risk::ApprovedIntent, arbot::risk::ApprovedIntent) {
+///     (a, a) // an approval cannot be used twice
+/// }
+/// ```
+#[derive(Debug)]
 pub struct ApprovedIntent {
     opp: Opportunity,
     slot: u8,
@@ -36,6 +46,47 @@ impl ApprovedIntent {
     /// Execution slot (0..max_in_flight).
     pub fn slot(&self) -> u8 {
         self.slot
+    }
+    /// Take the approval apart (the execution step does, when it sends).
+    pub fn into_parts(self) -> (Opportunity, u8) {
+        (self.opp, self.slot)
+    }
+}
+
+/// What the execution step asks of the gate when a trade is left one-legged (R3.3): close
+/// `qty` of `instrument` on `side` for the trade in `slot`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UnwindRequest {
+    /// Trade id.
+    pub trade_id: u64,
+    /// Execution slot.
+    pub slot: u8,
+    /// Where the exposure sits.
+    pub instrument: InstrumentId,
+    /// The closing side.
+    pub side: Side,
+    /// Quantity to close, native units.
+    pub qty: Qty,
+    /// Base the trade left open, signed (+ long), 1e-8 base units.
+    pub residual_base: Amount,
+    /// Data time of the request (when both legs' results were known).
+    pub send_ns: u64,
+}
+
+/// An unwind the gate approved: move-only, like [`ApprovedIntent`].
+#[derive(Debug)]
+pub struct ApprovedUnwind {
+    req: UnwindRequest,
+}
+
+impl ApprovedUnwind {
+    /// The approved request.
+    pub fn request(&self) -> &UnwindRequest {
+        &self.req
+    }
+    /// Take the approval apart (the execution step does, when it sends).
+    pub fn into_request(self) -> UnwindRequest {
+        self.req
     }
 }
 
@@ -104,6 +155,10 @@ pub struct RiskGate {
     fee: Vec<Bps>,
     /// Approved intents.
     pub approved: u64,
+    /// Unwinds approved.
+    pub unwinds_approved: u64,
+    /// Unwinds refused (not this slot's trade, not reducing, too large, venue down).
+    pub unwinds_refused: u64,
 }
 
 fn asset_idx(assets: &mut Vec<String>, a: &str) -> usize {
@@ -182,6 +237,8 @@ impl RiskGate {
             max_total_usd: Amount::from_f64(r.max_total_exposure_usd).0,
             fee: setup.taker_fees_by_instrument(),
             approved: 0,
+            unwinds_approved: 0,
+            unwinds_refused: 0,
         }
     }
 
@@ -429,6 +486,48 @@ impl RiskGate {
             opp: *opp,
             slot: slot as u8,
         })
+    }
+
+    /// Decide on an unwind. An unwind is allowed when new trades are not (it reduces
+    /// exposure): it needs only that the request belongs to a trade in flight in its slot,
+    /// closes no more than the trade left open (one lot of rounding aside), on the side that
+    /// reduces it, and that the venue is connected. Counted either way.
+    pub fn approve_unwind(
+        &mut self,
+        m: &Market,
+        req: &UnwindRequest,
+    ) -> Result<ApprovedUnwind, SignalStatus> {
+        let ok_slot = self
+            .slots
+            .get(req.slot as usize)
+            .is_some_and(|s| s.busy && s.trade_id == req.trade_id);
+        let spec = &m.specs[req.instrument.idx()];
+        let reduces = match req.side {
+            Side::Sell => req.residual_base.0 > 0,
+            Side::Buy => req.residual_base.0 < 0,
+        };
+        // the closing quantity's base, at any price, must not exceed the residual by more than
+        // one lot (lot rounding), measured at the quantity level
+        let max_qty =
+            spec.qty_for_base_nearest(
+                Amount(req.residual_base.0.abs()),
+                m.books[req.instrument.idx()]
+                    .best_bid()
+                    .map(|b| b.0)
+                    .unwrap_or(Price(1)),
+            )
+            .0 + spec.lot_size.0;
+        let up = m.venue_up[spec.venue.idx()];
+        if !ok_slot || !reduces || req.qty.0 <= 0 || req.qty.0 > max_qty || !up {
+            self.unwinds_refused += 1;
+            return Err(if up {
+                SignalStatus::ExposureLimit
+            } else {
+                SignalStatus::InvalidBook
+            });
+        }
+        self.unwinds_approved += 1;
+        Ok(ApprovedUnwind { req: *req })
     }
 
     /// A trade is final: release its reservations and book its fills.

@@ -5,8 +5,9 @@
 
 mod common;
 
+use common::refbook::RefBook;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 fn run(cfg: &str, tag: &str) -> (Value, std::path::PathBuf) {
     let setup = common::setup(cfg);
@@ -23,26 +24,26 @@ fn without_timing(mut v: Value) -> Value {
     v
 }
 
-/// Max over merged events of (bid_sell / ask_buy − 1)·1e4 from the latest bookTickers.
+/// Max over merged events of (bid_sell / ask_buy − 1)·1e4 from each venue's top of book, as an
+/// independently rebuilt book gives it: the latest bookTicker while its update id is at least
+/// the depth book's, else the depth book's best levels.
 fn straightforward_max_spreads() -> HashMap<(String, String), f64> {
     let files = common::binance_files();
     let lines: Vec<Vec<(u64, String)>> = files.iter().map(|(_, p)| common::read_lines(p)).collect();
     let merged = common::merge(&lines);
-    let mut best: Vec<Option<(f64, f64)>> = vec![None; files.len()];
+    let mut books: Vec<RefBook> = files.iter().map(|(n, _)| RefBook::for_venue(n)).collect();
     let mut max: HashMap<(String, String), f64> = HashMap::new();
     for (fi, _, json) in merged {
-        if json.contains("@bookTicker") {
-            let x: Value = serde_json::from_str(json).unwrap();
-            let d = &x["data"];
-            let f = |k: &str| d[k].as_str().unwrap().parse::<f64>().unwrap();
-            best[fi] = Some((f("b"), f("a")));
+        books[fi].on(json);
+        if !json.contains("@bookTicker") && !json.contains("@depth") {
+            continue;
         }
         for a in 0..files.len() {
             for b in 0..files.len() {
                 if a == b {
                     continue;
                 }
-                if let (Some((_, ask)), Some((bid, _))) = (best[a], best[b]) {
+                if let (Some((_, ask)), Some((bid, _))) = (books[a].top(), books[b].top()) {
                     let s = (bid / ask - 1.0) * 1e4;
                     let e = max
                         .entry((files[a].0.to_string(), files[b].0.to_string()))
@@ -137,97 +138,6 @@ fn replay_is_deterministic() {
     assert!(a["trades"]["attempted"].as_u64().unwrap() > 0);
 }
 
-// ---- independent book reconstruction for the fill check --------------------------------
-
-#[derive(Default)]
-struct RefBook {
-    bids: BTreeMap<i64, f64>,
-    asks: BTreeMap<i64, f64>,
-    synced: bool,
-    last_u: u64,
-    buffered: Vec<Value>,
-    tick: Option<(f64, f64, f64, f64)>, // bid, bidq, ask, askq
-    futures: bool,
-}
-
-fn key(p: &str) -> i64 {
-    (p.parse::<f64>().unwrap() * 1e2).round() as i64
-}
-
-impl RefBook {
-    fn apply_levels(&mut self, d: &Value) {
-        for (side, k) in [(&mut self.bids, "b"), (&mut self.asks, "a")] {
-            for l in d[k].as_array().unwrap() {
-                let q: f64 = l[1].as_str().unwrap().parse().unwrap();
-                let p = key(l[0].as_str().unwrap());
-                if q == 0.0 {
-                    side.remove(&p);
-                } else {
-                    side.insert(p, q);
-                }
-            }
-        }
-    }
-    fn on(&mut self, json: &str) {
-        let x: Value = serde_json::from_str(json).unwrap();
-        if let Some(l) = x.get("lastUpdateId") {
-            let l = l.as_u64().unwrap();
-            for (side, k) in [(&mut self.bids, "bids"), (&mut self.asks, "asks")] {
-                side.clear();
-                for lv in x[k].as_array().unwrap() {
-                    side.insert(
-                        key(lv[0].as_str().unwrap()),
-                        lv[1].as_str().unwrap().parse().unwrap(),
-                    );
-                }
-            }
-            self.synced = true;
-            self.last_u = l;
-            for d in std::mem::take(&mut self.buffered) {
-                let u = d["u"].as_u64().unwrap();
-                if (self.futures && u >= l) || (!self.futures && u > l) {
-                    self.apply_levels(&d);
-                    self.last_u = u;
-                }
-            }
-            return;
-        }
-        let d = &x["data"];
-        let s = x["stream"].as_str().unwrap();
-        if s.ends_with("@bookTicker") {
-            let f = |k: &str| d[k].as_str().unwrap().parse::<f64>().unwrap();
-            self.tick = Some((f("b"), f("B"), f("a"), f("A")));
-        } else if s.contains("@depth") {
-            if self.synced {
-                self.apply_levels(d);
-                self.last_u = d["u"].as_u64().unwrap();
-            } else {
-                self.buffered.push(d.clone());
-            }
-        }
-    }
-    /// Quantity a taker could get at exactly `px` on the side it hits.
-    fn visible(&self, buy: bool, px: f64) -> f64 {
-        let (tp, tq) = match (self.tick, buy) {
-            (Some((_, _, a, aq)), true) => (a, aq),
-            (Some((b, bq, _, _)), false) => (b, bq),
-            _ => (f64::NAN, 0.0),
-        };
-        if (px - tp).abs() < 1e-9 {
-            return tq;
-        }
-        // a depth level counts only strictly behind the ticker's price
-        let behind = if buy { px > tp } else { px < tp };
-        if !behind {
-            return 0.0;
-        }
-        let side = if buy { &self.asks } else { &self.bids };
-        side.get(&((px * 1e2).round() as i64))
-            .copied()
-            .unwrap_or(0.0)
-    }
-}
-
 #[test]
 fn vip_trades_add_up_and_every_fill_was_in_the_book() {
     let (rep, out) = run("replay-vip.toml", "vip");
@@ -305,8 +215,9 @@ fn vip_trades_add_up_and_every_fill_was_in_the_book() {
     assert!((sum_net - rep["trades"]["net_pnl_usd"].as_f64().unwrap()).abs() < 1e-4);
     assert!((sum_fees - rep["trades"]["fees_usd"].as_f64().unwrap()).abs() < 1e-4);
 
-    // every fill against an independently rebuilt book at the leg's arrival time: the state
-    // after every merged message received at or before arrival, before the first one after it
+    // every fill against an independently rebuilt book at the time the leg met the venue's
+    // book (its `book_view_ns`: arrival + feed latency): the state after every merged message
+    // received before that time
     let files = common::binance_files();
     let lines: Vec<Vec<(u64, String)>> = files.iter().map(|(_, p)| common::read_lines(p)).collect();
     let merged = common::merge(&lines);
@@ -317,17 +228,11 @@ fn vip_trades_add_up_and_every_fill_was_in_the_book() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|l| (l["arrival_ns"].as_u64().unwrap(), l.clone()))
+                .map(|l| (l["book_view_ns"].as_u64().unwrap(), l.clone()))
         })
         .collect();
     legs.sort_by_key(|(a, _)| *a);
-    let mut books: Vec<RefBook> = files
-        .iter()
-        .map(|(n, _)| RefBook {
-            futures: *n != "binance-spot",
-            ..RefBook::default()
-        })
-        .collect();
+    let mut books: Vec<RefBook> = files.iter().map(|(n, _)| RefBook::for_venue(n)).collect();
     let mut li = 0;
     let mut checked = 0;
     for (fi, recv, json) in

@@ -159,10 +159,14 @@ impl Market {
         }
     }
 
-    /// R1.3's hard limit: every valid book with no update for `hard_stale_ns` is invalidated
-    /// (counted, logged, and a resync requested: on a live feed the venue resends a
-    /// snapshot; a replay cannot, so the book stays invalid until the recording's next one).
-    /// Looks at most once per 100 ms of data time. Returns the number invalidated.
+    /// R1.3's hard limit: every valid book with no update for `hard_stale_ns` is marked invalid
+    /// (counted and logged): nothing trades on it, and nothing reads it, until its next depth
+    /// update proves it alive again (that update revalidates it through the usual commit
+    /// checks; a book whose feed broke meanwhile is caught by its sequence or checksum rules, a
+    /// dead connection by the silence watchdog). A quiet book of an illiquid instrument is not
+    /// wrong, so it is not resynced: re-fetching it every `hard_stale_ns` would only burn the
+    /// venue's rate limits. Looks at most once per 100 ms of data time. Returns the number
+    /// marked.
     pub fn sweep_hard_stale(&mut self, log: &mut impl FnMut(LogRecord)) -> usize {
         if self.now_ns < self.next_sweep_ns || self.hard_stale_ns == u64::MAX {
             return 0;
@@ -175,13 +179,10 @@ impl Market {
                 continue;
             }
             let v = self.specs[k].venue;
-            self.books[k].invalidate();
+            self.books[k].valid = false;
             self.health[v.idx()].hard_stale += 1;
             self.health[v.idx()].invalid_book_events += 1;
             let i = InstrumentId(k as u16);
-            if self.resync.len() < self.resync.capacity() && !self.resync.contains(&(v, i)) {
-                self.resync.push((v, i));
-            }
             log(LogRecord {
                 ts_ns: self.now_ns,
                 severity: Severity::Warn,

@@ -215,11 +215,16 @@ impl DetectionCore {
             .record_between(ev.handoff_tsc, crate::clock::raw());
     }
 
-    /// One message from the execution side: an order for the simulated venue, a finished
-    /// trade (releases its reservation, books its fills), or an acknowledgement count.
-    pub fn on_exec(&mut self, m: FromExec) {
+    /// One message from the execution side: an order for the simulated venue, an unwind to
+    /// decide (the gate's answer goes back to execution), a finished trade (releases its
+    /// reservation, books its fills), or an acknowledgement count.
+    pub fn on_exec(&mut self, m: FromExec, out: &mut impl CoreOutput) {
         match m {
             FromExec::Order(o) => self.sim.add(o),
+            FromExec::Unwind(req) => match self.risk.approve_unwind(&self.market, &req) {
+                Ok(a) => out.to_exec(ToExec::Unwind(a)),
+                Err(_) => out.to_exec(ToExec::UnwindRefused(req.slot, req.trade_id)),
+            },
             FromExec::Done(slot, rec) => {
                 self.risk.on_trade_done(&self.market, slot, &rec);
                 self.trades.add(&rec);
@@ -250,5 +255,133 @@ impl DetectionCore {
     /// Trades approved and not yet final.
     pub fn in_flight(&self) -> u32 {
         self.risk.in_flight()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::sim::SimOrder;
+    use crate::testkit::{set_book, two_venue_setup};
+    use crate::types::{Price, Qty, Side};
+
+    #[derive(Default)]
+    struct Collect {
+        to_exec: Vec<ToExec>,
+        cold: usize,
+        resync: Vec<(VenueId, InstrumentId)>,
+    }
+
+    impl CoreOutput for Collect {
+        fn to_exec(&mut self, m: ToExec) {
+            self.to_exec.push(m);
+        }
+        fn cold(&mut self, _m: ColdMsg) {
+            self.cold += 1;
+        }
+        fn resync(&mut self, venue: VenueId, instrument: InstrumentId) {
+            self.resync.push((venue, instrument));
+        }
+    }
+
+    #[test]
+    fn every_due_order_is_answered_whatever_their_number() {
+        // the threaded engine once copied at most 8 answers per call and lost the rest
+        let s = two_venue_setup(1.0, 1.0, "[risk]\nmax_in_flight = 20");
+        let mut core = DetectionCore::new(&s);
+        set_book(
+            &mut core.market,
+            InstrumentId(0),
+            &[(9_990, 100_000)],
+            &[(10_000, 100_000)],
+            1,
+        );
+        for k in 0..30u64 {
+            let o = SimOrder {
+                trade_id: k,
+                slot: (k % 20) as u8,
+                instrument: InstrumentId(0),
+                side: Side::Buy,
+                limit_px: Price(10_000),
+                qty: Qty(10),
+                arrival_ns: 5,
+                view_ns: 5,
+                deadline_ns: u64::MAX,
+                ..SimOrder::default()
+            };
+            let mut out = Collect::default();
+            core.on_exec(FromExec::Order(o), &mut out);
+        }
+        assert_eq!(core.next_due(), Some(5));
+        let mut out = Collect::default();
+        core.fire_due(6, &mut out);
+        let fills = out
+            .to_exec
+            .iter()
+            .filter(|m| matches!(m, ToExec::Fill(_)))
+            .count();
+        assert_eq!(fills, 30);
+        assert_eq!(core.sim.pending(), 0);
+        // and at the end of the data, every order still waiting is answered too
+        for k in 0..30u64 {
+            let o = SimOrder {
+                trade_id: 100 + k,
+                view_ns: 50,
+                deadline_ns: u64::MAX,
+                ..SimOrder::default()
+            };
+            core.on_exec(FromExec::Order(o), &mut Collect::default());
+        }
+        let mut out = Collect::default();
+        core.end_of_data(&mut out);
+        assert_eq!(out.to_exec.len(), 30);
+    }
+
+    #[test]
+    fn a_checksum_mismatch_asks_the_feed_for_a_resync() {
+        use crate::event::{Checksum, Commit, MdEvent, TextFracs};
+        let s = two_venue_setup(1.0, 1.0, "");
+        let mut core = DetectionCore::new(&s);
+        let i = InstrumentId(1);
+        fn msg(core: &mut DetectionCore, evs: &[MdEvent], out: &mut Collect) {
+            for (k, e) in evs.iter().enumerate() {
+                let mut e = *e;
+                e.venue = VenueId(1);
+                if k + 1 == evs.len() {
+                    e.flags |= crate::event::flags::LAST;
+                }
+                core.on_event(&e, 0, out);
+            }
+        }
+        let f = TextFracs { px: 2, qty: 3 };
+        let good = crc32fast::hash(b"100.00:1.000:100.10:2.000") as i32 as i64;
+        let commit = |v: i64, snap: bool| Commit {
+            snapshot: snap,
+            checksum: Some(Checksum {
+                kind: crate::book::ChecksumKind::Top25Interleaved,
+                value: v,
+            }),
+            keep_levels: 0,
+        };
+        let mut out = Collect::default();
+        msg(
+            &mut core,
+            &[
+                MdEvent::book_clear(i, 1),
+                MdEvent::book_level(i, Side::Buy, Price(10_000), Qty(1_000), f, true),
+                MdEvent::book_level(i, Side::Sell, Price(10_010), Qty(2_000), f, true),
+                MdEvent::book_commit(i, 1, commit(good, true)),
+            ],
+            &mut out,
+        );
+        assert!(out.resync.is_empty() && core.market.books[1].valid);
+        msg(
+            &mut core,
+            &[MdEvent::book_commit(i, 2, commit(good ^ 1, false))],
+            &mut out,
+        );
+        assert_eq!(out.resync, vec![(VenueId(1), i)]);
+        assert!(!core.market.books[1].valid);
+        assert_eq!(core.messages, 2);
     }
 }

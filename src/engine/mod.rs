@@ -248,30 +248,60 @@ impl CoreOutput for ThreadOut<'_> {
     }
 }
 
-/// Push the staged execution messages; while the ring is full, keep answering execution so
-/// it can make room.
+/// Push the staged execution messages. While the ring is full, answers from execution are
+/// set aside in `deferred` (the core is not re-entered here) so execution can make room; they
+/// are applied afterwards, and whatever they stage is pushed in turn.
 fn flush_to_exec(
     staged: &mut Vec<ToExec>,
+    deferred: &mut Vec<FromExec>,
     io: &mut DetIo,
     core: &mut DetectionCore,
     sent: &mut u64,
-    exec_ring_full: &mut u64,
+    counters: &mut LoopCounters,
 ) {
-    for m in staged.drain(..) {
-        let mut m = m;
-        loop {
-            match io.to_exec.push(m) {
-                Ok(()) => break,
-                Err(back) => {
-                    m = back;
-                    *exec_ring_full += 1;
-                    drain_exec(&mut io.from_exec, core, &io.progress);
-                    std::hint::spin_loop();
+    loop {
+        for m in staged.drain(..) {
+            let mut m = m;
+            loop {
+                match io.to_exec.push(m) {
+                    Ok(()) => break,
+                    Err(back) => {
+                        m = back;
+                        counters.exec_ring_full += 1;
+                        while let Some(f) = io.from_exec.pop() {
+                            deferred.push(f);
+                        }
+                        std::hint::spin_loop();
+                    }
                 }
             }
+            *sent += 1;
         }
-        *sent += 1;
+        if deferred.is_empty() {
+            return;
+        }
+        let mut out = ThreadOut {
+            staged,
+            cold: &mut io.cold,
+            control: &mut io.control,
+            venue_feed: &io.venue_feed,
+            journal_dropped: &mut counters.journal_dropped,
+            resync_dropped: &mut counters.resync_dropped,
+        };
+        for f in deferred.drain(..) {
+            core.on_exec(f, &mut out);
+        }
+        publish_trades(core, &io.progress);
     }
+}
+
+/// Loop counters of the detection thread.
+#[derive(Default)]
+struct LoopCounters {
+    merge_skips: u64,
+    journal_dropped: u64,
+    exec_ring_full: u64,
+    resync_dropped: u64,
 }
 
 fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: bool) -> DetOutput {
@@ -284,8 +314,8 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
     let mut cur: Option<usize> = None;
     let mut rr = 0usize;
     let mut sent = 0u64;
-    let (mut merge_skips, mut journal_dropped, mut exec_ring_full, mut resync_dropped) =
-        (0u64, 0u64, 0u64, 0u64);
+    let mut lc = LoopCounters::default();
+    let mut deferred: Vec<FromExec> = Vec::with_capacity(4096);
     let clock = clock::Clock::get();
     macro_rules! out {
         () => {
@@ -294,15 +324,41 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
                 cold: &mut io.cold,
                 control: &mut io.control,
                 venue_feed: &io.venue_feed,
-                journal_dropped: &mut journal_dropped,
-                resync_dropped: &mut resync_dropped,
+                journal_dropped: &mut lc.journal_dropped,
+                resync_dropped: &mut lc.resync_dropped,
             }
+        };
+    }
+    macro_rules! pump {
+        () => {{
+            drain_exec(&mut io.from_exec, &mut core, &mut out!());
+            publish_trades(&core, &io.progress);
+            flush_to_exec(
+                &mut staged,
+                &mut deferred,
+                &mut io,
+                &mut core,
+                &mut sent,
+                &mut lc,
+            );
+        }};
+    }
+    macro_rules! flush {
+        () => {
+            flush_to_exec(
+                &mut staged,
+                &mut deferred,
+                &mut io,
+                &mut core,
+                &mut sent,
+                &mut lc,
+            )
         };
     }
 
     crate::alloc_probe::enter_hot();
     'outer: loop {
-        drain_exec(&mut io.from_exec, &mut core, &io.progress);
+        pump!();
         // which ring holds the next message?
         let r = match cur {
             Some(r) => r,
@@ -340,7 +396,7 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
                         }
                         if ordered && all_have && min_seq.0 != u64::MAX {
                             // every live ring has data but none has the next index: skip ahead
-                            merge_skips += 1;
+                            lc.merge_skips += 1;
                             next_seq = min_seq.0;
                             continue;
                         }
@@ -360,7 +416,7 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
             if ordered {
                 loop {
                     if sent != core.acked {
-                        drain_exec(&mut io.from_exec, &mut core, &io.progress);
+                        pump!();
                         if sent != core.acked {
                             waiter.idle();
                         }
@@ -369,26 +425,14 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
                     match core.next_due() {
                         Some(t) if t < recv => {
                             core.fire_due(t + 1, &mut out!());
-                            flush_to_exec(
-                                &mut staged,
-                                &mut io,
-                                &mut core,
-                                &mut sent,
-                                &mut exec_ring_full,
-                            );
+                            flush!();
                         }
                         _ => break,
                     }
                 }
             } else {
                 core.fire_due(clock.now_ns(), &mut out!());
-                flush_to_exec(
-                    &mut staged,
-                    &mut io,
-                    &mut core,
-                    &mut sent,
-                    &mut exec_ring_full,
-                );
+                flush!();
             }
             cur = Some(r);
         }
@@ -402,13 +446,7 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
             }
         }
         if finished {
-            flush_to_exec(
-                &mut staged,
-                &mut io,
-                &mut core,
-                &mut sent,
-                &mut exec_ring_full,
-            );
+            flush!();
             let p = &io.progress;
             Progress::set(&p.messages, core.messages);
             Progress::set(&p.data_ns, core.market.now_ns);
@@ -420,20 +458,14 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
     }
     // data ended: orders still travelling find no more data; wait for every trade to finish
     loop {
-        drain_exec(&mut io.from_exec, &mut core, &io.progress);
+        pump!();
         if sent != core.acked {
             waiter.idle();
             continue;
         }
         if core.sim.pending() > 0 {
             core.end_of_data(&mut out!());
-            flush_to_exec(
-                &mut staged,
-                &mut io,
-                &mut core,
-                &mut sent,
-                &mut exec_ring_full,
-            );
+            flush!();
             continue;
         }
         if core.in_flight() == 0 {
@@ -468,27 +500,27 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
         messages,
         signal_status,
         trades,
-        merge_skips,
-        journal_dropped,
-        exec_ring_full,
-        resync_dropped,
+        merge_skips: lc.merge_skips,
+        journal_dropped: lc.journal_dropped,
+        exec_ring_full: lc.exec_ring_full,
+        resync_dropped: lc.resync_dropped,
         opps_overflow,
         premium,
         pnl,
     }
 }
 
-fn drain_exec(rx: &mut Consumer<FromExec>, core: &mut DetectionCore, progress: &Progress) {
+fn drain_exec(rx: &mut Consumer<FromExec>, core: &mut DetectionCore, out: &mut impl CoreOutput) {
     while let Some(m) = rx.pop() {
-        let done = matches!(m, FromExec::Done(..));
-        core.on_exec(m);
-        if done {
-            Progress::set(&progress.trades, core.trades.attempted);
-            progress
-                .net_pnl_e8
-                .store(core.trades.net_pnl_usd, Ordering::Relaxed);
-        }
+        core.on_exec(m, out);
     }
+}
+
+fn publish_trades(core: &DetectionCore, progress: &Progress) {
+    Progress::set(&progress.trades, core.trades.attempted);
+    progress
+        .net_pnl_e8
+        .store(core.trades.net_pnl_usd, Ordering::Relaxed);
 }
 
 fn waiter(setup: &Setup) -> Waiter {

@@ -74,11 +74,17 @@ fn execute_with(
     out: &mut SingleOut,
     exec_out: &mut SingleOut,
     back: &mut Vec<FromExec>,
+    batch: &mut Vec<ToExec>,
 ) {
-    for m in out.staged.drain(..) {
-        ex.handle(m, &mut |f| back.push(f), &mut |c| exec_out.push_cold(c));
-        for f in back.drain(..) {
-            core.on_exec(f);
+    // the core may stage more while it takes execution's answers (unwind approvals): run
+    // until nothing is staged
+    while !out.staged.is_empty() {
+        std::mem::swap(&mut out.staged, batch);
+        for m in batch.drain(..) {
+            ex.handle(m, &mut |f| back.push(f), &mut |c| exec_out.push_cold(c));
+            for f in back.drain(..) {
+                core.on_exec(f, out);
+            }
         }
     }
 }
@@ -143,6 +149,7 @@ pub fn run_single(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineErro
         resyncs_asked: 0,
     };
     let mut back: Vec<FromExec> = Vec::with_capacity(64);
+    let mut batch: Vec<ToExec> = Vec::with_capacity(256);
     let mut events: Vec<MdEvent> = Vec::with_capacity(1 << 16);
     let clock = clock::Clock::get();
     let limit = rp.max_messages;
@@ -158,7 +165,14 @@ pub fn run_single(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineErro
                     break;
                 }
                 core.fire_due(t + 1, &mut out);
-                execute_with(&mut core, &mut ex, &mut out, &mut exec_out, &mut back);
+                execute_with(
+                    &mut core,
+                    &mut ex,
+                    &mut out,
+                    &mut exec_out,
+                    &mut back,
+                    &mut batch,
+                );
             }
             let Some(h) = handlers.get_mut(venue.idx()) else {
                 merger.advance(true)?;
@@ -178,7 +192,14 @@ pub fn run_single(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineErro
             for ev in &events {
                 core.on_event(ev, clock.raw(), &mut out);
             }
-            execute_with(&mut core, &mut ex, &mut out, &mut exec_out, &mut back);
+            execute_with(
+                &mut core,
+                &mut ex,
+                &mut out,
+                &mut exec_out,
+                &mut back,
+                &mut batch,
+            );
             Progress::set(&progress.messages, core.messages);
             Progress::set(&progress.data_ns, core.market.now_ns);
             merger.advance(true)?;
@@ -186,7 +207,14 @@ pub fn run_single(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineErro
         // data ended: orders still travelling find no more data
         while core.sim.pending() > 0 {
             core.end_of_data(&mut out);
-            execute_with(&mut core, &mut ex, &mut out, &mut exec_out, &mut back);
+            execute_with(
+                &mut core,
+                &mut ex,
+                &mut out,
+                &mut exec_out,
+                &mut back,
+                &mut batch,
+            );
         }
         Ok(())
     })();

@@ -43,9 +43,9 @@ pub struct Consumption {
     cap: usize,
     /// Orders whose fill was smaller because of liquidity we had already taken.
     pub bound_orders: u64,
-    /// Quantity (native units, summed over instruments) we could not take because we had
-    /// already taken it.
-    pub bound_qty: i64,
+    /// Base amount (1e-8 base units, summed over instruments) we could not take because we
+    /// had already taken it.
+    pub bound_base: i64,
     /// Records dropped because the venue published a new quantity at their level.
     pub refreshed: u64,
     /// Records forgotten because the array was full (oldest first).
@@ -59,7 +59,7 @@ impl Consumption {
             recs: Vec::with_capacity(cap.max(1)),
             cap: cap.max(1),
             bound_orders: 0,
-            bound_qty: 0,
+            bound_base: 0,
             refreshed: 0,
             evicted: 0,
         }
@@ -175,7 +175,9 @@ pub fn take(
         let avail = consumed.available(i, taker, px, shown);
         let want = rem.min(shown.0);
         let t = rem.min(avail.0);
-        bound += want - t;
+        if want > t {
+            bound += spec.base_amount(Qty(want - t), px).0;
+        }
         if t > 0 {
             if (m.n_fills as usize) < MAX_FILLS {
                 m.fills[m.n_fills as usize] = (px, Qty(t));
@@ -203,7 +205,7 @@ pub fn take(
     }
     if bound > 0 {
         consumed.bound_orders += 1;
-        consumed.bound_qty += bound;
+        consumed.bound_base += bound;
     }
     m.filled = Qty(qty.0 - rem);
     m
@@ -213,6 +215,7 @@ pub fn take(
 mod tests {
     use super::*;
     use crate::book::Level;
+    use crate::types::Amount;
 
     fn book() -> (L2Book, InstrumentSpec) {
         let s = crate::testkit::two_venue_setup(10.0, 10.0, "");
@@ -257,8 +260,8 @@ mod tests {
         assert_eq!(&m.fills[..1], &[(Price(10_010), Qty(1_500))]);
         assert_eq!(c.bound_orders, 1);
         assert_eq!(
-            c.bound_qty,
-            1_000 + 500,
+            c.bound_base,
+            Amount::from_f64(1.5).0,
             "1.0 at 100.00 and 0.5 at 100.10 were ours"
         );
         // the other side is untouched

@@ -5,6 +5,11 @@
 //!
 //! In `replay` and `paper` the encoded request is handed to the fill simulator ([`sim`]),
 //! which runs where the books are (detection thread), instead of the network.
+//!
+//! One approval, one order: an [`ApprovedIntent`] (entry legs) or [`ApprovedUnwind`] (the
+//! closing order of a one-legged trade, asked of the gate with [`FromExec::Unwind`]) is moved
+//! in and consumed here when its orders are encoded. Encoding needs a [`SendToken`], which only
+//! this module can make, so no other code path can produce signed order bytes.
 #![forbid(unsafe_code)]
 
 pub mod matching;
@@ -14,19 +19,25 @@ use crate::clock;
 use crate::config::{OrderTypeConfig, Setup, UnwindPolicy};
 use crate::journal::{ColdMsg, LegFill, LegStatus, TradeRecord, TradeStatus};
 use crate::ring::{Consumer, Producer};
-use crate::risk::ApprovedIntent;
+use crate::risk::{ApprovedIntent, ApprovedUnwind, UnwindRequest};
+use crate::signal::Opportunity;
 use crate::stats::Latency;
 use crate::types::{Amount, InstrumentId, Side, VenueId};
 use crate::venues::{OrderEncoder, OrderFields, OrderKind};
 use crate::wait::Waiter;
 use sim::{SimFill, SimOrder};
 
-/// Detection → execution.
-#[derive(Clone, Copy, Debug)]
+/// Detection → execution. Move-only: it carries approvals.
+#[derive(Debug)]
 #[allow(clippy::large_enum_variant)]
 pub enum ToExec {
     /// Trade this.
     Intent(ApprovedIntent),
+    /// Send this unwind.
+    Unwind(ApprovedUnwind),
+    /// The gate refused the unwind of the trade (`slot`, `trade_id`): its exposure is kept
+    /// and recorded.
+    UnwindRefused(u8, u64),
     /// A simulated venue answered.
     Fill(SimFill),
     /// No more input: exit when idle.
@@ -39,16 +50,37 @@ pub enum ToExec {
 pub enum FromExec {
     /// An order for the simulated venue.
     Order(SimOrder),
+    /// A trade came back one-legged: may its exposure be closed?
+    Unwind(UnwindRequest),
     /// A trade is final (slot, record).
     Done(u8, TradeRecord),
     /// Messages from detection processed so far.
     Ack(u64),
 }
 
+/// Proof, required by every [`crate::venues::OrderEncoder`] call, that the order comes from
+/// an approval being consumed: only this module makes one.
+#[derive(Debug)]
+pub struct SendToken {
+    _private: (),
+}
+
+impl SendToken {
+    fn new() -> SendToken {
+        SendToken { _private: () }
+    }
+
+    /// For the encoders' own unit tests.
+    #[cfg(test)]
+    pub(crate) fn for_tests() -> SendToken {
+        SendToken::new()
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default)]
 struct TradeSlot {
     busy: bool,
-    intent: Option<ApprovedIntent>,
+    opp: Opportunity,
     legs: [LegFill; 3],
     n_legs: u8,
     outstanding: u8,
@@ -76,6 +108,8 @@ pub struct ExecStats {
     pub orders: u64,
     /// Unwind orders.
     pub unwinds: u64,
+    /// Unwinds the gate refused (exposure held).
+    pub unwinds_refused: u64,
     /// Trades final.
     pub trades_done: u64,
     /// Times the journal ring was full (record dropped, counted).
@@ -165,6 +199,7 @@ impl Executor {
     #[allow(clippy::too_many_arguments)]
     fn encode(
         &mut self,
+        token: &SendToken,
         inst: InstrumentId,
         side: Side,
         market: bool,
@@ -199,6 +234,7 @@ impl Executor {
             client_id: id,
             timestamp_ms: ts_ms,
             recv_window_ms: self.recv_window_ms,
+            token,
         });
         self.encode.record_since(t0);
         self.stats.orders += 1;
@@ -213,6 +249,10 @@ impl Executor {
     ) {
         match msg {
             ToExec::Intent(it) => self.on_intent(it, out),
+            ToExec::Unwind(u) => self.on_unwind(u, out),
+            ToExec::UnwindRefused(slot, trade_id) => {
+                self.on_unwind_refused(slot, trade_id, out, cold)
+            }
             ToExec::Fill(f) => self.on_fill(f, out, cold),
             ToExec::Shutdown => {}
         }
@@ -257,13 +297,16 @@ impl Executor {
 
     fn on_intent(&mut self, it: ApprovedIntent, out: &mut impl FnMut(FromExec)) {
         let now = clock::raw();
-        let o = *it.opp();
+        // the approval is consumed here: its token signs these two legs and nothing else
+        let (o, slot) = it.into_parts();
+        let token = SendToken::new();
         self.stats.intents += 1;
         self.intent_hop.record_between(o.signal_tsc, now);
         let ts_ms = o.detected_ns / 1_000_000;
         let mut sent = 0u8;
         for (k, leg) in [o.buy, o.sell].iter().enumerate() {
             self.encode(
+                &token,
                 leg.instrument,
                 leg.side,
                 self.market_orders,
@@ -274,7 +317,7 @@ impl Executor {
             );
             out(FromExec::Order(self.sim_order(
                 o.id,
-                it.slot(),
+                slot,
                 k as u8,
                 leg.instrument,
                 leg.side,
@@ -288,10 +331,10 @@ impl Executor {
         // both legs are out: tick-to-order is when the second leg's bytes are ready
         self.tick_to_order
             .record_between(o.handoff_tsc, clock::raw());
-        let s = &mut self.slots[it.slot() as usize];
+        let s = &mut self.slots[slot as usize];
         *s = TradeSlot {
             busy: true,
-            intent: Some(it),
+            opp: o,
             legs: [LegFill::default(); 3],
             n_legs: 2,
             outstanding: sent,
@@ -308,10 +351,10 @@ impl Executor {
         let Some(s) = self.slots.get_mut(f.slot as usize) else {
             return;
         };
-        let Some(it) = s.intent else { return };
-        if !s.busy || it.opp().id != f.trade_id {
+        if !s.busy || s.opp.id != f.trade_id {
             return;
         }
+        let opp = s.opp;
         s.legs[f.leg as usize] = f.fill;
         s.outstanding = s.outstanding.saturating_sub(1);
         if s.outstanding > 0 {
@@ -339,44 +382,100 @@ impl Executor {
                 };
                 let q = ie.spec.qty_for_base_floor(Amount(diff.abs()), px);
                 if q.0 >= ie.lot && q.0 > 0 {
-                    let send = b.known_ns.max(sl.known_ns);
-                    let id = it.opp().id * 4 + 2;
-                    let inst = leg.instrument;
-                    self.encode(inst, side, true, 0, q.0, id, send / 1_000_000);
-                    self.stats.unwinds += 1;
+                    // ask the gate: the unwind is an order too
                     let s = &mut self.slots[f.slot as usize];
                     s.unwinding = true;
                     s.outstanding = 1;
-                    s.n_legs = 3;
-                    // the unwind gets its own execution window from its send
-                    out(FromExec::Order(self.sim_order(
-                        it.opp().id,
-                        f.slot,
-                        2,
-                        inst,
+                    out(FromExec::Unwind(UnwindRequest {
+                        trade_id: opp.id,
+                        slot: f.slot,
+                        instrument: leg.instrument,
                         side,
-                        true,
-                        crate::types::Price(0),
-                        q,
-                        send,
-                    )));
+                        qty: q,
+                        residual_base: Amount(diff),
+                        send_ns: b.known_ns.max(sl.known_ns),
+                    }));
                     return;
                 }
             }
         }
-        let s = self.slots[f.slot as usize];
-        let rec = finish(&it, &s.legs[..s.n_legs as usize]);
-        self.slots[f.slot as usize].busy = false;
+        self.complete(f.slot, out, cold);
+    }
+
+    /// The gate approved an unwind: send it (consuming the approval).
+    fn on_unwind(&mut self, u: ApprovedUnwind, out: &mut impl FnMut(FromExec)) {
+        let r = u.into_request();
+        let token = SendToken::new();
+        let Some(s) = self.slots.get(r.slot as usize) else {
+            return;
+        };
+        if !s.busy || s.opp.id != r.trade_id {
+            return;
+        }
+        self.encode(
+            &token,
+            r.instrument,
+            r.side,
+            true,
+            0,
+            r.qty.0,
+            r.trade_id * 4 + 2,
+            r.send_ns / 1_000_000,
+        );
+        self.stats.unwinds += 1;
+        self.slots[r.slot as usize].n_legs = 3;
+        // the unwind gets its own execution window from its send
+        out(FromExec::Order(self.sim_order(
+            r.trade_id,
+            r.slot,
+            2,
+            r.instrument,
+            r.side,
+            true,
+            crate::types::Price(0),
+            r.qty,
+            r.send_ns,
+        )));
+    }
+
+    /// The gate refused an unwind: the trade ends with its exposure held (and recorded).
+    fn on_unwind_refused(
+        &mut self,
+        slot: u8,
+        trade_id: u64,
+        out: &mut impl FnMut(FromExec),
+        cold: &mut impl FnMut(ColdMsg),
+    ) {
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        if !s.busy || s.opp.id != trade_id {
+            return;
+        }
+        self.stats.unwinds_refused += 1;
+        s.outstanding = 0;
+        self.complete(slot, out, cold);
+    }
+
+    fn complete(
+        &mut self,
+        slot: u8,
+        out: &mut impl FnMut(FromExec),
+        cold: &mut impl FnMut(ColdMsg),
+    ) {
+        let s = self.slots[slot as usize];
+        let rec = finish(&s.opp, &s.legs[..s.n_legs as usize]);
+        self.slots[slot as usize].busy = false;
         self.stats.trades_done += 1;
-        out(FromExec::Done(f.slot, rec));
+        out(FromExec::Done(slot, rec));
         cold(ColdMsg::Trade(rec));
     }
 }
 
 /// Build the trade record from its legs: PnL adds up from the legs (R3.3: one-leg outcomes
 /// are recorded with their real PnL).
-pub fn finish(it: &ApprovedIntent, legs: &[LegFill]) -> TradeRecord {
-    let o = *it.opp();
+pub fn finish(o: &Opportunity, legs: &[LegFill]) -> TradeRecord {
+    let o = *o;
     let mut rec = TradeRecord {
         id: o.id,
         opp: o,
@@ -490,7 +589,7 @@ mod tests {
     use crate::types::Qty;
 
     /// One approved intent (buy 1 BTC on a at 100.00, sell on b at 100.50) and its executor.
-    fn setup() -> (Executor, ApprovedIntent, Market) {
+    fn setup() -> (Executor, ApprovedIntent, Market, RiskGate) {
         let s = two_venue_setup(
             1.0,
             1.0,
@@ -518,8 +617,18 @@ mod tests {
                 o = Some(x)
             }
         });
-        let it = RiskGate::new(&s).check(&m, &o.unwrap()).unwrap();
-        (Executor::new(&s), it, m)
+        let mut gate = RiskGate::new(&s);
+        let it = gate.check(&m, &o.unwrap()).unwrap();
+        (Executor::new(&s), it, m, gate)
+    }
+
+    fn unwind_request(out: &[FromExec]) -> UnwindRequest {
+        out.iter()
+            .find_map(|x| match x {
+                FromExec::Unwind(r) => Some(*r),
+                _ => None,
+            })
+            .expect("an unwind request to the gate")
     }
 
     fn fill_of(o: &SimOrder, filled: i64, m: &Market) -> SimFill {
@@ -552,7 +661,8 @@ mod tests {
 
     #[test]
     fn both_legs_sent_at_once_then_one_leg_is_unwound() {
-        let (mut ex, it, m) = setup();
+        let (mut ex, it, m, mut gate) = setup();
+        let detected_ns = it.opp().detected_ns;
         let mut out = vec![];
         let mut cold = vec![];
         ex.handle(ToExec::Intent(it), &mut |x| out.push(x), &mut |c| {
@@ -570,7 +680,7 @@ mod tests {
             .collect();
         assert_eq!(orders.len(), 2, "both legs at once");
         assert_eq!((orders[0].side, orders[1].side), (Side::Buy, Side::Sell));
-        assert_eq!(orders[0].arrival_ns, it.opp().detected_ns + 1_000_000);
+        assert_eq!(orders[0].arrival_ns, detected_ns + 1_000_000);
         assert!(matches!(out.last(), Some(FromExec::Ack(1))));
         assert_eq!(ex.stats.orders, 2);
         // buy fills 1 BTC, sell fills nothing → long 1 BTC on a → sell it back on a at market
@@ -585,6 +695,19 @@ mod tests {
             &mut |x| out.push(x),
             &mut |c| cold.push(c),
         );
+        // the unwind is an order too: execution asks the gate, and sends only what it approves
+        assert!(!out.iter().any(|x| matches!(x, FromExec::Order(_))));
+        let req = unwind_request(&out);
+        let mut bad = req;
+        bad.side = Side::Buy; // adding to the long is no unwind
+        assert!(gate.approve_unwind(&m, &bad).is_err());
+        let approved = gate
+            .approve_unwind(&m, &req)
+            .expect("a reducing unwind is allowed");
+        out.clear();
+        ex.handle(ToExec::Unwind(approved), &mut |x| out.push(x), &mut |c| {
+            cold.push(c)
+        });
         let unwind: Vec<SimOrder> = out
             .iter()
             .filter_map(|x| {
@@ -630,5 +753,51 @@ mod tests {
         assert!(cold
             .iter()
             .any(|c| matches!(c, ColdMsg::Trade(t) if t.id == done.id)));
+    }
+
+    #[test]
+    fn a_refused_unwind_ends_the_trade_with_its_exposure_recorded() {
+        let (mut ex, it, m, _) = setup();
+        let mut out = vec![];
+        let mut cold = vec![];
+        ex.handle(ToExec::Intent(it), &mut |x| out.push(x), &mut |c| {
+            cold.push(c)
+        });
+        let orders: Vec<SimOrder> = out
+            .iter()
+            .filter_map(|x| match x {
+                FromExec::Order(o) => Some(*o),
+                _ => None,
+            })
+            .collect();
+        for (o, q) in [(&orders[0], 1_000), (&orders[1], 0)] {
+            ex.handle(
+                ToExec::Fill(fill_of(o, q, &m)),
+                &mut |x| out.push(x),
+                &mut |c| cold.push(c),
+            );
+        }
+        let req = unwind_request(&out);
+        out.clear();
+        ex.handle(
+            ToExec::UnwindRefused(req.slot, req.trade_id),
+            &mut |x| out.push(x),
+            &mut |c| cold.push(c),
+        );
+        let done = out
+            .iter()
+            .find_map(|x| match x {
+                FromExec::Done(_, r) => Some(*r),
+                _ => None,
+            })
+            .expect("trade final");
+        assert_eq!(done.n_legs, 2, "no unwind was sent");
+        assert_eq!(
+            done.residual_base,
+            Amount::from_f64(1.0),
+            "the long 1 BTC stays"
+        );
+        assert_eq!(ex.stats.unwinds_refused, 1);
+        assert_eq!(ex.stats.orders, 2);
     }
 }

@@ -244,6 +244,7 @@ fn blank(o: &SimOrder) -> LegFill {
         order_qty: o.qty,
         limit_px: o.limit_px,
         arrival_ns: o.arrival_ns,
+        view_ns: o.view_ns,
         ..LegFill::default()
     }
 }

@@ -260,6 +260,8 @@ pub struct OrderFields<'a> {
     pub timestamp_ms: u64,
     /// How long the venue may still accept the request, ms (Binance `recvWindow`).
     pub recv_window_ms: u32,
+    /// Proof that an approval is being consumed: only the execution step can make one.
+    pub token: &'a crate::exec::SendToken,
 }
 
 /// Order type and time in force.

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod alloc;
+pub mod refbook;
 
 use std::path::PathBuf;
 

@@ -195,6 +195,7 @@ mod tests {
                 client_id: 42,
                 timestamp_ms: 1723161255000,
                 recv_window_ms: 5000,
+                token: &crate::exec::SendToken::for_tests(),
             })
             .to_vec();
         let text = String::from_utf8(req).unwrap();
