@@ -9,42 +9,53 @@
 //!                          every hot thread ── SPSC ──▶ [logger / stats thread, cold] ─▶ arbot.log, journals, report
 //! ```
 //!
+//! The detection thread runs [`engine::core::DetectionCore`], a plain type with no threads or
+//! rings inside; [`engine`] only wires threads, rings, pinning and waits around it. A replay can
+//! also drive the core, the venue handlers and the execution step on one thread with no rings
+//! ([`engine::single`], `threads.mode = "single"`), with the same journals and report.
+//!
+//! Dependencies run one way: `venues` (wire formats, sync rules, order encoding) know nothing of
+//! `config`; `book` (books, their health and checksum checks) is read by `detect`, `risk` and
+//! `exec`, which do not depend on each other except through [`signal`] (the opportunity that
+//! detection hands the gate) and the gate's approvals that execution consumes.
+//!
 //! Module map:
-//! - [`types`]: ids, sides, fixed-point `Price`/`Qty`/`Amount`, `Bps` ratios.
-//! - [`fixed_point`]: decimal text ⇄ scaled integers, exact, allocation-free.
-//! - [`instrument`]: tick/lot/min-notional specs and base/quote conversions (spot, linear, inverse).
-//! - [`event`]: the 80-byte `MdEvent` that crosses from feed to detection.
-//! - [`ring`]: SPSC rings (records and raw bytes), the only `unsafe` besides OS calls.
-//! - [`wait`]: `spin` / `spin-yield` / `park` wait strategies (R7.4).
-//! - [`clock`]: quanta raw clock for stage stamps, epoch ns for receive times.
-//! - [`book`]: L2 book in sorted arrays, validation (R1.3), ticker overlay.
-//! - [`feed`]: feed threads, event sink, sources (replay ring, live WebSocket source with
-//!   watchdog/backoff/rotation), venue connection protocol, resync requests from detection.
-//! - [`venues`]: exchange adapters, one folder each with the same files (`wire.rs`, `book.rs`,
-//!   `instruments.rs`, `protocol.rs`, `mod.rs`; `orders.rs` where order entry exists): Binance
-//!   (spot, USDⓈ-M, COIN-M; orders), OKX, Bybit (v5, legacy v2), Coinbase (Advanced Trade,
-//!   Exchange), Kraken (v2, v1), Upbit, Bithumb (current, legacy), KuCoin, Gate.io, Bitget;
-//!   shared checksums, raw-number parsing, symbol tables.
-//! - [`replay`]: reads recorded files (ns+JSON gz, cryptofeed), merges by receive time, paces
-//!   (R3.1, R8.1); [`replay::cryptofeed`] is the cryptofeed line format, also read by `verify`.
-//! - [`net`]: live feed connections: non-blocking WebSocket over mio + rustls, REST snapshot thread (R1.1, R1.4).
-//! - [`config`]: TOML config, validated, units in key names (R6.6).
-//! - [`detect`]: books on the detection thread, spatial detection (R2.1, R2.5, R2.6),
-//!   Korean premium against a KRW/USDT rate (R2.4, reported).
-//! - [`risk`]: the risk gate, the only maker of `ApprovedIntent` (R4.1, R4.4, R3.5).
-//! - [`exec`]: execution thread, order state, one-leg unwinds, fill simulator (R3.2, R3.3, R3.6).
-//! - [`journal`]: fixed-size records hot threads hand to the cold thread.
-//! - [`logger`]: the cold thread: log file with rotation, journals, periodic stats (R6.1–R6.3).
-//! - [`stats`]: latency histograms (hdrhistogram) per stage.
-//! - [`report`]: `report.json` and the human summary.
-//! - [`engine`]: wires the threads for a run.
-//! - [`verify`]: `verify-book`: recorded sessions through the real parsers and books.
-//! - [`affinity`]: core pinning.
-//! - [`tools`]: off the hot path, one command each: [`tools::replay_server`] (`arbot
-//!   replay-server`, a loopback exchange that serves recordings over the exchange's own
-//!   protocol, with faults on request, R8.1) and [`tools::tuning_check`] (`arbot tuning-check`:
-//!   host tuning verdicts, machine facts, core maps, R7.3).
-//! - [`alloc_probe`]: marks hot threads for the counting-allocator test.
+//! - Values: [`types`] (ids, sides, fixed-point `Price`/`Qty`/`Amount`, distinct `Bps` and
+//!   `Ratio`), [`fixed_point`] (decimal text ⇄ scaled integers, exact, allocation-free),
+//!   [`instrument`] (tick/lot/min-notional specs and base/quote conversions for spot, linear
+//!   and inverse contracts), [`event`] (the 80-byte `MdEvent` from feed to detection, with
+//!   typed constructors and a typed view).
+//! - Threads and time: [`ring`] (SPSC rings for records and raw bytes: the only `unsafe`
+//!   besides OS calls, model-checked with loom), [`wait`] (`spin` / `spin-yield` / `park`,
+//!   R7.4), [`clock`] (quanta stamps, epoch ns), [`affinity`] (core pinning).
+//! - Market data: [`feed`] (feed threads, event sink, replay and WebSocket sources with
+//!   watchdog/backoff/rotation, venue connection protocol), [`net`] (mio + rustls WebSocket, REST
+//!   snapshot thread; R1.1, R1.4), [`replay`] (recorded files merged by receive time, paced;
+//!   [`replay::cryptofeed`] reads cryptofeed sessions; R3.1, R8.1).
+//! - [`venues`]: the venue registry ([`venues::Exchange`], one line per venue; the checklist for
+//!   adding one is in its docs) and one folder per exchange with the same files: Binance (spot,
+//!   USDⓈ-M, COIN-M; orders), OKX, Bybit, Coinbase, Kraken, Upbit, Bithumb, KuCoin, Gate.io,
+//!   Bitget, with their shared sequenced-book, checksum, symbol-table and number-parsing code.
+//! - [`book`]: L2 books in sorted arrays, validation (R1.3), the BBO overlay rule, the run's
+//!   [`book::Market`] with book health and exchange-checksum checks.
+//! - [`detect`]: spatial detection (R2.1, R2.5, R2.6) and the Korean premium (R2.4), over
+//!   [`book`]; [`signal`]: the `Opportunity` it hands the gate.
+//! - [`risk`]: the risk gate, the only maker of `ApprovedIntent` / `ApprovedUnwind` (R4.1, R4.4,
+//!   R3.5).
+//! - [`exec`]: the execution step (order encoding behind a `SendToken` only it makes, trade
+//!   state, one-leg unwinds; R3.2, R3.3), the fill simulator and the matching model it shares
+//!   with the loopback exchange (own-liquidity consumption, feed/order latency; R3.6).
+//! - [`pnl`]: every fill's cash flows and the inventory marked to market, flatten cost.
+//! - [`engine`]: the detection core, the threaded wiring, the single-thread replay path.
+//! - Cold side: [`journal`] (fixed-size records for the cold thread), [`logger`] (log file with
+//!   rotation, journals, periodic stats; R6.1–R6.3), [`stats`] (hdrhistogram latencies per
+//!   stage), [`report`] (`report.json` and the human summary), [`config`] (TOML, validated,
+//!   units in key names; R6.6).
+//! - Tools, one command each: [`verify`] (`verify-book`: recorded sessions through the real
+//!   parsers and books against the venues' checksums and BBOs), [`tools::replay_server`]
+//!   (`arbot replay-server`: a loopback exchange speaking the venue's own protocol, with faults
+//!   on request), [`tools::tuning_check`] (`arbot tuning-check`, R7.3); [`alloc_probe`] marks
+//!   hot threads for the counting-allocator tests.
 #![warn(missing_docs)]
 
 pub mod affinity;

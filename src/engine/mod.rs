@@ -1,8 +1,9 @@
-//! Wires one run: rings, the replay reader, feed threads, the detection thread (books,
-//! detection, risk gate, fill simulator), the execution thread and the cold thread; joins
-//! them and gathers what the report needs. [`run_replay`] feeds recorded files through
-//! replay rings; [`run_paper`] feeds live WebSocket connections ([`crate::feed::ws_source`]);
-//! both share [`run_pipeline`]'s threads.
+//! Wires one run: rings, the replay reader, feed threads, the detection thread (which drives
+//! [`core::DetectionCore`]: books, detection, risk gate, fill simulator), the execution thread
+//! and the cold thread; joins them and gathers what the report needs. [`run_replay`] feeds
+//! recorded files through replay rings; [`run_paper`] feeds live WebSocket connections
+//! ([`crate::feed::ws_source`]); both share the same threads. [`single::run_single`] drives
+//! the same core and execution step on one thread (replay only). [`run`] picks by the config.
 //!
 //! Paper mode processes messages in arrival order (detection's `ordered = false`) and the
 //! fill simulator fires by wall clock.
