@@ -25,3 +25,24 @@ pub fn leave_hot() {
 pub fn is_hot() -> bool {
     HOT.try_with(|h| h.get()).unwrap_or(false)
 }
+
+/// Switches the probe off for a cold section inside a hot loop (connection set-up and
+/// teardown, which allocate buffers and TLS sessions) and restores it when dropped.
+pub struct Cold(bool);
+
+impl Cold {
+    /// Leave the hot state until this value is dropped.
+    pub fn enter() -> Cold {
+        let h = is_hot();
+        leave_hot();
+        Cold(h)
+    }
+}
+
+impl Drop for Cold {
+    fn drop(&mut self) {
+        if self.0 {
+            enter_hot();
+        }
+    }
+}

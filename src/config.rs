@@ -576,8 +576,20 @@ pub struct ExecutionConfig {
     pub one_leg: UnwindPolicy,
     /// Unwind orders walk at most this far from the best price, bps.
     pub unwind_max_slippage_bps: f64,
-    /// `recvWindow` sent with orders, ms.
+    /// `recvWindow` sent with orders, ms (Binance: at most 60,000).
     pub recv_window_ms: u32,
+    /// Live: keep-alive order connections per venue (both legs of every trade in flight
+    /// must find one).
+    pub order_connections: usize,
+    /// Live: an order with no answer after this long has an unknown state; it is queried.
+    pub order_timeout_ns: u64,
+    /// Live: interval between queries of an order whose state is unknown.
+    pub query_interval_ns: u64,
+    /// Live: stay this far (percent of the venue's limit) below its request-weight limit.
+    pub rate_margin_pct: f64,
+    /// Live: the balances the venue reports at start may differ from the config's by this
+    /// much (percent of the configured amount) before the engine refuses to trade.
+    pub balance_tolerance_pct: f64,
 }
 
 impl Default for ExecutionConfig {
@@ -588,6 +600,11 @@ impl Default for ExecutionConfig {
             one_leg: UnwindPolicy::Unwind,
             unwind_max_slippage_bps: 100.0,
             recv_window_ms: 5000,
+            order_connections: 2,
+            order_timeout_ns: 2_000_000_000,
+            query_interval_ns: 250_000_000,
+            rate_margin_pct: 10.0,
+            balance_tolerance_pct: 0.5,
         }
     }
 }
@@ -966,7 +983,12 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
                 ));
             }
             let vs = &venues[spec.venue.idx()];
-            if vs.adapter.order_encoder("", b"").is_none() {
+            let ctx = crate::venues::VenueCtx {
+                id: vs.id,
+                options: &vs.options,
+                instruments: &instruments,
+            };
+            if vs.adapter.order_entry(&ctx, "", b"").is_none() {
                 return Err(invalid(
                     format!("{key}.instruments"),
                     format!(
@@ -1075,6 +1097,28 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
         "execution.unwind_max_slippage_bps",
         e.unwind_max_slippage_bps,
     )?;
+    if e.recv_window_ms == 0 || e.recv_window_ms > 60_000 {
+        return Err(invalid(
+            "execution.recv_window_ms",
+            "must be in [1, 60000] (Binance's maximum)",
+        ));
+    }
+    if e.order_connections == 0 || e.order_connections > 16 {
+        return Err(invalid("execution.order_connections", "must be in [1, 16]"));
+    }
+    if e.order_timeout_ns < 1_000_000 || e.order_timeout_ns > 60_000_000_000 {
+        return Err(invalid(
+            "execution.order_timeout_ns",
+            "must be in [1 ms, 60 s]",
+        ));
+    }
+    if e.query_interval_ns < 1_000_000 {
+        return Err(invalid("execution.query_interval_ns", "must be ≥ 1 ms"));
+    }
+    if !(0.0..100.0).contains(&e.rate_margin_pct) {
+        return Err(invalid("execution.rate_margin_pct", "must be in [0, 100)"));
+    }
+    finite_nonneg("execution.balance_tolerance_pct", e.balance_tolerance_pct)?;
     let t = &cfg.threads;
     if t.mode == ThreadMode::Single && cfg.mode != Mode::Replay {
         return Err(invalid(
@@ -1161,12 +1205,6 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
             }
         }
         (None, _) => {}
-    }
-    if cfg.mode == Mode::Live {
-        return Err(invalid(
-            "mode",
-            "live mode needs order entry over the network, which is not built yet; use mode = \"paper\" (live data, simulated fills)",
-        ));
     }
     Ok(Setup {
         cfg,

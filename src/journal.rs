@@ -181,8 +181,11 @@ pub enum LegStatus {
     NoBook,
     /// The data ended before the order arrived.
     DataEnded,
-    /// Cancelled at the trade's execution window before it reached the venue.
+    /// Cancelled (at the trade's execution window, or by the kill switch).
     Cancelled,
+    /// The venue refused the order (or it could not be sent: venue rate-limited, banned, no
+    /// connection).
+    Rejected,
 }
 
 impl LegStatus {
@@ -196,6 +199,7 @@ impl LegStatus {
             LegStatus::NoBook => "no_book",
             LegStatus::DataEnded => "data_ended",
             LegStatus::Cancelled => "cancelled",
+            LegStatus::Rejected => "rejected",
         }
     }
 }
@@ -226,6 +230,10 @@ pub struct LegFill {
     pub base: Amount,
     /// Fee, 1e-8 quote units (USD-equivalent).
     pub fee: Amount,
+    /// The asset the venue charged the fee in (simulation: the quote asset).
+    pub fee_asset: crate::types::FeeAsset,
+    /// The fee in `fee_asset`, 1e-8 units (the quote-unit `fee` where that is the quote).
+    pub fee_native: Amount,
     /// When the order reached the venue (simulated), ns since the epoch.
     pub arrival_ns: Nanos,
     /// Data time of the book it was matched against (simulated: arrival + the venue's feed
@@ -303,6 +311,96 @@ pub struct TradeRecord {
     pub done_ns: Nanos,
 }
 
+/// An order's state in the order journal (`orders.jsonl`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum OrderState {
+    /// Request written to the venue (or handed to the simulator).
+    #[default]
+    Sent,
+    /// Accepted, nothing filled.
+    New,
+    /// Partly filled, still working.
+    PartiallyFilled,
+    /// Filled in full.
+    Filled,
+    /// Cancelled (with what filled).
+    Cancelled,
+    /// Refused.
+    Rejected,
+    /// Expired (IOC remainder).
+    Expired,
+    /// Outcome unknown (timeout, 5xx, lost connection): being queried.
+    Unknown,
+    /// A cancel was sent (deadline, kill switch).
+    CancelSent,
+    /// Simulated: the order met the venue's book (its fill follows).
+    Matched,
+}
+
+impl OrderState {
+    /// Journal spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderState::Sent => "sent",
+            OrderState::New => "new",
+            OrderState::PartiallyFilled => "partially_filled",
+            OrderState::Filled => "filled",
+            OrderState::Cancelled => "cancelled",
+            OrderState::Rejected => "rejected",
+            OrderState::Expired => "expired",
+            OrderState::Unknown => "unknown",
+            OrderState::CancelSent => "cancel_sent",
+            OrderState::Matched => "matched",
+        }
+    }
+    /// From the journal spelling (unknown spellings: `Unknown`).
+    pub fn parse(s: &str) -> OrderState {
+        match s {
+            "sent" => OrderState::Sent,
+            "new" => OrderState::New,
+            "partially_filled" => OrderState::PartiallyFilled,
+            "filled" => OrderState::Filled,
+            "cancelled" => OrderState::Cancelled,
+            "rejected" => OrderState::Rejected,
+            "expired" => OrderState::Expired,
+            "cancel_sent" => OrderState::CancelSent,
+            "matched" => OrderState::Matched,
+            _ => OrderState::Unknown,
+        }
+    }
+}
+
+/// One state transition of one order (a line of `orders.jsonl`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OrderEvent {
+    /// When (data time in replay, wall time live), ns since the epoch.
+    pub ts_ns: Nanos,
+    /// Venue.
+    pub venue: VenueId,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Our client order id (`trade_id·4 + leg`).
+    pub client_id: u64,
+    /// The venue's order id (0 until known; simulated orders have none).
+    pub order_id: u64,
+    /// Side.
+    pub side: Side,
+    /// New state.
+    pub state: OrderState,
+    /// Ordered quantity.
+    pub qty: Qty,
+    /// Cumulative filled quantity.
+    pub filled_qty: Qty,
+    /// Cumulative quote notional, 1e-8 quote units.
+    pub cum_quote: Amount,
+    /// Limit price (0 for market orders).
+    pub limit_px: Price,
+    /// The venue's error code of the last error answer (0 if none).
+    pub err_code: i64,
+    /// A real order (live) rather than a simulated one.
+    pub live: bool,
+}
+
 /// What detection and execution send to the cold thread.
 #[derive(Clone, Copy, Debug)]
 #[allow(clippy::large_enum_variant)]
@@ -313,4 +411,6 @@ pub enum ColdMsg {
     Signal(SignalRecord),
     /// A finished trade (journal `trades.jsonl`).
     Trade(TradeRecord),
+    /// An order state transition (journal `orders.jsonl`).
+    Order(OrderEvent),
 }

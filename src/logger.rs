@@ -305,6 +305,8 @@ pub struct LoggerStats {
     pub signals: u64,
     /// Trades journaled.
     pub trades: u64,
+    /// Order state transitions journaled.
+    pub order_events: u64,
     /// Periodic statistics lines.
     pub stats_lines: u64,
     /// Write errors (counted; the run continues).
@@ -341,6 +343,26 @@ fn stats_line(names: &Names, inp: &LoggerInputs, wall_s: f64) -> String {
     s
 }
 
+/// One line of `orders.jsonl`: one state transition of one order.
+pub fn order_json(n: &Names, o: &crate::journal::OrderEvent) -> Value {
+    let i = o.instrument.idx();
+    json!({
+        "ts_ns": o.ts_ns,
+        "venue": n.venue(o.venue.idx()),
+        "symbol": n.symbol(i),
+        "client_order_id": o.client_id,
+        "order_id": if o.order_id != 0 { json!(o.order_id) } else { Value::Null },
+        "side": o.side.as_str(),
+        "state": o.state.as_str(),
+        "qty": n.qty(i, o.qty),
+        "filled_qty": n.qty(i, o.filled_qty),
+        "cum_quote": o.cum_quote.to_f64(),
+        "limit_price": if o.limit_px.0 != 0 { json!(n.px(i, o.limit_px)) } else { Value::Null },
+        "error_code": if o.err_code != 0 { json!(o.err_code) } else { Value::Null },
+        "live": o.live,
+    })
+}
+
 /// Run the cold thread until `done` is set and every ring is drained.
 pub fn run(
     names: Names,
@@ -353,9 +375,11 @@ pub fn run(
     let mut log = LogFile::create(&out_dir.join("arbot.log"), log_max_bytes, log_keep)?;
     let mut signals = BufWriter::new(File::create(out_dir.join("signals.jsonl"))?);
     let mut trades = BufWriter::new(File::create(out_dir.join("trades.jsonl"))?);
+    let mut orders = BufWriter::new(File::create(out_dir.join("orders.jsonl"))?);
     let mut st = LoggerStats::default();
     let start = std::time::Instant::now();
     let mut next_stats = std::time::Duration::from_nanos(stats_interval_ns);
+    let mut next_flush = std::time::Duration::from_secs(1);
     log.write_line(&format!(
         "{} INFO start out_dir={}\n",
         iso_ns(crate::clock::Clock::get().now_ns()),
@@ -393,6 +417,10 @@ pub fn run(
                         let _ = log.write_line(&line);
                         writeln!(trades, "{}", trade_json(&names, &t))
                     }
+                    ColdMsg::Order(o) => {
+                        st.order_events += 1;
+                        writeln!(orders, "{}", order_json(&names, &o))
+                    }
                 };
                 if res.is_err() {
                     st.io_errors += 1;
@@ -400,6 +428,15 @@ pub fn run(
             }
         }
         let el = start.elapsed();
+        if el >= next_flush {
+            // journals reach the disk within a second (`tail -f` works)
+            next_flush = el + std::time::Duration::from_secs(1);
+            for w in [&mut signals, &mut trades, &mut orders] {
+                if w.flush().is_err() {
+                    st.io_errors += 1;
+                }
+            }
+        }
         if el >= next_stats {
             next_stats = el + std::time::Duration::from_nanos(stats_interval_ns);
             st.stats_lines += 1;
@@ -427,6 +464,7 @@ pub fn run(
     );
     signals.flush()?;
     trades.flush()?;
+    orders.flush()?;
     log.flush()?;
     st.log_lines = log.lines;
     st.rotations = log.rotations;

@@ -34,7 +34,10 @@ enum Cmd {
         /// Print the report JSON instead of the human summary.
         #[arg(long)]
         json: bool,
-        /// Required to run `mode = "live"` (real orders).
+        /// Required to run `mode = "live"` (real orders). Keys come from the environment only:
+        /// `ARBOT_<EXCHANGE>_API_KEY`, `ARBOT_<EXCHANGE>_API_SECRET` (and
+        /// `ARBOT_<EXCHANGE>_API_PASSPHRASE` where the exchange has one) for every venue that
+        /// trades; a missing one is an error before any connection.
         #[arg(long)]
         live: bool,
         /// Paper mode: finish when every feed's server closes it normally (the loopback replay
@@ -123,6 +126,43 @@ enum Cmd {
         #[arg(long)]
         strict: bool,
     },
+    /// Print the exact signed HTTP request (request line, headers, blank line, body) the engine
+    /// would send to an exchange, signed with the credentials from the environment: the tool
+    /// to reach for when an exchange answers "invalid signature". Credentials:
+    /// `ARBOT_<EXCHANGE>_API_KEY`, `ARBOT_<EXCHANGE>_API_SECRET` and, where the exchange has
+    /// one, `ARBOT_<EXCHANGE>_API_PASSPHRASE` (EXCHANGE upper case, e.g. ARBOT_BINANCE_API_KEY).
+    ///
+    /// Example: `arbot sign binance --market spot --method POST --path /api/v3/order
+    /// --body 'symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=IOC&quantity=0.001&price=60000'
+    /// --timestamp-ms 1723161255000`
+    Sign {
+        /// Exchange, as in a venue's `exchange` key (binance, okx, ...).
+        exchange: String,
+        /// Market, where the exchange has several (binance: spot, usdm, coinm).
+        #[arg(long)]
+        market: Option<String>,
+        /// HTTP method.
+        #[arg(long)]
+        method: String,
+        /// Request path, e.g. /api/v3/order.
+        #[arg(long)]
+        path: String,
+        /// Query string without the `?`.
+        #[arg(long, default_value = "")]
+        query: String,
+        /// Request body.
+        #[arg(long, default_value = "")]
+        body: String,
+        /// Request time, ms since the epoch (fixed, so the output can be compared).
+        #[arg(long)]
+        timestamp_ms: u64,
+        /// Nonce, where the exchange signs one.
+        #[arg(long)]
+        nonce: Option<String>,
+        /// Host header (default: the exchange's public REST host).
+        #[arg(long)]
+        host: Option<String>,
+    },
     /// Check a config file and print what it resolves to, without running.
     CheckConfig {
         /// Config file (TOML).
@@ -183,6 +223,67 @@ fn main() -> ExitCode {
                 println!("report: {}", path.display());
             }
             ExitCode::SUCCESS
+        }
+        Cmd::Sign {
+            exchange,
+            market,
+            method,
+            path,
+            query,
+            body,
+            timestamp_ms,
+            nonce,
+            host,
+        } => {
+            let ex: arbot::venues::Exchange = match exchange.parse() {
+                Ok(e) => e,
+                Err(e) => {
+                    eprintln!("arbot: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let opts = arbot::venues::VenueOptions {
+                name: exchange.clone(),
+                market,
+                book_levels: 1,
+                snapshot_limit: 1,
+                ..Default::default()
+            };
+            let venue = match arbot::venues::configure(ex, &opts) {
+                Ok(v) => v,
+                Err(e) => {
+                    eprintln!("arbot: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let creds = match arbot::venues::Credentials::from_env(ex, false) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("arbot: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let req = arbot::venues::SignRequest {
+                method,
+                path,
+                query,
+                body,
+                timestamp_ms,
+                nonce,
+                host,
+            };
+            match venue.sign_request(&creds, &req) {
+                Ok(bytes) => {
+                    use std::io::Write;
+                    let _ = std::io::stdout().write_all(&bytes);
+                    println!();
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("arbot: {e}");
+                    ExitCode::from(2)
+                }
+            }
         }
         Cmd::VerifyBook { files, venue } => {
             let mut status = ExitCode::SUCCESS;

@@ -20,7 +20,7 @@ use crate::instrument::{InstrumentKind, InstrumentSpec};
 use crate::journal::{LegFill, SignalStatus, TradeRecord};
 use crate::signal::{LegPlan, Opportunity, SizeCaps};
 use crate::types::{
-    apply_bps, pow10, spread_bps, Amount, Bps, InstrumentId, Price, Qty, Side, AMOUNT_ONE,
+    apply_bps, pow10, spread_bps, Amount, Bps, FeeAsset, InstrumentId, Price, Qty, Side, AMOUNT_ONE,
 };
 
 /// An order intent the risk gate approved. Only [`RiskGate::check`] makes one, and it is
@@ -159,6 +159,8 @@ pub struct RiskGate {
     pub unwinds_approved: u64,
     /// Unwinds refused (not this slot's trade, not reducing, too large, venue down).
     pub unwinds_refused: u64,
+    /// Fills whose fee was charged in an asset this account does not track (BNB).
+    pub fees_other_asset: u64,
 }
 
 fn asset_idx(assets: &mut Vec<String>, a: &str) -> usize {
@@ -239,6 +241,7 @@ impl RiskGate {
             approved: 0,
             unwinds_approved: 0,
             unwinds_refused: 0,
+            fees_other_asset: 0,
         }
     }
 
@@ -554,16 +557,24 @@ impl RiskGate {
         let inf = self.info[spec.id.idx()];
         let v = inf.venue;
         match inf.kind {
-            InstrumentKind::Spot => match f.side {
-                Side::Buy => {
-                    self.bal[v][inf.quote] -= f.quote.0 + f.fee.0;
-                    self.bal[v][inf.base] += f.base.0;
+            InstrumentKind::Spot => {
+                match f.side {
+                    Side::Buy => {
+                        self.bal[v][inf.quote] -= f.quote.0;
+                        self.bal[v][inf.base] += f.base.0;
+                    }
+                    Side::Sell => {
+                        self.bal[v][inf.base] -= f.base.0;
+                        self.bal[v][inf.quote] += f.quote.0;
+                    }
                 }
-                Side::Sell => {
-                    self.bal[v][inf.base] -= f.base.0;
-                    self.bal[v][inf.quote] += f.quote.0 - f.fee.0;
+                // the fee comes out of the asset the venue charged it in
+                match f.fee_asset {
+                    FeeAsset::Quote => self.bal[v][inf.quote] -= f.fee_native.0,
+                    FeeAsset::Base => self.bal[v][inf.base] -= f.fee_native.0,
+                    FeeAsset::Other(_) => self.fees_other_asset += 1,
                 }
-            },
+            }
             kind => {
                 let inverse = kind.is_inverse();
                 let dq = if f.side == Side::Buy {
@@ -599,10 +610,15 @@ impl RiskGate {
                         p.cost = 0;
                     }
                 }
-                let fee = if inverse {
-                    mul_div(f.fee.0, f.base.0, f.quote.0.max(1))
-                } else {
-                    f.fee.0
+                // the fee in the margin asset (inverse: base; linear: quote)
+                let fee = match (f.fee_asset, inverse) {
+                    (FeeAsset::Base, true) | (FeeAsset::Quote, false) => f.fee_native.0,
+                    (FeeAsset::Quote, true) => mul_div(f.fee_native.0, f.base.0, f.quote.0.max(1)),
+                    (FeeAsset::Base, false) => mul_div(f.fee_native.0, f.quote.0, f.base.0.max(1)),
+                    (FeeAsset::Other(_), _) => {
+                        self.fees_other_asset += 1;
+                        0
+                    }
                 };
                 self.bal[v][inf.margin] += realized - fee;
             }
@@ -679,6 +695,7 @@ mod tests {
             quote: p.quote,
             base: p.base,
             fee: p.fee,
+            fee_native: p.fee,
             status: LegStatus::Filled,
             ..LegFill::default()
         };

@@ -76,6 +76,18 @@ pub struct Qty(pub i64);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Amount(pub i64);
 
+/// The asset a fee was charged in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum FeeAsset {
+    /// The instrument's quote asset (USDT for BTCUSDT; USDⓈ-M margin).
+    #[default]
+    Quote,
+    /// The instrument's base asset (Binance spot buys by default; COIN-M margin).
+    Base,
+    /// Another asset (BNB with the fee discount): its code, upper case, zero-padded.
+    Other([u8; 8]),
+}
+
 /// Decimals of an [`Amount`].
 pub const AMOUNT_DEC: u32 = 8;
 /// `10^AMOUNT_DEC`.

@@ -72,10 +72,6 @@ fn config_errors_name_the_key_and_exit_2() {
             base().replace("order_latency_ns = 1_000_000", "order_latency_ns = 0"),
             "order_latency_ns",
         ),
-        (
-            base().replace("mode = \"replay\"", "mode = \"live\""),
-            "mode",
-        ),
         ("this is = = not toml".to_string(), "c.toml"),
     ];
     for (i, (text, key)) in cases.iter().enumerate() {
@@ -92,6 +88,26 @@ fn config_errors_name_the_key_and_exit_2() {
     let (c, _, err) = arbot(&["run", "--config", "/nonexistent/x.toml"]);
     assert_eq!(c, 2);
     assert!(err.contains("/nonexistent/x.toml"), "{err}");
+    // live mode: a valid config, but it needs --live, and then keys from the environment
+    let live = base().replace("mode = \"replay\"", "mode = \"live\"");
+    let p = write_cfg("live", &live);
+    let (c, _, _) = arbot(&["check-config", "--config", p.to_str().unwrap()]);
+    assert_eq!(c, 0, "a live config is valid");
+    let (c, _, err) = arbot(&["run", "--config", p.to_str().unwrap()]);
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("mode") && err.contains("--live"), "{err}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_arbot"))
+        .args(["run", "--live", "--config", p.to_str().unwrap()])
+        .env_remove("ARBOT_BINANCE_API_KEY")
+        .env_remove("ARBOT_BINANCE_API_SECRET")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("ARBOT_BINANCE_API_KEY is not set"),
+        "a missing key is named before any connection: {err}"
+    );
 }
 
 #[test]

@@ -231,6 +231,20 @@ impl DetectionCore {
                 self.pnl.on_trade(&rec);
             }
             FromExec::Ack(k) => self.acked = k,
+            FromExec::VenueDisabled(v) => {
+                // a venue that banned us trades nothing more this run
+                if let Some(up) = self.market.venue_up.get_mut(v.idx()) {
+                    *up = false;
+                }
+                out.cold(ColdMsg::Log(
+                    LogRecord {
+                        severity: crate::journal::Severity::Error,
+                        venue: v,
+                        ..LogRecord::default()
+                    }
+                    .with_text(b"venue disabled: it answered 418 (banned for too many requests)"),
+                ));
+            }
         }
     }
 

@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod core;
+pub mod live;
 pub mod single;
 
 use self::core::{CoreOutput, DetectionCore};
@@ -114,6 +115,8 @@ pub struct RunResult {
     pub net: Vec<VenueNet>,
     /// The run was stopped by SIGINT/SIGTERM.
     pub stopped_by_signal: bool,
+    /// Live mode: the venues' balances and positions at the end against the engine's.
+    pub reconciliation: Vec<Result<live::Reconciled, String>>,
 }
 
 /// A run failed to start or a thread failed.
@@ -458,8 +461,24 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
         }
     }
     // data ended: orders still travelling find no more data; wait for every trade to finish
+    // (live: bounded by the execution window and a margin, then logged)
+    let give_up = std::time::Instant::now()
+        + std::time::Duration::from_nanos(setup.cfg.execution.window_ns)
+        + std::time::Duration::from_secs(30);
     loop {
         pump!();
+        if !ordered && std::time::Instant::now() > give_up {
+            let mut o = out!();
+            o.cold(ColdMsg::Log(
+                LogRecord {
+                    severity: crate::journal::Severity::Error,
+                    a: core.in_flight() as i64,
+                    ..LogRecord::default()
+                }
+                .with_text(b"shutdown: trades still in flight after the window + 30 s"),
+            ));
+            break;
+        }
         if sent != core.acked {
             waiter.idle();
             continue;
@@ -537,6 +556,7 @@ pub fn run(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineError> {
             single::run_single(setup, out_dir)
         }
         (crate::config::Mode::Replay, _) => run_replay(setup, out_dir),
+        (crate::config::Mode::Live, _) => run_live(setup, out_dir),
         _ => run_paper(setup, out_dir),
     }
 }
@@ -584,6 +604,7 @@ pub fn run_replay(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineErro
         progress,
         feeds,
         true,
+        Vec::new(),
         |_feeds_done: &dyn Fn() -> bool| {
             let reader_handle = std::thread::Builder::new()
                 .name("arbot-replay".into())
@@ -603,6 +624,23 @@ pub fn run_replay(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineErro
 /// from a cold thread per venue, simulated fills. Runs until every feed has ended (with
 /// `run.stop_when_feeds_end`), `run.max_runtime_ns` has passed, or SIGINT/SIGTERM.
 pub fn run_paper(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineError> {
+    run_live_or_paper(setup, out_dir, None)
+}
+
+/// Live mode (R3.1): live feeds as in paper mode, and real orders on every trading venue
+/// through pre-connected order connections ([`live::prepare`]: credentials from the
+/// environment, clock offset, balances checked against the config, private streams). At the
+/// end, the venues' balances and positions are reconciled with the engine's accounting.
+pub fn run_live(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineError> {
+    let prep = live::prepare(setup)?;
+    run_live_or_paper(setup, out_dir, Some(prep))
+}
+
+fn run_live_or_paper(
+    setup: &Setup,
+    out_dir: &Path,
+    mut live_prep: Option<live::LivePrep>,
+) -> Result<RunResult, EngineError> {
     std::fs::create_dir_all(out_dir)?;
     let t0 = std::time::Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
@@ -718,6 +756,15 @@ pub fn run_paper(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineError
     }
     let max_ns = setup.cfg.run.max_runtime_ns;
     let stop2 = stop.clone();
+    let live_orders: Vec<(VenueId, crate::exec::live::LiveVenue)> = live_prep
+        .as_mut()
+        .map(|p| {
+            p.venues
+                .iter_mut()
+                .filter_map(|v| v.order.take().map(|o| (v.venue, o)))
+                .collect()
+        })
+        .unwrap_or_default();
     let mut res = run_pipeline(
         setup,
         out_dir,
@@ -725,6 +772,7 @@ pub fn run_paper(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineError
         progress,
         feeds,
         false,
+        live_orders,
         |feeds_done: &dyn Fn() -> bool| {
             loop {
                 if feeds_done() {
@@ -756,6 +804,15 @@ pub fn run_paper(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineError
     }
     res.net = out;
     res.stopped_by_signal = signal.load(Ordering::Relaxed);
+    if let Some(mut p) = live_prep {
+        p.stop();
+        res.reconciliation = live::reconcile(
+            setup,
+            &p,
+            &res.det.risk.balances(),
+            &res.det.risk.positions(),
+        );
+    }
     res.wall_ns = t0.elapsed().as_nanos() as u64;
     Ok(res)
 }
@@ -841,6 +898,7 @@ impl Feeds {
 /// Start the cold, execution, detection and feed threads; run `input` on this thread (it
 /// returns when the input has ended; it gets a probe telling whether every feed thread has
 /// finished); then join everything.
+#[allow(clippy::too_many_arguments)]
 fn run_pipeline(
     setup: &Setup,
     out_dir: &Path,
@@ -848,6 +906,7 @@ fn run_pipeline(
     progress: Arc<Progress>,
     feeds: Feeds,
     ordered: bool,
+    live_orders: Vec<(VenueId, crate::exec::live::LiveVenue)>,
     input: impl FnOnce(&dyn Fn() -> bool) -> Result<Vec<FileStats>, EngineError>,
 ) -> Result<RunResult, EngineError> {
     let _ = clock::Clock::get();
@@ -887,7 +946,10 @@ fn run_pipeline(
         .name("arbot-logger".into())
         .spawn(move || crate::logger::run(names, &out_dir_owned, lmax, lkeep, sint, linputs))?;
 
-    let ex = Executor::new(setup);
+    let mut ex = Executor::new(setup);
+    for (v, lv) in live_orders {
+        ex.set_live(v, lv);
+    }
     let exec_core = t.execution_core;
     let exec_waiter = waiter(setup);
     let exec_handle = std::thread::Builder::new()
@@ -962,5 +1024,6 @@ fn run_pipeline(
         pinned,
         net: Vec::new(),
         stopped_by_signal: false,
+        reconciliation: Vec::new(),
     })
 }

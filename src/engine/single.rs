@@ -268,5 +268,6 @@ pub fn run_single(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineErro
         pinned: vec![("single".into(), None, false)],
         net: Vec::new(),
         stopped_by_signal: false,
+        reconciliation: Vec::new(),
     })
 }

@@ -12,18 +12,21 @@
 //! this module can make, so no other code path can produce signed order bytes.
 #![forbid(unsafe_code)]
 
+pub mod live;
 pub mod matching;
 pub mod sim;
 
 use crate::clock;
 use crate::config::{OrderTypeConfig, Setup, UnwindPolicy};
-use crate::journal::{ColdMsg, LegFill, LegStatus, TradeRecord, TradeStatus};
+use crate::journal::{
+    ColdMsg, LegFill, LegStatus, OrderEvent, OrderState, TradeRecord, TradeStatus,
+};
 use crate::ring::{Consumer, Producer};
 use crate::risk::{ApprovedIntent, ApprovedUnwind, UnwindRequest};
 use crate::signal::Opportunity;
 use crate::stats::Latency;
 use crate::types::{Amount, InstrumentId, Side, VenueId};
-use crate::venues::{OrderEncoder, OrderFields, OrderKind};
+use crate::venues::{OrderEntry, OrderFields, OrderKind};
 use crate::wait::Waiter;
 use sim::{SimFill, SimOrder};
 
@@ -54,6 +57,8 @@ pub enum FromExec {
     Unwind(UnwindRequest),
     /// A trade is final (slot, record).
     Done(u8, TradeRecord),
+    /// A live venue answered 418 (banned for too many requests): trade nothing there.
+    VenueDisabled(VenueId),
     /// Messages from detection processed so far.
     Ack(u64),
 }
@@ -95,7 +100,6 @@ struct InstExec {
     qty_dec: u32,
     lot: i64,
     venue: VenueId,
-    encoder: usize,
     spec: crate::instrument::InstrumentSpec,
 }
 
@@ -116,12 +120,33 @@ pub struct ExecStats {
     pub journal_dropped: u64,
     /// Times the ring to detection was full (waited).
     pub ring_full: u64,
+    /// Live legs that could not be sent (venue rate-limited or banned, no connection).
+    pub not_sent: u64,
+}
+
+/// One order the execution step sends.
+#[derive(Clone, Copy, Debug)]
+struct LegOrder {
+    trade_id: u64,
+    slot: u8,
+    leg: u8,
+    inst: InstrumentId,
+    side: Side,
+    market: bool,
+    limit_px: crate::types::Price,
+    qty: crate::types::Qty,
+    /// Data time of the send (replay) / wall time (live), ns.
+    send_ns: u64,
 }
 
 /// The execution thread's state.
 pub struct Executor {
     insts: Vec<InstExec>,
-    encoders: Vec<Box<dyn OrderEncoder>>,
+    /// Order entry per venue (simulation: signed with [`SIM_KEY`]; live: the venue's
+    /// [`live::LiveVenue`] holds the real one).
+    entries: Vec<Option<Box<dyn OrderEntry>>>,
+    /// Live order entry per venue (live mode only).
+    live: Vec<Option<live::LiveVenue>>,
     /// One-way order latency by venue, ns.
     latency: Vec<u64>,
     /// Feed latency by venue, ns.
@@ -136,11 +161,15 @@ pub struct Executor {
     pub stats: ExecStats,
     /// handoff → order bytes ready.
     pub tick_to_order: Latency,
+    /// handoff → the second leg's bytes written to its socket (live).
+    pub tick_to_wire: Latency,
     /// signal created → intent dequeued here.
     pub intent_hop: Latency,
     /// Order encoding + signing.
     pub encode: Latency,
     processed: u64,
+    /// Venues that answered 418 (disabled; reported to detection once).
+    banned: Vec<bool>,
 }
 
 /// Fixed, non-secret key used to sign simulated orders, so replay/paper measure the real
@@ -148,18 +177,18 @@ pub struct Executor {
 pub const SIM_KEY: &[u8] = b"arbot-simulation-key-not-a-secret";
 
 impl Executor {
-    /// From a resolved config.
+    /// From a resolved config (simulated order entry).
     pub fn new(setup: &Setup) -> Executor {
-        let mut encoders = Vec::new();
-        let mut enc_of_venue = vec![usize::MAX; setup.venues.len()];
-        for v in &setup.venues {
-            // venues without order entry cannot be in a trading group (config check), so
-            // nothing is ever encoded for them
-            if let Some(e) = v.adapter.order_encoder("simulated", SIM_KEY) {
-                enc_of_venue[v.id.idx()] = encoders.len();
-                encoders.push(e);
-            }
-        }
+        let entries = setup
+            .venues
+            .iter()
+            .map(|v| {
+                // venues without order entry cannot be in a trading group (config check), so
+                // nothing is ever encoded for them
+                v.adapter
+                    .order_entry(&setup.venue_ctx(v.id), "simulated", SIM_KEY)
+            })
+            .collect();
         let insts = setup
             .instruments
             .iter()
@@ -169,14 +198,14 @@ impl Executor {
                 qty_dec: s.qty_dec,
                 lot: s.lot_size.0,
                 venue: s.venue,
-                encoder: enc_of_venue[s.venue.idx()],
                 spec: s.clone(),
             })
             .collect();
         let e = &setup.cfg.execution;
         Executor {
             insts,
-            encoders,
+            entries,
+            live: (0..setup.venues.len()).map(|_| None).collect(),
             latency: setup
                 .venues
                 .iter()
@@ -190,54 +219,127 @@ impl Executor {
             recv_window_ms: e.recv_window_ms,
             stats: ExecStats::default(),
             tick_to_order: Latency::new(),
+            tick_to_wire: Latency::new(),
             intent_hop: Latency::new(),
             encode: Latency::new(),
             processed: 0,
+            banned: vec![false; setup.venues.len()],
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn encode(
+    /// Live: orders of venue `v` go to `lv` (real order entry) instead of the simulator.
+    pub fn set_live(&mut self, v: VenueId, lv: live::LiveVenue) {
+        self.live[v.idx()] = Some(lv);
+    }
+
+    /// The live venues (live mode), for the report and reconciliation.
+    pub fn live_venues(&self) -> impl Iterator<Item = &live::LiveVenue> {
+        self.live.iter().flatten()
+    }
+
+    /// True when some venue trades live.
+    pub fn is_live(&self) -> bool {
+        self.live.iter().any(|l| l.is_some())
+    }
+
+    /// Orders not yet final on live venues.
+    pub fn live_open_orders(&self) -> usize {
+        self.live.iter().flatten().map(|l| l.open_orders()).sum()
+    }
+
+    /// Encode (and, live, send) one order. Simulation: the signed request is built (its cost
+    /// measured) and the order goes to the simulator; live: it is written to a connection of
+    /// the venue, or, when it cannot be, the leg is final at once as rejected.
+    fn send_leg(
         &mut self,
         token: &SendToken,
-        inst: InstrumentId,
-        side: Side,
-        market: bool,
-        px: i64,
-        qty: i64,
-        id: u64,
-        ts_ms: u64,
+        o: LegOrder,
+        out: &mut impl FnMut(FromExec),
+        cold: &mut impl FnMut(ColdMsg),
     ) {
-        let ie = &self.insts[inst.idx()];
-        // only group members are traded, and config load refuses a group member whose venue
-        // has no order entry
-        debug_assert!(
-            ie.encoder != usize::MAX,
-            "order for a venue without order entry"
-        );
-        if ie.encoder == usize::MAX {
-            return;
-        }
-        let t0 = clock::raw();
-        let _bytes = self.encoders[ie.encoder].encode(&OrderFields {
+        let ie = &self.insts[o.inst.idx()];
+        let v = ie.venue.idx();
+        let client_id = o.trade_id * 4 + o.leg as u64;
+        let fields = OrderFields {
             symbol: &ie.symbol,
-            side,
-            kind: if market {
+            side: o.side,
+            kind: if o.market {
                 OrderKind::Market
             } else {
                 OrderKind::LimitIoc
             },
-            qty,
+            qty: o.qty.0,
             qty_dec: ie.qty_dec,
-            px,
+            px: o.limit_px.0,
             price_dec: ie.price_dec,
-            client_id: id,
-            timestamp_ms: ts_ms,
+            client_id,
+            timestamp_ms: o.send_ns / 1_000_000,
             recv_window_ms: self.recv_window_ms,
             token,
-        });
-        self.encode.record_since(t0);
+        };
         self.stats.orders += 1;
+        if let Some(lv) = self.live[v].as_mut() {
+            let t0 = clock::raw();
+            let mut evs = |e: live::LiveEvent| match e {
+                live::LiveEvent::Transition(ev) => cold(ColdMsg::Order(ev)),
+                // a leg final inside `submit` cannot happen (it returns Err instead)
+                live::LiveEvent::Final { .. } | live::LiveEvent::VenueBanned(_) => {}
+            };
+            let r = lv.submit_fields(
+                &fields,
+                o.slot,
+                o.leg,
+                o.inst,
+                o.limit_px,
+                o.qty,
+                o.send_ns + self.window_ns,
+                o.send_ns,
+                &mut evs,
+            );
+            self.encode.record_since(t0);
+            if let Err(status) = r {
+                self.stats.not_sent += 1;
+                let f = LegFill {
+                    venue: ie.venue,
+                    instrument: o.inst,
+                    side: o.side,
+                    unwind: o.leg == 2,
+                    order_qty: o.qty,
+                    limit_px: o.limit_px,
+                    arrival_ns: o.send_ns,
+                    view_ns: o.send_ns,
+                    known_ns: o.send_ns,
+                    status,
+                    ..LegFill::default()
+                };
+                self.on_leg(o.slot, o.trade_id, o.leg, f, out, cold);
+            }
+            return;
+        }
+        let Some(enc) = self.entries[v].as_mut() else {
+            // only group members are traded, and config load refuses a group member whose
+            // venue has no order entry
+            debug_assert!(false, "order for a venue without order entry");
+            return;
+        };
+        let t0 = clock::raw();
+        let _bytes = enc.place(&fields);
+        self.encode.record_since(t0);
+        let so = self.sim_order(
+            o.trade_id, o.slot, o.leg, o.inst, o.side, o.market, o.limit_px, o.qty, o.send_ns,
+        );
+        cold(ColdMsg::Order(OrderEvent {
+            ts_ns: o.send_ns,
+            venue: ie.venue,
+            instrument: o.inst,
+            client_id,
+            side: o.side,
+            state: OrderState::Sent,
+            qty: o.qty,
+            limit_px: o.limit_px,
+            ..OrderEvent::default()
+        }));
+        out(FromExec::Order(so));
     }
 
     /// Handle one message from detection; outputs go to `out` (to detection) and `cold`.
@@ -248,8 +350,8 @@ impl Executor {
         cold: &mut impl FnMut(ColdMsg),
     ) {
         match msg {
-            ToExec::Intent(it) => self.on_intent(it, out),
-            ToExec::Unwind(u) => self.on_unwind(u, out),
+            ToExec::Intent(it) => self.on_intent(it, out, cold),
+            ToExec::Unwind(u) => self.on_unwind(u, out, cold),
             ToExec::UnwindRefused(slot, trade_id) => {
                 self.on_unwind_refused(slot, trade_id, out, cold)
             }
@@ -258,6 +360,55 @@ impl Executor {
         }
         self.processed += 1;
         out(FromExec::Ack(self.processed));
+    }
+
+    /// Live: read answers and stream messages, run timers; final legs complete their trades.
+    /// Nothing to do in simulation.
+    pub fn poll_live(
+        &mut self,
+        now: u64,
+        out: &mut impl FnMut(FromExec),
+        cold: &mut impl FnMut(ColdMsg),
+    ) {
+        for v in 0..self.live.len() {
+            let Some(mut lv) = self.live[v].take() else {
+                continue;
+            };
+            let mut finals: [(u8, u8, LegFill); 16] = [(0, 0, LegFill::default()); 16];
+            let mut nf = 0usize;
+            let mut banned = false;
+            lv.poll(now, &mut |e| match e {
+                live::LiveEvent::Transition(ev) => cold(ColdMsg::Order(ev)),
+                live::LiveEvent::Final { slot, leg, fill } => {
+                    if nf < finals.len() {
+                        finals[nf] = (slot, leg, fill);
+                        nf += 1;
+                    }
+                }
+                live::LiveEvent::VenueBanned(_) => banned = true,
+            });
+            self.live[v] = Some(lv);
+            if banned && !self.banned[v] {
+                self.banned[v] = true;
+                out(FromExec::VenueDisabled(VenueId(v as u8)));
+            }
+            for &(slot, leg, fill) in &finals[..nf] {
+                let trade_id = self.slots.get(slot as usize).map(|s| s.opp.id).unwrap_or(0);
+                self.on_leg(slot, trade_id, leg, fill, out, cold);
+            }
+        }
+    }
+
+    /// Cancel every live order that is not final (kill switch, shutdown); their final states
+    /// arrive through [`Executor::poll_live`].
+    pub fn cancel_all(&mut self, now: u64, cold: &mut impl FnMut(ColdMsg)) {
+        for lv in self.live.iter_mut().flatten() {
+            lv.cancel_all(now, &mut |e| {
+                if let live::LiveEvent::Transition(ev) = e {
+                    cold(ColdMsg::Order(ev))
+                }
+            });
+        }
     }
 
     /// An order for the simulated venue sent at data time `send`: it reaches the venue one
@@ -295,51 +446,57 @@ impl Executor {
         }
     }
 
-    fn on_intent(&mut self, it: ApprovedIntent, out: &mut impl FnMut(FromExec)) {
+    fn on_intent(
+        &mut self,
+        it: ApprovedIntent,
+        out: &mut impl FnMut(FromExec),
+        cold: &mut impl FnMut(ColdMsg),
+    ) {
         let now = clock::raw();
         // the approval is consumed here: its token signs these two legs and nothing else
         let (o, slot) = it.into_parts();
         let token = SendToken::new();
         self.stats.intents += 1;
         self.intent_hop.record_between(o.signal_tsc, now);
-        let ts_ms = o.detected_ns / 1_000_000;
-        let mut sent = 0u8;
-        for (k, leg) in [o.buy, o.sell].iter().enumerate() {
-            self.encode(
-                &token,
-                leg.instrument,
-                leg.side,
-                self.market_orders,
-                leg.limit_px.0,
-                leg.qty.0,
-                o.id * 4 + k as u64,
-                ts_ms,
-            );
-            out(FromExec::Order(self.sim_order(
-                o.id,
-                slot,
-                k as u8,
-                leg.instrument,
-                leg.side,
-                self.market_orders,
-                leg.limit_px,
-                leg.qty,
-                o.detected_ns,
-            )));
-            sent += 1;
-        }
-        // both legs are out: tick-to-order is when the second leg's bytes are ready
-        self.tick_to_order
-            .record_between(o.handoff_tsc, clock::raw());
-        let s = &mut self.slots[slot as usize];
-        *s = TradeSlot {
+        let live = self.is_live();
+        self.slots[slot as usize] = TradeSlot {
             busy: true,
             opp: o,
             legs: [LegFill::default(); 3],
             n_legs: 2,
-            outstanding: sent,
+            outstanding: 2,
             unwinding: false,
         };
+        let send_ns = if live {
+            clock::Clock::get().now_ns()
+        } else {
+            o.detected_ns
+        };
+        for (k, leg) in [o.buy, o.sell].iter().enumerate() {
+            self.send_leg(
+                &token,
+                LegOrder {
+                    trade_id: o.id,
+                    slot,
+                    leg: k as u8,
+                    inst: leg.instrument,
+                    side: leg.side,
+                    market: self.market_orders,
+                    limit_px: leg.limit_px,
+                    qty: leg.qty,
+                    send_ns,
+                },
+                out,
+                cold,
+            );
+        }
+        // both legs are out: tick-to-order is when the second leg's bytes are ready (live:
+        // written to the socket)
+        let t = clock::raw();
+        self.tick_to_order.record_between(o.handoff_tsc, t);
+        if live {
+            self.tick_to_wire.record_between(o.handoff_tsc, t);
+        }
     }
 
     fn on_fill(
@@ -348,14 +505,47 @@ impl Executor {
         out: &mut impl FnMut(FromExec),
         cold: &mut impl FnMut(ColdMsg),
     ) {
-        let Some(s) = self.slots.get_mut(f.slot as usize) else {
+        let st = match f.fill.status {
+            LegStatus::Filled => OrderState::Filled,
+            LegStatus::Partial => OrderState::Expired,
+            LegStatus::Cancelled => OrderState::Cancelled,
+            LegStatus::Rejected | LegStatus::NoBook | LegStatus::DataEnded => OrderState::Rejected,
+            _ => OrderState::Expired,
+        };
+        cold(ColdMsg::Order(OrderEvent {
+            ts_ns: f.fill.known_ns,
+            venue: f.fill.venue,
+            instrument: f.fill.instrument,
+            client_id: f.trade_id * 4 + f.leg as u64,
+            side: f.fill.side,
+            state: st,
+            qty: f.fill.order_qty,
+            filled_qty: f.fill.filled_qty,
+            cum_quote: f.fill.quote,
+            limit_px: f.fill.limit_px,
+            ..OrderEvent::default()
+        }));
+        self.on_leg(f.slot, f.trade_id, f.leg, f.fill, out, cold);
+    }
+
+    /// A leg is final (simulated or live): complete the trade, or ask for its unwind.
+    fn on_leg(
+        &mut self,
+        slot: u8,
+        trade_id: u64,
+        leg: u8,
+        fill: LegFill,
+        out: &mut impl FnMut(FromExec),
+        cold: &mut impl FnMut(ColdMsg),
+    ) {
+        let Some(s) = self.slots.get_mut(slot as usize) else {
             return;
         };
-        if !s.busy || s.opp.id != f.trade_id {
+        if !s.busy || s.opp.id != trade_id {
             return;
         }
         let opp = s.opp;
-        s.legs[f.leg as usize] = f.fill;
+        s.legs[leg as usize] = fill;
         s.outstanding = s.outstanding.saturating_sub(1);
         if s.outstanding > 0 {
             return;
@@ -383,12 +573,12 @@ impl Executor {
                 let q = ie.spec.qty_for_base_floor(Amount(diff.abs()), px);
                 if q.0 >= ie.lot && q.0 > 0 {
                     // ask the gate: the unwind is an order too
-                    let s = &mut self.slots[f.slot as usize];
+                    let s = &mut self.slots[slot as usize];
                     s.unwinding = true;
                     s.outstanding = 1;
                     out(FromExec::Unwind(UnwindRequest {
                         trade_id: opp.id,
-                        slot: f.slot,
+                        slot,
                         instrument: leg.instrument,
                         side,
                         qty: q,
@@ -399,11 +589,16 @@ impl Executor {
                 }
             }
         }
-        self.complete(f.slot, out, cold);
+        self.complete(slot, out, cold);
     }
 
     /// The gate approved an unwind: send it (consuming the approval).
-    fn on_unwind(&mut self, u: ApprovedUnwind, out: &mut impl FnMut(FromExec)) {
+    fn on_unwind(
+        &mut self,
+        u: ApprovedUnwind,
+        out: &mut impl FnMut(FromExec),
+        cold: &mut impl FnMut(ColdMsg),
+    ) {
         let r = u.into_request();
         let token = SendToken::new();
         let Some(s) = self.slots.get(r.slot as usize) else {
@@ -412,30 +607,30 @@ impl Executor {
         if !s.busy || s.opp.id != r.trade_id {
             return;
         }
-        self.encode(
-            &token,
-            r.instrument,
-            r.side,
-            true,
-            0,
-            r.qty.0,
-            r.trade_id * 4 + 2,
-            r.send_ns / 1_000_000,
-        );
         self.stats.unwinds += 1;
         self.slots[r.slot as usize].n_legs = 3;
+        let send_ns = if self.is_live() {
+            clock::Clock::get().now_ns()
+        } else {
+            r.send_ns
+        };
         // the unwind gets its own execution window from its send
-        out(FromExec::Order(self.sim_order(
-            r.trade_id,
-            r.slot,
-            2,
-            r.instrument,
-            r.side,
-            true,
-            crate::types::Price(0),
-            r.qty,
-            r.send_ns,
-        )));
+        self.send_leg(
+            &token,
+            LegOrder {
+                trade_id: r.trade_id,
+                slot: r.slot,
+                leg: 2,
+                inst: r.instrument,
+                side: r.side,
+                market: true,
+                limit_px: crate::types::Price(0),
+                qty: r.qty,
+                send_ns,
+            },
+            out,
+            cold,
+        );
     }
 
     /// The gate refused an unwind: the trade ends with its exposure held (and recorded).
@@ -522,7 +717,30 @@ pub fn finish(o: &Opportunity, legs: &[LegFill]) -> TradeRecord {
     rec
 }
 
-/// Run the execution thread until `Shutdown`.
+/// Push to detection, waiting while the ring is full (counted).
+fn push_blocking(
+    tx: &mut Producer<FromExec>,
+    m: FromExec,
+    ring_full: &mut u64,
+    waiter: &mut Waiter,
+) {
+    let mut m = m;
+    loop {
+        match tx.push(m) {
+            Ok(()) => return,
+            Err(back) => {
+                m = back;
+                *ring_full += 1;
+                if tx.is_abandoned() {
+                    return;
+                }
+                waiter.idle();
+            }
+        }
+    }
+}
+
+/// Run the execution thread until `Shutdown` (live: also polling the venues' connections).
 pub fn run(
     mut ex: Executor,
     mut rx: Consumer<ToExec>,
@@ -532,12 +750,32 @@ pub fn run(
 ) -> Executor {
     crate::alloc_probe::enter_hot();
     let mut push_waiter = waiter.clone();
+    let live = ex.is_live();
+    let clock = clock::Clock::get();
     loop {
+        if live {
+            let (mut ring_full, mut dropped) = (0u64, 0u64);
+            ex.poll_live(
+                clock.now_ns(),
+                &mut |m| push_blocking(&mut tx, m, &mut ring_full, &mut push_waiter),
+                &mut |c| {
+                    if cold.push(c).is_err() {
+                        dropped += 1;
+                    }
+                },
+            );
+            ex.stats.ring_full += ring_full;
+            ex.stats.journal_dropped += dropped;
+        }
         let Some(msg) = rx.pop() else {
             if rx.is_abandoned() && rx.is_empty() {
                 break;
             }
-            waiter.idle();
+            if !live {
+                waiter.idle();
+            } else {
+                std::hint::spin_loop();
+            }
             continue;
         };
         waiter.reset();
@@ -546,22 +784,7 @@ pub fn run(
         let mut dropped = 0u64;
         ex.handle(
             msg,
-            &mut |m| {
-                let mut m = m;
-                loop {
-                    match tx.push(m) {
-                        Ok(()) => break,
-                        Err(back) => {
-                            m = back;
-                            ring_full += 1;
-                            if tx.is_abandoned() {
-                                break;
-                            }
-                            push_waiter.idle();
-                        }
-                    }
-                }
-            },
+            &mut |m| push_blocking(&mut tx, m, &mut ring_full, &mut push_waiter),
             &mut |c| {
                 if cold.push(c).is_err() {
                     dropped += 1;
@@ -575,6 +798,27 @@ pub fn run(
         }
     }
     crate::alloc_probe::leave_hot();
+    if live {
+        // nothing must be left open on a venue: cancel, and wait (bounded) for the answers
+        let (mut ring_full, mut dropped) = (0u64, 0u64);
+        let mut cold_push = |c: ColdMsg| {
+            if cold.push(c).is_err() {
+                dropped += 1;
+            }
+        };
+        ex.cancel_all(clock.now_ns(), &mut cold_push);
+        let t0 = std::time::Instant::now();
+        while ex.live_open_orders() > 0 && t0.elapsed() < std::time::Duration::from_secs(10) {
+            ex.poll_live(
+                clock.now_ns(),
+                &mut |m| push_blocking(&mut tx, m, &mut ring_full, &mut push_waiter),
+                &mut cold_push,
+            );
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+        ex.stats.ring_full += ring_full;
+        ex.stats.journal_dropped += dropped;
+    }
     ex
 }
 

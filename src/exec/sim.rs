@@ -221,6 +221,8 @@ impl FillSim {
         f.quote = r.quote;
         f.base = r.base;
         f.fee = apply_bps(f.quote, self.fee[o.instrument.idx()]);
+        // the simulated venue charges the fee in the quote asset
+        f.fee_native = f.fee;
         f.status = if r.filled == o.qty {
             LegStatus::Filled
         } else if f.filled_qty.0 > 0 {

@@ -163,23 +163,7 @@ impl Down {
     }
 }
 
-/// Switches the allocation probe off for a cold section (connection set-up/teardown) and
-/// restores it afterwards.
-struct Cold(bool);
-impl Cold {
-    fn new() -> Cold {
-        let h = crate::alloc_probe::is_hot();
-        crate::alloc_probe::leave_hot();
-        Cold(h)
-    }
-}
-impl Drop for Cold {
-    fn drop(&mut self) {
-        if self.0 {
-            crate::alloc_probe::enter_hot();
-        }
-    }
-}
+use crate::alloc_probe::Cold;
 
 /// The live source of one venue.
 pub struct WsSource {
@@ -302,7 +286,7 @@ impl WsSource {
 
     /// Drop connection `i` for `why`; schedule the reconnect.
     fn down(&mut self, i: usize, why: Down, detail: &str, now: u64) {
-        let _cold = Cold::new();
+        let _cold = Cold::enter();
         let s = &mut self.slots[i];
         if let Some(mut c) = s.conn.take() {
             if matches!(why, Down::Rotation | Down::Silence) && c.phase() == Phase::Open {
@@ -362,7 +346,7 @@ impl WsSource {
     }
 
     fn open(&mut self, i: usize, now: u64) {
-        let _cold = Cold::new();
+        let _cold = Cold::enter();
         let s = &mut self.slots[i];
         let addr = s.addrs[s.addr_i % s.addrs.len()];
         match WsConn::connect(&s.url, addr, self.cfg.tls.as_ref(), self.cfg.params) {
@@ -375,7 +359,7 @@ impl WsSource {
     }
 
     fn opened(&mut self, i: usize, now: u64) {
-        let _cold = Cold::new();
+        let _cold = Cold::enter();
         let subs = self.cfg.subscribe.get(i).cloned().unwrap_or_default();
         let s = &mut self.slots[i];
         let mut err = None;
@@ -443,7 +427,7 @@ impl FeedSource for WsSource {
                     }
                 }
                 SlotState::Opening { since_ns } => {
-                    let _cold = Cold::new(); // connection set-up allocates (buffers, TLS)
+                    let _cold = Cold::enter(); // connection set-up allocates (buffers, TLS)
                     let step = match self.slots[i].conn.as_mut() {
                         Some(c) => c.drive(),
                         None => Step::Failed("no connection".into()),
@@ -466,7 +450,7 @@ impl FeedSource for WsSource {
                         let Some(c) = s.conn.as_mut() else {
                             continue;
                         };
-                        let cold = if s.warm { None } else { Some(Cold::new()) };
+                        let cold = if s.warm { None } else { Some(Cold::enter()) };
                         for _ in 0..BUDGET {
                             match c.read() {
                                 Ok(Some(Message::Text(t))) => {

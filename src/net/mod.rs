@@ -7,6 +7,7 @@
 //! when a connection opens.
 #![forbid(unsafe_code)]
 
+pub mod http;
 pub mod snapshot;
 pub mod tls;
 pub mod ws;

@@ -67,7 +67,9 @@ pub struct Fetcher {
     pub log: Producer<LogRecord>,
 }
 
-fn agent(ca: Option<&std::path::Path>, timeout: Duration) -> Result<ureq::Agent, String> {
+/// A blocking HTTP agent (cold paths only): `ca` trusted instead of the web roots when given,
+/// status codes returned as responses (not errors).
+pub fn agent(ca: Option<&std::path::Path>, timeout: Duration) -> Result<ureq::Agent, String> {
     let mut b = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .http_status_as_error(false)

@@ -53,6 +53,53 @@ pub struct NetStream {
 }
 
 impl NetStream {
+    /// Start a non-blocking TCP connect to `addr` (with `TCP_NODELAY`) for `url`, with a client
+    /// TLS session when the URL is secure (`tls` is then required).
+    pub fn open(
+        url: &Url,
+        addr: SocketAddr,
+        tls: Option<&Arc<rustls::ClientConfig>>,
+    ) -> Result<NetStream, String> {
+        let sock =
+            mio::net::TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+        sock.set_nodelay(true)
+            .map_err(|e| format!("TCP_NODELAY: {e}"))?;
+        let tls = if url.secure {
+            let cfg = tls.ok_or("a secure URL needs a TLS configuration")?;
+            let name = pki_types::ServerName::try_from(url.host.clone())
+                .map_err(|e| format!("TLS server name {:?}: {e}", url.host))?;
+            Some(Box::new(
+                rustls::ClientConnection::new(cfg.clone(), name)
+                    .map_err(|e| format!("TLS: {e}"))?,
+            ))
+        } else {
+            None
+        };
+        Ok(NetStream {
+            sock,
+            tls,
+            last_read_tsc: 0,
+            bytes_in: 0,
+        })
+    }
+
+    /// `Ok(true)` once the TCP connect completed, `Ok(false)` while it is in progress.
+    pub fn tcp_connected(&self) -> Result<bool, String> {
+        if let Ok(Some(e)) | Err(e) = self.sock.take_error() {
+            return Err(format!("connect: {e}"));
+        }
+        match self.sock.peer_addr() {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.kind() == io::ErrorKind::NotConnected
+                    || e.raw_os_error() == Some(libc::EINPROGRESS) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(format!("connect: {e}")),
+        }
+    }
+
     /// Push buffered TLS records to the socket; `WouldBlock` means some are still pending.
     pub fn flush_tls(&mut self) -> io::Result<()> {
         if let Some(tls) = &mut self.tls {
@@ -187,21 +234,7 @@ impl WsConn {
         tls: Option<&Arc<rustls::ClientConfig>>,
         params: WsParams,
     ) -> Result<WsConn, String> {
-        let sock =
-            mio::net::TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
-        sock.set_nodelay(true)
-            .map_err(|e| format!("TCP_NODELAY: {e}"))?;
-        let tls = if url.secure {
-            let cfg = tls.ok_or("wss needs a TLS configuration")?;
-            let name = pki_types::ServerName::try_from(url.host.clone())
-                .map_err(|e| format!("TLS server name {:?}: {e}", url.host))?;
-            Some(Box::new(
-                rustls::ClientConnection::new(cfg.clone(), name)
-                    .map_err(|e| format!("TLS: {e}"))?,
-            ))
-        } else {
-            None
-        };
+        let stream = NetStream::open(url, addr, tls)?;
         let key = tungstenite::handshake::client::generate_key();
         let req = format!(
             "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nUser-Agent: arbot/{}\r\n\r\n",
@@ -212,12 +245,7 @@ impl WsConn {
         .into_bytes();
         Ok(WsConn {
             phase: Phase::Tcp,
-            stream: Some(NetStream {
-                sock,
-                tls,
-                last_read_tsc: 0,
-                bytes_in: 0,
-            }),
+            stream: Some(stream),
             ws: None,
             req,
             sent: 0,
@@ -257,19 +285,10 @@ impl WsConn {
         }
         let s = self.stream.as_mut().ok_or("no stream")?;
         if self.phase == Phase::Tcp {
-            if let Ok(Some(e)) | Err(e) = s.sock.take_error() {
-                return Err(format!("connect: {e}"));
+            if !s.tcp_connected()? {
+                return Ok(false);
             }
-            match s.sock.peer_addr() {
-                Ok(_) => self.phase = Phase::Upgrade,
-                Err(e)
-                    if e.kind() == io::ErrorKind::NotConnected
-                        || e.raw_os_error() == Some(libc::EINPROGRESS) =>
-                {
-                    return Ok(false)
-                }
-                Err(e) => return Err(format!("connect: {e}")),
-            }
+            self.phase = Phase::Upgrade;
         }
         // upgrade request (through TLS if any; rustls runs its handshake underneath)
         while self.sent < self.req.len() {

@@ -38,6 +38,7 @@ pub mod gateio;
 pub mod kraken;
 pub mod kucoin;
 pub mod okx;
+pub mod order_entry;
 pub mod raw_json;
 pub mod seq_book;
 pub mod symbols;
@@ -49,6 +50,7 @@ use crate::feed::protocol::VenueProtocol;
 use crate::feed::{VenueCounters, VenueHandler};
 use crate::instrument::{InstrumentDef, InstrumentSpec};
 use crate::types::{InstrumentId, VenueId};
+pub use order_entry::{AccountApi, OrderEntry};
 use std::sync::Arc;
 
 macro_rules! registry {
@@ -264,6 +266,77 @@ pub struct OrderFields<'a> {
     pub token: &'a crate::exec::SendToken,
 }
 
+/// API credentials of one venue, from the environment only (`ARBOT_<EXCHANGE>_API_KEY`,
+/// `_API_SECRET`, `_API_PASSPHRASE`). `Debug` never prints them.
+#[derive(Clone, Default)]
+pub struct Credentials {
+    /// API key (sent in a header).
+    pub api_key: String,
+    /// Secret (signs; never sent, never printed).
+    pub secret: Vec<u8>,
+    /// Passphrase where the venue has one.
+    pub passphrase: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credentials(..)")
+    }
+}
+
+impl Credentials {
+    /// The environment variable names for `ex`: `ARBOT_<EXCHANGE>_API_KEY`, `_API_SECRET`,
+    /// `_API_PASSPHRASE`.
+    pub fn env_names(ex: Exchange) -> [String; 3] {
+        let up = ex.name().to_ascii_uppercase();
+        [
+            format!("ARBOT_{up}_API_KEY"),
+            format!("ARBOT_{up}_API_SECRET"),
+            format!("ARBOT_{up}_API_PASSPHRASE"),
+        ]
+    }
+
+    /// Read them from the environment; `Err` names the missing variable (never its value).
+    pub fn from_env(ex: Exchange, need_passphrase: bool) -> Result<Credentials, String> {
+        let [k, s, p] = Credentials::env_names(ex);
+        let get = |n: &str| -> Result<String, String> {
+            match std::env::var(n) {
+                Ok(v) if !v.is_empty() => Ok(v),
+                _ => Err(format!("{n} is not set (live trading on {ex} needs it)")),
+            }
+        };
+        Ok(Credentials {
+            api_key: get(&k)?,
+            secret: get(&s)?.into_bytes(),
+            passphrase: if need_passphrase {
+                Some(get(&p)?)
+            } else {
+                std::env::var(&p).ok().filter(|v| !v.is_empty())
+            },
+        })
+    }
+}
+
+/// A request for `arbot sign`: what to sign, with a fixed time (and nonce where the venue
+/// uses one) so the output can be compared with another implementation's.
+#[derive(Clone, Debug, Default)]
+pub struct SignRequest {
+    /// HTTP method (`GET`, `POST`, `DELETE`, `PUT`).
+    pub method: String,
+    /// Path (`/api/v3/order`).
+    pub path: String,
+    /// Query string without `?` (may be empty).
+    pub query: String,
+    /// Body (may be empty).
+    pub body: String,
+    /// Request time, ms since the epoch.
+    pub timestamp_ms: u64,
+    /// Nonce, where the venue signs one.
+    pub nonce: Option<String>,
+    /// `Host` header (default: the venue's public REST host).
+    pub host: Option<String>,
+}
+
 /// Order type and time in force.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrderKind {
@@ -271,12 +344,6 @@ pub enum OrderKind {
     LimitIoc,
     /// Market (no price).
     Market,
-}
-
-/// Encodes and signs order requests into a buffer it reuses (no allocation per order).
-pub trait OrderEncoder: Send {
-    /// The complete request bytes for `o` (valid until the next call).
-    fn encode(&mut self, o: &OrderFields<'_>) -> &[u8];
 }
 
 /// A configured venue: the typed parameters of one `[venues.<name>]` section of one exchange,
@@ -307,9 +374,33 @@ pub trait Venue: Send + Sync + std::fmt::Debug {
         false
     }
 
-    /// An order encoder signing with `api_key`/`secret`, or `None` where order entry is not
-    /// built for this venue yet (such a venue can feed market data, not trade).
-    fn order_encoder(&self, _api_key: &str, _secret: &[u8]) -> Option<Box<dyn OrderEncoder>> {
+    /// Order entry signing with `api_key`/`secret` for the venue's instruments, or `None` where
+    /// order entry is not built for this venue yet (such a venue can feed market data, not
+    /// trade).
+    fn order_entry(
+        &self,
+        _ctx: &VenueCtx<'_>,
+        _api_key: &str,
+        _secret: &[u8],
+    ) -> Option<Box<dyn OrderEntry>> {
+        None
+    }
+
+    /// The exact signed HTTP request (request line, headers, blank line, body) for `r` with
+    /// `creds`, as order entry would send it: `arbot sign`, the tool for "invalid signature".
+    fn sign_request(&self, _creds: &Credentials, _r: &SignRequest) -> Result<Vec<u8>, String> {
+        Err(format!("signing is not built for {} yet", self.exchange()))
+    }
+
+    /// The venue's account calls (cold side) with these credentials, or `None` where order
+    /// entry is not built. `Err` when the client cannot be made (a bad CA file, a bad URL).
+    fn account_api(
+        &self,
+        _ctx: &VenueCtx<'_>,
+        _creds: &Credentials,
+        _recv_window_ms: u32,
+        _ca_file: Option<&std::path::Path>,
+    ) -> Option<Result<Box<dyn AccountApi>, String>> {
         None
     }
 }

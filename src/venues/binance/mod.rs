@@ -24,7 +24,7 @@ use crate::instrument::InstrumentDef;
 use crate::ring::RawMeta;
 use crate::types::{InstrumentId, Side, VenueId};
 use crate::venues::wire_util::Scale;
-use crate::venues::{Exchange, KeyError, OrderEncoder, Venue, VenueCtx, VenueOptions};
+use crate::venues::{Exchange, KeyError, OrderEntry, Venue, VenueCtx, VenueOptions};
 use book::{DepthSync, DiffIds, SyncRule};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -57,6 +57,21 @@ pub fn market_of(o: &VenueOptions) -> Result<Market, KeyError> {
             "required for binance: spot, usdm or coinm",
         )),
     }
+}
+
+/// The venue's instruments as the order encoder sees them.
+fn order_symbols(ctx: &VenueCtx<'_>) -> Vec<orders::OrderSymbol> {
+    ctx.instruments()
+        .map(|i| orders::OrderSymbol {
+            symbol: i.symbol.clone(),
+            scale: Scale {
+                price_dec: i.price_dec,
+                qty_dec: i.qty_dec,
+            },
+            base: i.base.clone(),
+            quote: i.quote.clone(),
+        })
+        .collect()
 }
 
 /// A configured Binance venue: one market.
@@ -131,12 +146,68 @@ impl Venue for BinanceVenue {
         true
     }
 
-    fn order_encoder(&self, api_key: &str, secret: &[u8]) -> Option<Box<dyn OrderEncoder>> {
-        Some(Box::new(orders::OrderEncoder::new(
+    fn order_entry(
+        &self,
+        ctx: &VenueCtx<'_>,
+        api_key: &str,
+        secret: &[u8],
+    ) -> Option<Box<dyn OrderEntry>> {
+        let base = self
+            .options
+            .rest_url
+            .as_deref()
+            .unwrap_or(self.market.rest_base());
+        // a bad `rest_url` was refused at config load; fall back to the public base otherwise
+        let base = orders::RestBase::parse(base)
+            .or_else(|_| orders::RestBase::parse(self.market.rest_base()))
+            .ok()?;
+        Some(Box::new(orders::BinanceOrders::new(
             self.market,
+            base,
+            order_symbols(ctx),
             api_key,
             secret,
         )))
+    }
+
+    fn sign_request(
+        &self,
+        creds: &crate::venues::Credentials,
+        r: &crate::venues::SignRequest,
+    ) -> Result<Vec<u8>, String> {
+        orders::sign_request(self.market, creds, r)
+    }
+
+    fn account_api(
+        &self,
+        ctx: &VenueCtx<'_>,
+        creds: &crate::venues::Credentials,
+        recv_window_ms: u32,
+        ca_file: Option<&std::path::Path>,
+    ) -> Option<Result<Box<dyn crate::venues::AccountApi>, String>> {
+        let rest = self
+            .options
+            .rest_url
+            .as_deref()
+            .unwrap_or(self.market.rest_base());
+        let ws = self
+            .options
+            .ws_url
+            .as_deref()
+            .unwrap_or(self.market.ws_base());
+        Some(
+            orders::BinanceAccount::new(
+                self.market,
+                rest,
+                ws,
+                &creds.api_key,
+                &creds.secret,
+                order_symbols(ctx),
+                recv_window_ms,
+                ca_file,
+            )
+            .map(|a| Box::new(a) as Box<dyn crate::venues::AccountApi>),
+        )
     }
 }
 
