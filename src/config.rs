@@ -152,12 +152,15 @@ pub struct ReplayFileConfig {
     pub format: crate::replay::ReplayFormat,
 }
 
-/// How a replay is driven.
+/// How a run is driven.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum ThreadMode {
-    /// Feed threads → rings → detection thread → execution thread (the live shape).
+    /// `single` for a replay, `threaded` for paper and live (the default).
     #[default]
+    Auto,
+    /// Feed threads → rings → detection thread → execution thread (the live shape; a replay
+    /// in this shape measures the hand-offs, as the benchmark harness does).
     Threaded,
     /// One thread runs the venue handlers, the detection core and the execution step in
     /// order, with no rings (replay only): same journals and report, no hand-offs.
@@ -168,7 +171,8 @@ pub enum ThreadMode {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ThreadsConfig {
-    /// `threaded` (default) or `single` (replay only: one thread, no rings).
+    /// `auto` (default: `single` for a replay, `threaded` otherwise), `threaded`, or `single`
+    /// (replay only: one thread, no rings, the same journals and report).
     pub mode: ThreadMode,
     /// Wait strategy of hot threads: `spin`, `spin-yield`, `park`.
     pub wait: WaitKind,
@@ -191,7 +195,7 @@ pub struct ThreadsConfig {
 impl Default for ThreadsConfig {
     fn default() -> ThreadsConfig {
         ThreadsConfig {
-            mode: ThreadMode::Threaded,
+            mode: ThreadMode::Auto,
             wait: WaitKind::Park,
             spins_before_yield: 200,
             park_ns: 20_000,

@@ -17,7 +17,8 @@ fn comparable(r: &Value) -> Value {
 }
 
 fn same_as_threaded(cfg: &str, tag: &str, expect_trades: bool) {
-    let threaded = common::setup(cfg);
+    let mut threaded = common::setup(cfg);
+    threaded.cfg.threads.mode = ThreadMode::Threaded;
     let mut single = threaded.clone();
     single.cfg.threads.mode = ThreadMode::Single;
     let (dt, ds) = (

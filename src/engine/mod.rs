@@ -548,15 +548,14 @@ fn waiter(setup: &Setup) -> Waiter {
     Waiter::new(t.wait, t.spins_before_yield, t.park_ns)
 }
 
-/// Run `setup` by its mode: a replay on the threaded or the single-thread path
-/// (`threads.mode`), paper on the threaded path.
+/// Run `setup` by its mode: a replay on the single-thread path (default) or the threaded one
+/// (`threads.mode = "threaded"`), paper and live on the threaded path.
 pub fn run(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineError> {
+    use crate::config::{Mode, ThreadMode};
     match (setup.cfg.mode, setup.cfg.threads.mode) {
-        (crate::config::Mode::Replay, crate::config::ThreadMode::Single) => {
-            single::run_single(setup, out_dir)
-        }
-        (crate::config::Mode::Replay, _) => run_replay(setup, out_dir),
-        (crate::config::Mode::Live, _) => run_live(setup, out_dir),
+        (Mode::Replay, ThreadMode::Single | ThreadMode::Auto) => single::run_single(setup, out_dir),
+        (Mode::Replay, ThreadMode::Threaded) => run_replay(setup, out_dir),
+        (Mode::Live, _) => run_live(setup, out_dir),
         _ => run_paper(setup, out_dir),
     }
 }
