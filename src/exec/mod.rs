@@ -7,14 +7,17 @@
 //! which runs where the books are (detection thread), instead of the network.
 #![forbid(unsafe_code)]
 
+mod cycle;
 pub mod matching;
+mod pair;
 pub mod sim;
 
 use crate::clock;
 use crate::config::{OrderTypeConfig, Setup, UnwindPolicy};
-use crate::journal::{ColdMsg, LegFill, LegStatus, TradeRecord, TradeStatus};
+use crate::journal::{ColdMsg, LegFill, LegStatus, TradeRecord, TradeStatus, MAX_TRADE_LEGS};
 use crate::ring::{Consumer, Producer};
 use crate::risk::ApprovedIntent;
+use crate::signal::Strategy;
 use crate::stats::Latency;
 use crate::types::{Amount, InstrumentId, Side, VenueId};
 use crate::venues::{OrderEncoder, OrderFields, OrderKind};
@@ -49,10 +52,12 @@ pub enum FromExec {
 struct TradeSlot {
     busy: bool,
     intent: Option<ApprovedIntent>,
-    legs: [LegFill; 3],
+    legs: [LegFill; MAX_TRADE_LEGS],
     n_legs: u8,
     outstanding: u8,
     unwinding: bool,
+    /// Triangles sent in sequence: the next cycle leg to send.
+    next_leg: u8,
 }
 
 /// Static per-instrument data the execution thread needs.
@@ -94,6 +99,8 @@ pub struct Executor {
     feed_latency: Vec<u64>,
     /// Execution window per trade, ns.
     window_ns: u64,
+    /// Taker fee by instrument (sizes a triangle's next leg from what the previous gave).
+    fee: Vec<crate::types::Bps>,
     slots: Vec<TradeSlot>,
     market_orders: bool,
     one_leg: UnwindPolicy,
@@ -150,6 +157,7 @@ impl Executor {
                 .collect(),
             feed_latency: setup.venues.iter().map(|v| v.cfg.feed_latency_ns).collect(),
             window_ns: e.window_ns,
+            fee: setup.taker_fees_by_instrument(),
             slots: vec![TradeSlot::default(); setup.cfg.risk.max_in_flight as usize],
             market_orders: e.order_type == OrderTypeConfig::Market,
             one_leg: e.one_leg,
@@ -242,6 +250,7 @@ impl Executor {
             trade_id,
             slot,
             leg,
+            unwind: leg == 2,
             venue: self.insts[inst.idx()].venue,
             instrument: inst,
             side,
@@ -256,6 +265,9 @@ impl Executor {
     }
 
     fn on_intent(&mut self, it: ApprovedIntent, out: &mut impl FnMut(FromExec)) {
+        if let Strategy::Triangle(c) = it.opp().strategy {
+            return self.on_cycle_intent(it, c, out);
+        }
         let now = clock::raw();
         let o = *it.opp();
         self.stats.intents += 1;
@@ -269,7 +281,7 @@ impl Executor {
                 self.market_orders,
                 leg.limit_px.0,
                 leg.qty.0,
-                o.id * 4 + k as u64,
+                o.id * 8 + k as u64,
                 ts_ms,
             );
             out(FromExec::Order(self.sim_order(
@@ -292,10 +304,11 @@ impl Executor {
         *s = TradeSlot {
             busy: true,
             intent: Some(it),
-            legs: [LegFill::default(); 3],
+            legs: [LegFill::default(); MAX_TRADE_LEGS],
             n_legs: 2,
             outstanding: sent,
             unwinding: false,
+            next_leg: 2,
         };
     }
 
@@ -312,6 +325,9 @@ impl Executor {
         if !s.busy || it.opp().id != f.trade_id {
             return;
         }
+        if let Strategy::Triangle(c) = it.opp().strategy {
+            return self.on_cycle_fill(f, it, c, out, cold);
+        }
         s.legs[f.leg as usize] = f.fill;
         s.outstanding = s.outstanding.saturating_sub(1);
         if s.outstanding > 0 {
@@ -319,7 +335,15 @@ impl Executor {
         }
         if !s.unwinding {
             let (b, sl) = (s.legs[0], s.legs[1]);
-            let diff = b.base.0 - sl.base.0;
+            // the excess of the leg that filled more, in its own base: a pair trade's legs
+            // are matched at the planned hedge ratio, a spatial pair's one for one
+            let (diff, excess) = match it.opp().strategy {
+                Strategy::Pair(_) => pair::excess(it.opp(), &b, &sl),
+                _ => {
+                    let d = b.base.0 - sl.base.0;
+                    (d, d.abs())
+                }
+            };
             let both_full = b.status == LegStatus::Filled && sl.status == LegStatus::Filled;
             if !both_full && self.one_leg == UnwindPolicy::Unwind {
                 // long `diff` on the buy venue → sell it there; short → buy back on the sell venue
@@ -337,10 +361,10 @@ impl Executor {
                 } else {
                     leg.limit_px
                 };
-                let q = ie.spec.qty_for_base_floor(Amount(diff.abs()), px);
+                let q = ie.spec.qty_for_base_floor(Amount(excess), px);
                 if q.0 >= ie.lot && q.0 > 0 {
                     let send = b.known_ns.max(sl.known_ns);
-                    let id = it.opp().id * 4 + 2;
+                    let id = it.opp().id * 8 + 2;
                     let inst = leg.instrument;
                     self.encode(inst, side, true, 0, q.0, id, send / 1_000_000);
                     self.stats.unwinds += 1;
@@ -376,6 +400,9 @@ impl Executor {
 /// Build the trade record from its legs: PnL adds up from the legs (R3.3: one-leg outcomes
 /// are recorded with their real PnL).
 pub fn finish(it: &ApprovedIntent, legs: &[LegFill]) -> TradeRecord {
+    if let Strategy::Pair(p) = it.opp().strategy {
+        return pair::finish(it, &p, legs);
+    }
     let o = *it.opp();
     let mut rec = TradeRecord {
         id: o.id,
@@ -420,6 +447,7 @@ pub fn finish(it: &ApprovedIntent, legs: &[LegFill]) -> TradeRecord {
     rec.gross_pnl_usd = Amount(gross + resid_mark);
     rec.fees_usd = Amount(fees);
     rec.net_pnl_usd = Amount(gross + resid_mark - fees);
+    rec.volume_usd = Amount(legs.iter().map(|l| l.quote.0).sum());
     rec
 }
 
