@@ -15,6 +15,7 @@
 mod common;
 
 use serde_json::Value;
+use std::path::PathBuf;
 
 const WINDOWS: [(&str, Option<i64>, Option<i64>); 6] = [
     (
@@ -100,18 +101,15 @@ fn statsmodels(
         .collect()
 }
 
+/// (name, y file, x file, from, to).
+type Case = (String, PathBuf, PathBuf, Option<i64>, Option<i64>);
+
 #[test]
 fn engle_granger_equals_statsmodels_coint_on_klines() {
     let Some(py) = python() else { return };
     let eth = common::data("klines/binance-usdm-ETHUSDT-1m-2023-10.csv.gz");
     let btc = common::data("klines/binance-usdm-BTCUSDT-1m-2023-10.csv.gz");
-    let mut cases: Vec<(
-        String,
-        std::path::PathBuf,
-        std::path::PathBuf,
-        Option<i64>,
-        Option<i64>,
-    )> = WINDOWS
+    let mut cases: Vec<Case> = WINDOWS
         .iter()
         .map(|(n, a, b)| (format!("ETH on BTC, {n}"), eth.clone(), btc.clone(), *a, *b))
         .collect();

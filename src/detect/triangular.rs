@@ -231,7 +231,7 @@ fn after_fee(m: i128, fee: Bps) -> i128 {
 /// The return of a multiplier `m` (×10¹⁸), bps.
 #[inline]
 fn ret_bps(m: i128) -> Bps {
-    let v = ((m - E18) * 10_000 << 32) / E18;
+    let v = (((m - E18) * 10_000) << 32) / E18;
     Bps::from_bits(v.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
 }
 

@@ -57,6 +57,7 @@ fn middle_deltas(c: &CyclePlan, legs: &[LegFill]) -> [i64; 2] {
 }
 
 impl Executor {
+    #[allow(clippy::too_many_arguments)]
     fn send_cycle_leg(
         &mut self,
         o: &Opportunity,

@@ -142,6 +142,7 @@ fn householder(a: &mut [f64], n: usize, k: usize, b: &mut [f64], rdiag: &mut [f6
 
 /// First coefficient and its t-value for the `k` leading columns, after [`householder`]:
 /// `β = R⁻¹ Qᵀb`, `se(β₀)² = σ² ‖e₀ᵀR⁻¹‖²`, `σ² = ssr / (n − k)`.
+#[allow(clippy::needless_range_loop)] // triangular solves read as the textbook writes them
 fn first_t(a: &[f64], n: usize, k: usize, qtb: &[f64], rdiag: &[f64], row0: &mut [f64]) -> f64 {
     let r = |i: usize, j: usize| if i == j { rdiag[i] } else { a[j * n + i] };
     // β₀ needs the whole back substitution R β = (Qᵀb)[..k]; β is kept in `row0` meanwhile
@@ -296,12 +297,15 @@ pub fn engle_granger(ws: &mut Workspace, y: &[f64], x: &[f64]) -> Result<Coint, 
     })
 }
 
+/// (τ*, τ_min, τ_max, small-p coefficients, large-p coefficients).
+type Surface = (f64, f64, f64, [f64; 3], [f64; 4]);
+
 /// MacKinnon's cut-offs and response-surface coefficients for regressions with a constant
 /// (`"c"`), N = 1..6 series: (τ*, τ_min, τ_max, small-p coefficients, large-p coefficients),
 /// scaled as statsmodels scales them (small p: ×[1, 1, 10⁻²]; large p: ×[1, 10⁻¹, 10⁻¹, 10⁻²]).
 /// Source: MacKinnon (1994), "Approximate asymptotic distribution functions for unit-root
 /// and cointegration tests", JBES 12(2), as in `statsmodels.tsa.adfvalues`.
-const TAU_C: [(f64, f64, f64, [f64; 3], [f64; 4]); 6] = [
+const TAU_C: [Surface; 6] = [
     (
         -1.61,
         -18.83,
@@ -498,6 +502,7 @@ mod tests {
         assert!((t - t_ref).abs() < 1e-10 * t_ref.abs(), "{t} vs {t_ref}");
     }
 
+    #[allow(clippy::needless_range_loop)]
     fn inv3(m: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
         let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
             - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
