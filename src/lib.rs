@@ -30,9 +30,12 @@
 //! - [`net`]: live feed connections: non-blocking WebSocket over mio + rustls, REST snapshot thread (R1.1, R1.4).
 //! - [`config`]: TOML config, validated, units in key names (R6.6).
 //! - [`detect`]: books on the detection thread, spatial detection (R2.1, R2.5, R2.6),
-//!   Korean premium against a KRW/USDT rate (R2.4, reported).
+//!   triangles on one venue ([`detect::triangular`], R2.2), a statistical pair with its
+//!   Engle–Granger estimation thread ([`detect::stat`], R2.3), Korean premium against a
+//!   KRW/USDT rate (R2.4, reported).
 //! - [`risk`]: the risk gate, the only maker of `ApprovedIntent` (R4.1, R4.4, R3.5).
-//! - [`exec`]: execution thread, order state, one-leg unwinds, fill simulator (R3.2, R3.3, R3.6).
+//! - [`exec`]: execution thread, order state, one-leg unwinds (pairs, triangles closed back to
+//!   their start asset), fill simulator (R3.2, R3.3, R3.6).
 //! - [`journal`]: fixed-size records hot threads hand to the cold thread.
 //! - [`logger`]: the cold thread: log file with rotation, journals, periodic stats (R6.1–R6.3).
 //! - [`stats`]: latency histograms (hdrhistogram) per stage.
