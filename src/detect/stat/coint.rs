@@ -387,6 +387,9 @@ pub fn norm_cdf(z: f64) -> f64 {
 /// fraction `erfc x = e^{−x²}/√π · 1/(x + ½/(x + 1/(x + 3/2/(x + …))))` (modified Lentz) above.
 fn erfc(x: f64) -> f64 {
     let inv_sqrt_pi = 1.0 / std::f64::consts::PI.sqrt();
+    if x == 0.0 {
+        return 1.0;
+    }
     if x < 3.0 {
         let mut term = x;
         let mut sum = x;
@@ -396,7 +399,7 @@ fn erfc(x: f64) -> f64 {
             k += 1.0;
             term *= 2.0 * x2 / (2.0 * k + 1.0);
             sum += term;
-            if term < sum * 1e-17 {
+            if term <= sum * 1e-17 || k > 200.0 {
                 break;
             }
         }

@@ -432,7 +432,14 @@ impl StatArb {
             } else {
                 f64::NAN
             };
-            if !link.push(s) {
+            let mut pushed = link.push(s);
+            // replay: the estimator is at most one sample behind, so a full ring only means
+            // it has not popped yet; live, a sample it cannot take is lost (counted)
+            while !pushed && self.wait {
+                std::thread::yield_now();
+                pushed = link.push(s);
+            }
+            if !pushed {
                 self.counts.samples_lost += 1;
             }
             self.counts.samples += 1;
