@@ -75,7 +75,124 @@ pub struct Config {
     /// Korean premium monitor (R2.4); absent = off.
     #[serde(default)]
     pub premium: Option<PremiumConfig>,
+    /// Triangular arbitrage on one venue (R2.2); absent = off.
+    #[serde(default)]
+    pub triangular: Option<TriangularConfig>,
+    /// Statistical pair trading (R2.3); absent = off.
+    #[serde(default)]
+    pub stat: Option<crate::detect::stat::StatConfig>,
 }
+
+// ---- R2.2 / R2.3 strategy sections -------------------------------------------------------
+
+/// How a triangle's three legs are sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum CycleSend {
+    /// All three IOC legs at once, each from inventory already held (default).
+    #[default]
+    Parallel,
+    /// One after another, each sized from what the previous leg delivered.
+    Sequential,
+}
+
+/// `[triangular]`: cycles over the configured spot instruments of each listed venue (R2.2).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriangularConfig {
+    /// Venues whose spot instruments form the triangles.
+    pub venues: Vec<String>,
+    /// Start (and end) assets of the cycles, with the USD value of one unit (`{ USDT = 1.0 }`).
+    pub start_assets_usd: BTreeMap<String, f64>,
+    /// Minimum cycle return after the three taker fees, bps (R2.2 default 0.15 % = 15 bps).
+    #[serde(default = "default_cycle_min_profit_bps")]
+    pub min_profit_bps: f64,
+    /// Minimum expected profit of a sized cycle, USD (default 0).
+    #[serde(default)]
+    pub min_profit_usd: f64,
+    /// `parallel` (default) or `sequential`.
+    #[serde(default)]
+    pub send: CycleSend,
+}
+
+fn default_cycle_min_profit_bps() -> f64 {
+    15.0
+}
+
+fn resolve_triangular(
+    tc: &TriangularConfig,
+    venues: &[VenueSetup],
+    instruments: &[InstrumentSpec],
+) -> Result<crate::detect::triangular::TriangularSetup, ConfigError> {
+    if !tc.min_profit_bps.is_finite() || tc.min_profit_bps < -1000.0 {
+        return Err(invalid(
+            "triangular.min_profit_bps",
+            "must be a finite number ≥ -1000",
+        ));
+    }
+    finite_nonneg("triangular.min_profit_usd", tc.min_profit_usd)?;
+    if tc.start_assets_usd.is_empty() {
+        return Err(invalid(
+            "triangular.start_assets_usd",
+            "at least one start asset with its USD value, e.g. { USDT = 1.0 }",
+        ));
+    }
+    let mut starts = Vec::new();
+    for (a, usd) in &tc.start_assets_usd {
+        if !(usd.is_finite() && *usd > 0.0) {
+            return Err(invalid(
+                format!("triangular.start_assets_usd.{a}"),
+                "must be a USD value > 0",
+            ));
+        }
+        starts.push((a.clone(), *usd));
+    }
+    if tc.venues.is_empty() {
+        return Err(invalid("triangular.venues", "at least one venue"));
+    }
+    let mut cycles = Vec::new();
+    for (k, name) in tc.venues.iter().enumerate() {
+        let key = format!("triangular.venues[{k}]");
+        let v = venues
+            .iter()
+            .find(|v| &v.name == name)
+            .ok_or_else(|| invalid(&key, format!("unknown venue {name:?}")))?;
+        if !v.has_order_entry(instruments) {
+            return Err(invalid(
+                &key,
+                format!(
+                    "order entry is not built for {} yet: venue {name} cannot trade triangles",
+                    v.cfg.exchange
+                ),
+            ));
+        }
+        let found = crate::detect::triangular::enumerate_cycles(instruments, v.id, &starts);
+        if found.is_empty() {
+            let syms: Vec<&str> = instruments
+                .iter()
+                .filter(|i| i.venue == v.id)
+                .map(|i| i.symbol.as_str())
+                .collect();
+            return Err(invalid(
+                &key,
+                format!(
+                    "no cycle from {:?} through the spot instruments of {name} ({syms:?})",
+                    tc.start_assets_usd.keys().collect::<Vec<_>>()
+                ),
+            ));
+        }
+        cycles.extend(found);
+    }
+    if cycles.len() > u16::MAX as usize {
+        return Err(invalid("triangular.venues", "too many cycles"));
+    }
+    Ok(crate::detect::triangular::TriangularSetup {
+        cycles,
+        cfg: tc.clone(),
+    })
+}
+
+// ---- end of R2.2 / R2.3 strategy sections ------------------------------------------------
 
 /// `[run]`.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -642,7 +759,8 @@ pub enum ConfigError {
     },
 }
 
-fn invalid(key: impl Into<String>, msg: impl Into<String>) -> ConfigError {
+/// A [`ConfigError::Invalid`] naming `key`.
+pub fn invalid(key: impl Into<String>, msg: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key: key.into(),
         msg: msg.into(),
@@ -662,6 +780,18 @@ pub struct VenueSetup {
     pub options: crate::venues::VenueOptions,
     /// The venue's adapter (typed parameters resolved from the options).
     pub adapter: std::sync::Arc<dyn crate::venues::Venue>,
+}
+
+impl VenueSetup {
+    /// True when order entry is built for this venue (it can be traded).
+    pub fn has_order_entry(&self, instruments: &[InstrumentSpec]) -> bool {
+        let ctx = crate::venues::VenueCtx {
+            id: self.id,
+            options: &self.options,
+            instruments,
+        };
+        self.adapter.order_entry(&ctx, "", b"").is_some()
+    }
 }
 
 impl VenueConfig {
@@ -709,6 +839,10 @@ pub struct Setup {
     pub feeds: Vec<(String, Vec<VenueId>, Option<usize>)>,
     /// Korean premium monitor, if configured.
     pub premium: Option<PremiumSetup>,
+    /// Triangles (R2.2), if configured.
+    pub triangular: Option<crate::detect::triangular::TriangularSetup>,
+    /// Statistical pair (R2.3), if configured.
+    pub stat: Option<crate::detect::stat::StatSetup>,
 }
 
 impl Setup {
@@ -801,7 +935,8 @@ fn resolve_path(base: &Path, p: &Path) -> PathBuf {
     }
 }
 
-fn finite_nonneg(key: &str, v: f64) -> Result<(), ConfigError> {
+/// `v` must be finite and ≥ 0, else an error naming `key`.
+pub fn finite_nonneg(key: &str, v: f64) -> Result<(), ConfigError> {
     if !v.is_finite() || v < 0.0 {
         return Err(invalid(
             key,
@@ -987,12 +1122,7 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
                 ));
             }
             let vs = &venues[spec.venue.idx()];
-            let ctx = crate::venues::VenueCtx {
-                id: vs.id,
-                options: &vs.options,
-                instruments: &instruments,
-            };
-            if vs.adapter.order_entry(&ctx, "", b"").is_none() {
+            if !vs.has_order_entry(&instruments) {
                 return Err(invalid(
                     format!("{key}.instruments"),
                     format!(
@@ -1210,6 +1340,20 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
         }
         (None, _) => {}
     }
+    let triangular = match &cfg.triangular {
+        Some(tc) => Some(resolve_triangular(tc, &venues, &instruments)?),
+        None => None,
+    };
+    let stat = match &cfg.stat {
+        Some(sc) => Some(crate::detect::stat::resolve(
+            sc,
+            &venues,
+            &instruments,
+            &find_inst,
+            base,
+        )?),
+        None => None,
+    };
     Ok(Setup {
         cfg,
         venues,
@@ -1218,6 +1362,8 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
         replay_files,
         feeds,
         premium,
+        triangular,
+        stat,
     })
 }
 

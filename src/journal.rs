@@ -281,15 +281,37 @@ impl TradeStatus {
     }
 }
 
-/// A finished trade: both legs final and any unwind done.
+/// Most legs one trade records: a triangle's three plus two closing orders (R2.2).
+pub const MAX_TRADE_LEGS: usize = 5;
+
+/// A statistical pair's position after one of its trades (R2.3): what the trade record of a
+/// pair trade carries besides its own fills.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PairResult {
+    /// Σ sell − Σ buy quote of every trade of the position so far, 1e-8 USD.
+    pub cash: Amount,
+    /// Fees of every trade of the position so far, 1e-8 USD.
+    pub fees: Amount,
+    /// Signed base held in `y` / `x` after the trade, 1e-8 base units.
+    pub held: [Amount; 2],
+    /// Last fill prices of `y` / `x`, quote per base unit ×1e8.
+    pub marks_e8: [i64; 2],
+    /// The position's gross PnL: its cash plus what it holds at `marks_e8`, 1e-8 USD.
+    pub position_gross: Amount,
+    /// Nothing (more than a lot) is held any more: the position is closed.
+    pub flat: bool,
+}
+
+/// A finished trade: every leg final and any unwind done.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TradeRecord {
     /// Trade id (= opportunity id).
     pub id: u64,
     /// The opportunity it came from.
     pub opp: Opportunity,
-    /// Legs: [buy, sell, unwind?].
-    pub legs: [LegFill; 3],
+    /// Legs: spatial and pair trades [buy, sell, unwind?]; triangles [leg 1, leg 2, leg 3,
+    /// closing orders...].
+    pub legs: [LegFill; MAX_TRADE_LEGS],
     /// Legs used.
     pub n_legs: u8,
     /// Outcome.
@@ -309,6 +331,10 @@ pub struct TradeRecord {
     pub residual_mark_usd: Amount,
     /// When the trade became final, ns since the epoch.
     pub done_ns: Nanos,
+    /// Notional traded over all legs, 1e-8 USD.
+    pub volume_usd: Amount,
+    /// Statistical pair trades: the position after this trade.
+    pub pair: PairResult,
 }
 
 /// An order's state in the order journal (`orders.jsonl`).

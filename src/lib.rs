@@ -38,12 +38,15 @@
 //!   Bitget, with their shared sequenced-book, checksum, symbol-table and number-parsing code.
 //! - [`book`]: L2 books in sorted arrays, validation (R1.3), the BBO overlay rule, the run's
 //!   [`book::Market`] with book health and exchange-checksum checks.
-//! - [`detect`]: spatial detection (R2.1, R2.5, R2.6) and the Korean premium (R2.4), over
+//! - [`detect`]: spatial detection (R2.1, R2.5, R2.6), triangles on one venue
+//!   ([`detect::triangular`], R2.2), a statistical pair with its Engle–Granger estimation thread
+//!   ([`detect::stat`], R2.3) and the Korean premium (R2.4), over
 //!   [`book`]; [`signal`]: the `Opportunity` it hands the gate.
 //! - [`risk`]: the risk gate, the only maker of `ApprovedIntent` / `ApprovedUnwind` (R4.1, R4.4,
 //!   R3.5).
 //! - [`exec`]: the execution step (order encoding behind a `SendToken` only it makes, trade
-//!   state, one-leg unwinds; R3.2, R3.3), the fill simulator and the matching model it shares
+//!   state, one-leg unwinds, pairs and triangles closed back to their start asset; R3.2, R3.3),
+//!   the fill simulator and the matching model it shares
 //!   with the loopback exchange (own-liquidity consumption, feed/order latency; R3.6).
 //! - [`pnl`]: every fill's cash flows and the inventory marked to market, flatten cost.
 //! - [`engine`]: the detection core, the threaded wiring, the single-thread replay path.

@@ -53,6 +53,8 @@ pub struct Names {
     qty_dec: Vec<u32>,
     groups: Vec<String>,
     quote_usd: Vec<f64>,
+    bases: Vec<String>,
+    quotes: Vec<String>,
 }
 
 impl Names {
@@ -65,6 +67,16 @@ impl Names {
             qty_dec: s.instruments.iter().map(|i| i.qty_dec).collect(),
             groups: s.groups.iter().map(|g| g.asset.clone()).collect(),
             quote_usd: s.groups.iter().map(|g| g.quote_usd).collect(),
+            bases: s
+                .instruments
+                .iter()
+                .map(|i| i.base.to_ascii_uppercase())
+                .collect(),
+            quotes: s
+                .instruments
+                .iter()
+                .map(|i| i.quote.to_ascii_uppercase())
+                .collect(),
         }
     }
     fn venue(&self, i: usize) -> &str {
@@ -87,6 +99,18 @@ fn usd(a: Amount, quote_usd: f64) -> f64 {
 
 /// One line of `signals.jsonl`.
 pub fn signal_json(n: &Names, s: &SignalRecord) -> Value {
+    if let crate::signal::Strategy::Triangle(c) = &s.opp.strategy {
+        return cycle_signal_json(n, s, c);
+    }
+    let mut v = pair_signal_json(n, s);
+    if let crate::signal::Strategy::Pair(p) = &s.opp.strategy {
+        v["strategy"] = json!("pair");
+        v["pair"] = pair_plan_json(p);
+    }
+    v
+}
+
+fn pair_signal_json(n: &Names, s: &SignalRecord) -> Value {
     let o = &s.opp;
     let q = n.quote_usd.get(o.group as usize).copied().unwrap_or(1.0);
     let (bi, si) = (o.buy.instrument.idx(), o.sell.instrument.idx());
@@ -159,6 +183,34 @@ fn leg_json(n: &Names, l: &LegFill, q: f64) -> Value {
 
 /// One line of `trades.jsonl`.
 pub fn trade_json(n: &Names, t: &TradeRecord) -> Value {
+    match &t.opp.strategy {
+        crate::signal::Strategy::Triangle(c) => cycle_trade_json(n, t, c),
+        crate::signal::Strategy::Pair(p) => {
+            let mut v = pair_trade_json(n, t);
+            v["strategy"] = json!("pair");
+            v["pair"] = pair_plan_json(p);
+            let r = &t.pair;
+            v["position"] = json!({
+                "id": p.position,
+                "side": if p.long_spread { "long_spread" } else { "short_spread" },
+                "entry_ns": p.entry_ns,
+                "entry_z": p.entry_z_e6 as f64 / 1e6,
+                "closed": r.flat,
+                "exit_ns": if r.flat { json!(t.done_ns) } else { Value::Null },
+                "holding_ns": t.done_ns.saturating_sub(p.entry_ns),
+                "held_base": [r.held[0].to_f64(), r.held[1].to_f64()],
+                "gross_pnl_usd": r.position_gross.to_f64(),
+                "fees_usd": r.fees.to_f64(),
+                "net_pnl_usd": r.position_gross.to_f64() - r.fees.to_f64(),
+                "pnl_basis": if r.flat { "realised" } else { "marked at this trade's fill prices" },
+            });
+            v
+        }
+        crate::signal::Strategy::Spatial => pair_trade_json(n, t),
+    }
+}
+
+fn pair_trade_json(n: &Names, t: &TradeRecord) -> Value {
     let o = &t.opp;
     let q = n.quote_usd.get(o.group as usize).copied().unwrap_or(1.0);
     let legs: Vec<Value> = t.legs[..t.n_legs as usize]
@@ -182,6 +234,136 @@ pub fn trade_json(n: &Names, t: &TradeRecord) -> Value {
         "expected_profit_usd": o.expected_profit_usd.to_f64(),
     })
 }
+
+// ---- R2.2 triangles and R2.3 pairs in the journals ----------------------------------------
+
+fn pair_plan_json(p: &crate::signal::PairPlan) -> Value {
+    json!({
+        "position": p.position,
+        "action": p.action.as_str(),
+        "side": if p.long_spread { "long_spread" } else { "short_spread" },
+        "z": p.z_e6 as f64 / 1e6,
+        "hedge_ratio": p.hedge_e8 as f64 / 1e8,
+    })
+}
+
+/// The assets a cycle passes through: leg k spends asset k (a buy's quote, a sell's base).
+fn cycle_assets(n: &Names, c: &crate::signal::CyclePlan) -> Vec<String> {
+    let mut a: Vec<String> = c
+        .legs
+        .iter()
+        .map(|l| {
+            let i = l.instrument.idx();
+            match l.side {
+                crate::types::Side::Buy => n.quotes.get(i).cloned().unwrap_or_default(),
+                crate::types::Side::Sell => n.bases.get(i).cloned().unwrap_or_default(),
+            }
+        })
+        .collect();
+    a.push(a[0].clone());
+    a
+}
+
+fn cycle_signal_json(n: &Names, s: &SignalRecord, c: &crate::signal::CyclePlan) -> Value {
+    let o = &s.opp;
+    let assets = cycle_assets(n, c);
+    let legs: Vec<Value> = c
+        .legs
+        .iter()
+        .map(|l| {
+            let i = l.instrument.idx();
+            json!({
+                "venue": n.venue(l.venue.idx()),
+                "symbol": n.symbol(i),
+                "side": l.side.as_str(),
+                "price": n.px(i, l.top_px),
+                "limit": n.px(i, l.limit_px),
+                "qty": n.qty(i, l.qty),
+                "base_qty": l.base.to_f64(),
+                "quote_qty": l.quote.to_f64(),
+                "quote_asset": n.quotes.get(i).cloned().unwrap_or_default(),
+                "fee": l.fee.to_f64(),
+                "book_age_ns": l.book_age_ns,
+                "book_update_id": l.book_seq,
+                "book_msg_seq": l.book_msg_seq,
+            })
+        })
+        .collect();
+    json!({
+        "id": o.id,
+        "strategy": "triangle",
+        "detected_ns": o.detected_ns,
+        "venue": n.venue(c.legs[0].venue.idx()),
+        "cycle": assets,
+        "legs": legs,
+        "send": if c.sequential { "sequential" } else { "parallel" },
+        "gross_return_bps": o.gross_spread_bps.to_num::<f64>(),
+        "net_return_bps": o.net_spread_bps.to_num::<f64>(),
+        "start_amount": c.start_amount.to_f64(),
+        "end_amount": c.end_amount.to_f64(),
+        "expected_gross_usd": o.expected_gross_usd.to_f64(),
+        "expected_fees_usd": o.expected_fees_usd.to_f64(),
+        "expected_profit_usd": o.expected_profit_usd.to_f64(),
+        "depth_usd": o.depth_usd.to_f64(),
+        "confidence": o.confidence.to_num::<f64>(),
+        "md": { "trigger_msg_seq": o.trigger_msg_seq },
+        "traded": s.status == crate::journal::SignalStatus::Traded,
+        "reason": if s.status == crate::journal::SignalStatus::Traded { Value::Null } else { json!(s.status.as_str()) },
+    })
+}
+
+fn cycle_trade_json(n: &Names, t: &TradeRecord, c: &crate::signal::CyclePlan) -> Value {
+    let o = &t.opp;
+    let legs: Vec<Value> = t.legs[..t.n_legs as usize]
+        .iter()
+        .map(|l| {
+            let i = l.instrument.idx();
+            let base = l.base.to_f64();
+            let fills: Vec<Value> = l.fills[..l.n_fills as usize]
+                .iter()
+                .map(|(p, x)| json!([n.px(i, *p), n.qty(i, *x)]))
+                .collect();
+            json!({
+                "venue": n.venue(l.venue.idx()),
+                "symbol": n.symbol(i),
+                "side": l.side.as_str(),
+                "unwind": l.unwind,
+                "price": if base != 0.0 { Value::from(l.quote.to_f64() / base) } else { Value::Null },
+                "base_qty": base,
+                "quote_qty": l.quote.to_f64(),
+                "quote_asset": n.quotes.get(i).cloned().unwrap_or_default(),
+                "fee": l.fee.to_f64(),
+                "status": l.status.as_str(),
+                "order_qty": n.qty(i, l.order_qty),
+                "filled_qty": n.qty(i, l.filled_qty),
+                "limit_price": if l.limit_px.0 != 0 { Value::from(n.px(i, l.limit_px)) } else { Value::Null },
+                "arrival_ns": l.arrival_ns,
+                "book_msg_seq": l.book_msg_seq,
+                "fills": fills,
+            })
+        })
+        .collect();
+    json!({
+        "id": t.id,
+        "strategy": "triangle",
+        "venue": n.venue(c.legs[0].venue.idx()),
+        "cycle": cycle_assets(n, c),
+        "send": if c.sequential { "sequential" } else { "parallel" },
+        "detected_ns": o.detected_ns,
+        "done_ns": t.done_ns,
+        "status": t.status.as_str(),
+        "legs": legs,
+        "start_amount_planned": c.start_amount.to_f64(),
+        "end_amount_planned": c.end_amount.to_f64(),
+        "gross_pnl_usd": t.gross_pnl_usd.to_f64(),
+        "fees_usd": t.fees_usd.to_f64(),
+        "net_pnl_usd": t.net_pnl_usd.to_f64(),
+        "residual_mark_usd": t.residual_mark_usd.to_f64(),
+        "expected_profit_usd": o.expected_profit_usd.to_f64(),
+    })
+}
+
+// ---- end of R2.2 / R2.3 journals ----------------------------------------------------------
 
 fn log_line(n: &Names, r: &LogRecord) -> String {
     let sev = match r.severity {

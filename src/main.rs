@@ -163,6 +163,25 @@ enum Cmd {
         #[arg(long)]
         host: Option<String>,
     },
+    /// Fit a statistical pair on history (R2.3): `y` on `x` from the close prices of two
+    /// Binance kline dump files (matching `open_time`s only), Engle–Granger test as
+    /// statsmodels' `coint`. Prints one JSON object last: hedge_ratio, intercept, t_stat,
+    /// p_value, lags, n_obs, spread_mean, spread_std (a `[stat] params_file` reads it back).
+    FitPair {
+        /// Kline file of `y` (`.csv` or `.csv.gz`).
+        y: PathBuf,
+        /// Kline file of `x`.
+        x: PathBuf,
+        /// First `open_time` included (ms since the epoch, the files' unit).
+        #[arg(long)]
+        from: Option<i64>,
+        /// First `open_time` excluded.
+        #[arg(long)]
+        to: Option<i64>,
+        /// Also write the JSON object to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Check a config file and print what it resolves to, without running.
     CheckConfig {
         /// Config file (TOML).
@@ -431,6 +450,50 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Cmd::FitPair {
+            y,
+            x,
+            from,
+            to,
+            out,
+        } => match arbot::detect::stat::klines::fit_files(&y, &x, from, to) {
+            Ok(c) => {
+                let num = |v: f64| {
+                    if v.is_finite() {
+                        serde_json::json!(v)
+                    } else {
+                        serde_json::Value::Null
+                    }
+                };
+                let v = serde_json::json!({
+                    "y": y.display().to_string(),
+                    "x": x.display().to_string(),
+                    "from": from,
+                    "to": to,
+                    "hedge_ratio": c.hedge_ratio,
+                    "intercept": c.intercept,
+                    "t_stat": num(c.t_stat),
+                    "p_value": c.p_value,
+                    "lags": c.lags,
+                    "n_obs": c.n_obs,
+                    "spread_mean": c.spread_mean,
+                    "spread_std": c.spread_std,
+                });
+                let line = v.to_string();
+                if let Some(o) = out {
+                    if let Err(e) = std::fs::write(&o, format!("{line}\n")) {
+                        eprintln!("arbot: writing {}: {e}", o.display());
+                        return ExitCode::from(1);
+                    }
+                }
+                println!("{line}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("arbot: fit-pair: {e}");
+                ExitCode::from(2)
+            }
+        },
         Cmd::CheckConfig { config } => match arbot::config::load(&config) {
             Ok(s) => {
                 println!(

@@ -19,7 +19,7 @@
 
 use crate::book::Market;
 use crate::instrument::InstrumentSpec;
-use crate::journal::{LegFill, TradeRecord};
+use crate::journal::{LegFill, TradeRecord, MAX_TRADE_LEGS};
 use crate::types::{apply_bps, pow10, Amount, Bps, InstrumentId, Price, Qty, Side, AMOUNT_ONE};
 
 /// Cash flows of one instrument over the run.
@@ -37,12 +37,11 @@ pub struct Flows {
     pub volume: i64,
 }
 
-/// One trade's flows, kept to mark it at the end (win rate on mark to market).
+/// One trade's flows, kept to mark it at the end (win rate on mark to market): per
+/// instrument, its base change and its quote flow net of fees (native units).
 #[derive(Clone, Copy, Debug, Default)]
 struct TradeFlows {
-    quote: i64,
-    fees: i64,
-    base: [(InstrumentId, i64); 3],
+    per: [(InstrumentId, i64, i64); MAX_TRADE_LEGS],
     n: u8,
 }
 
@@ -54,6 +53,9 @@ pub const TRADES_KEPT: usize = 1 << 16;
 pub struct PnlBook {
     flows: Vec<Flows>,
     quote_usd_e8: Vec<i64>,
+    /// Instruments whose quote is not worth a fixed USD amount (ETHBTC's BTC): the
+    /// instrument on the same venue whose mid converts it (BTCUSDT).
+    quote_via: Vec<Option<InstrumentId>>,
     trades: Vec<TradeFlows>,
     /// Trades beyond [`TRADES_KEPT`] (their flows count in the totals, not in the per-trade
     /// win rate).
@@ -129,6 +131,7 @@ impl PnlBook {
     pub fn new(quote_usd_e8: Vec<i64>) -> PnlBook {
         PnlBook {
             flows: vec![Flows::default(); quote_usd_e8.len()],
+            quote_via: vec![None; quote_usd_e8.len()],
             quote_usd_e8,
             trades: Vec::with_capacity(TRADES_KEPT),
             trades_not_kept: 0,
@@ -136,15 +139,51 @@ impl PnlBook {
         }
     }
 
-    /// From a resolved config: each instrument's quote at its group's `quote_usd`.
+    /// From a resolved config: each instrument's quote at its group's `quote_usd`, or at the
+    /// USD value of a triangle start asset; an instrument quoted in another asset (a
+    /// triangle's ETHBTC) is converted at the mid of the instrument on its venue that prices
+    /// that asset in one of those (BTCUSDT).
     pub fn from_setup(setup: &crate::config::Setup) -> PnlBook {
         let mut q = vec![AMOUNT_ONE; setup.instruments.len()];
+        let mut fixed = vec![false; setup.instruments.len()];
         for g in &setup.groups {
             for m in &g.members {
                 q[m.idx()] = (g.quote_usd * AMOUNT_ONE as f64).round() as i64;
+                fixed[m.idx()] = true;
             }
         }
-        PnlBook::new(q)
+        if let Some(t) = &setup.triangular {
+            for (k, s) in setup.instruments.iter().enumerate() {
+                if let Some((_, usd)) = t
+                    .cfg
+                    .start_assets_usd
+                    .iter()
+                    .find(|(a, _)| a.eq_ignore_ascii_case(&s.quote))
+                {
+                    q[k] = (usd * AMOUNT_ONE as f64).round() as i64;
+                    fixed[k] = true;
+                }
+            }
+        }
+        if let Some(st) = &setup.stat {
+            // a pair's quote is taken at par, like a group's default
+            fixed[st.y.idx()] = true;
+            fixed[st.x.idx()] = true;
+        }
+        let mut p = PnlBook::new(q);
+        for (k, s) in setup.instruments.iter().enumerate() {
+            if fixed[k] {
+                continue;
+            }
+            p.quote_via[k] = setup
+                .instruments
+                .iter()
+                .find(|j| {
+                    j.venue == s.venue && j.base.eq_ignore_ascii_case(&s.quote) && fixed[j.id.idx()]
+                })
+                .map(|j| j.id);
+        }
+        p
     }
 
     /// Flows of instrument `i` so far.
@@ -152,8 +191,18 @@ impl PnlBook {
         self.flows[i.idx()]
     }
 
-    fn usd(&self, i: InstrumentId, q: i64) -> i64 {
-        mul_div(q, self.quote_usd_e8[i.idx()], AMOUNT_ONE)
+    /// `q` quote units of instrument `i` in 1e-8 USD; `mids` are doubled mids (see `mid_x2`).
+    fn usd(&self, i: InstrumentId, q: i64, m: &Market, mids: &[Option<Price>]) -> i64 {
+        match self.quote_via[i.idx()] {
+            Some(j) => match mids[j.idx()] {
+                Some(px2) => {
+                    let in_j_quote = base_value_x2(&m.specs[j.idx()], q, px2);
+                    mul_div(in_j_quote, self.quote_usd_e8[j.idx()], AMOUNT_ONE)
+                }
+                None => 0,
+            },
+            None => mul_div(q, self.quote_usd_e8[i.idx()], AMOUNT_ONE),
+        }
     }
 
     fn leg(&mut self, l: &LegFill) {
@@ -178,15 +227,17 @@ impl PnlBook {
                 continue;
             }
             let s = if l.side == Side::Buy { 1 } else { -1 };
-            tf.quote += self.usd(l.instrument, -s * l.quote.0);
-            tf.fees += self.usd(l.instrument, l.fee.0);
-            match tf.base[..tf.n as usize]
+            let (db, dq) = (s * l.base.0, -s * l.quote.0 - l.fee.0);
+            match tf.per[..tf.n as usize]
                 .iter_mut()
-                .find(|(i, _)| *i == l.instrument)
+                .find(|(i, _, _)| *i == l.instrument)
             {
-                Some(e) => e.1 += s * l.base.0,
+                Some(e) => {
+                    e.1 += db;
+                    e.2 += dq;
+                }
                 None => {
-                    tf.base[tf.n as usize] = (l.instrument, s * l.base.0);
+                    tf.per[tf.n as usize] = (l.instrument, db, dq);
                     tf.n += 1;
                 }
             }
@@ -219,7 +270,7 @@ impl PnlBook {
             let spec = &m.specs[k];
             let px2 = mids[k].unwrap_or_default();
             let value = base_value_x2(spec, f.base, px2);
-            mtm += self.usd(i, f.quote - f.fees + value);
+            mtm += self.usd(i, f.quote - f.fees + value, m, &mids);
             if f.qty == 0 && f.base == 0 {
                 continue;
             }
@@ -229,7 +280,7 @@ impl PnlBook {
                 qty: f.qty,
                 quote: f.quote,
                 mid_x2: px2,
-                value_usd: self.usd(i, value),
+                value_usd: self.usd(i, value, m, &mids),
                 ..OpenInventory::default()
             };
             if f.qty != 0 {
@@ -258,16 +309,16 @@ impl PnlBook {
                 } else {
                     quote - at_mid
                 };
-                inv.flatten_cost_usd = self.usd(i, slip + fee);
+                inv.flatten_cost_usd = self.usd(i, slip + fee, m, &mids);
                 flatten += inv.flatten_cost_usd;
             }
             out.open.push(inv);
         }
         for t in &self.trades {
-            let mut v = t.quote - t.fees;
-            for &(i, b) in &t.base[..t.n as usize] {
+            let mut v = 0;
+            for &(i, b, q) in &t.per[..t.n as usize] {
                 let px2 = mids[i.idx()].unwrap_or_default();
-                v += self.usd(i, base_value_x2(&m.specs[i.idx()], b, px2));
+                v += self.usd(i, q + base_value_x2(&m.specs[i.idx()], b, px2), m, &mids);
             }
             if v > 0 {
                 out.winners += 1;

@@ -266,6 +266,8 @@ pub fn build(setup: &Setup, config_path: &str, r: &RunResult) -> Value {
         "why_no_trades": why,
         "net": net_json(setup, r),
         "premium": premium_report(setup, r),
+        "triangles": crate::detect::triangular::report(setup, r.det.strategies.triangular.as_ref()),
+        "stat": crate::detect::stat::report(setup, r.det.strategies.stat.as_ref(), &r.det.market),
         "risk": { "balances": balances, "positions": positions, "in_flight_at_end": r.det.risk.in_flight() },
         "health": {
             "journal_dropped": r.det.journal_dropped + ex.stats.journal_dropped,
@@ -367,6 +369,9 @@ fn why_no_trades(setup: &Setup, r: &RunResult) -> Value {
         return Value::Null;
     }
     let sp = &r.det.spatial;
+    if sp.groups.is_empty() {
+        return why_no_strategy_trades(setup, r);
+    }
     let min_net = setup.cfg.detection.min_net_spread_bps;
     let mut best: Option<(f64, String)> = None;
     for (gi, g) in sp.groups.iter().enumerate() {
@@ -405,6 +410,46 @@ fn why_no_trades(setup: &Setup, r: &RunResult) -> Value {
         Some(_) => json!("spreads cleared fees at times, but no opportunity passed the profit/depth/size/confidence thresholds or the risk gate: see pairs[].skipped and signals.by_status"),
         None => json!("no pair had best bid/ask on both venues"),
     }
+}
+
+/// R2.2 / R2.3 runs without spatial groups: what the triangles and the pair saw.
+fn why_no_strategy_trades(setup: &Setup, r: &RunResult) -> Value {
+    let mut parts = Vec::new();
+    if let (Some(t), Some(ts)) = (
+        r.det.strategies.triangular.as_ref(),
+        setup.triangular.as_ref(),
+    ) {
+        let best = t
+            .defs
+            .iter()
+            .zip(&t.stats)
+            .filter(|(_, s)| s.evaluations > 0)
+            .max_by(|a, b| a.1.max_net_bps.total_cmp(&b.1.max_net_bps));
+        match best {
+            Some((d, s)) => parts.push(format!(
+                "best cycle {}: max gross {:.2} bps, after the three taker fees {:.2} bps, against a minimum of {:.2} bps",
+                d.assets.join("→"),
+                s.max_gross_bps,
+                s.max_net_bps,
+                ts.cfg.min_profit_bps
+            )),
+            None => parts.push("no cycle had a best bid/ask on all three books".to_string()),
+        }
+    }
+    if let Some(st) = r.det.strategies.stat.as_ref() {
+        let c = &st.counts;
+        parts.push(format!(
+            "statistical pair: {} samples, {} signals, max |z| {:.2}, {} entries blocked by the cointegration test",
+            c.samples,
+            c.signals,
+            c.max_z.abs().max(c.min_z.abs()),
+            c.entries_blocked_by_test
+        ));
+    }
+    if parts.is_empty() {
+        return json!("no strategy configured");
+    }
+    json!(parts.join("; "))
 }
 
 /// The same summary for a human.

@@ -18,7 +18,7 @@ use crate::book::{Market, Unusable};
 use crate::config::Setup;
 use crate::instrument::{InstrumentKind, InstrumentSpec};
 use crate::journal::{LegFill, SignalStatus, TradeRecord};
-use crate::signal::{LegPlan, Opportunity, SizeCaps};
+use crate::signal::{LegPlan, Opportunity, SizeCaps, Strategy, MAX_PLAN_LEGS};
 use crate::types::{
     apply_bps, pow10, spread_bps, Amount, Bps, FeeAsset, InstrumentId, Price, Qty, Side, AMOUNT_ONE,
 };
@@ -61,6 +61,9 @@ pub struct UnwindRequest {
     pub trade_id: u64,
     /// Execution slot.
     pub slot: u8,
+    /// Leg index the closing order takes in the trade record (spatial and pair trades: 2;
+    /// triangles: 3 and 4).
+    pub leg: u8,
     /// Where the exposure sits.
     pub instrument: InstrumentId,
     /// The closing side.
@@ -108,9 +111,9 @@ struct Reservation {
 struct Slot {
     busy: bool,
     trade_id: u64,
-    res: [Reservation; 2],
+    res: [Reservation; MAX_PLAN_LEGS],
     /// Planned signed base change per leg (venue, base asset, amount) while in flight.
-    pending: [(usize, usize, i64); 2],
+    pending: [(usize, usize, i64); MAX_PLAN_LEGS],
 }
 
 /// A derivatives position on one instrument.
@@ -396,6 +399,10 @@ impl RiskGate {
 
     /// Decide on an opportunity. On approval the funds are reserved and a slot is taken.
     pub fn check(&mut self, m: &Market, opp: &Opportunity) -> Result<ApprovedIntent, SignalStatus> {
+        match opp.strategy {
+            Strategy::Triangle(_) | Strategy::Pair(_) => return self.check_legs(m, opp),
+            Strategy::Spatial => {}
+        }
         for leg in [&opp.buy, &opp.sell] {
             match m.tradable(leg.instrument, self.stale_ns) {
                 Ok(()) => {}
@@ -477,10 +484,12 @@ impl RiskGate {
                     asset: nb.asset,
                     amount: nb.amount,
                 },
+                Reservation::default(),
             ],
             pending: [
                 (va, base_asset, opp.buy.base.0),
                 (vb, base_asset, -opp.sell.base.0),
+                (0, 0, 0),
             ],
         };
         self.in_flight += 1;
@@ -532,6 +541,143 @@ impl RiskGate {
         self.unwinds_approved += 1;
         Ok(ApprovedUnwind { req: *req })
     }
+
+    // ---- R2.2 triangles and R2.3 pairs ----------------------------------------------------
+
+    /// The gate for a triangle or a statistical pair, leg by leg: every book tradable; the
+    /// sanity limit (a triangle's top-of-book gross return above `max_spread_bps` is a bad
+    /// book, not money); a free slot; the per-trade notional cap (a triangle's start amount,
+    /// a pair's larger leg); free balances for every leg (all three legs of a triangle sent at
+    /// once spend inventory already held; in sequence only the first, the others spend what
+    /// the one before delivers); and, for a pair, each leg's per-venue and total exposure in
+    /// its own base asset and the net position per coin, refused only when the trade makes
+    /// them larger. A triangle ends in its start asset: its planned inventory change is lot
+    /// dust, so it adds no exposure (a failed leg's is closed by the one-leg policy).
+    fn check_legs(
+        &mut self,
+        m: &Market,
+        opp: &Opportunity,
+    ) -> Result<ApprovedIntent, SignalStatus> {
+        let (legs, n) = opp.legs();
+        let legs = &legs[..n];
+        for leg in legs {
+            match m.tradable(leg.instrument, self.stale_ns) {
+                Ok(()) => {}
+                Err(Unusable::Stale) => return Err(SignalStatus::StaleBook),
+                Err(Unusable::Invalid) => return Err(SignalStatus::InvalidBook),
+            }
+        }
+        let cycle = match opp.strategy {
+            Strategy::Triangle(c) => Some(c),
+            _ => None,
+        };
+        if cycle.is_some() && opp.gross_spread_bps > self.max_spread {
+            return Err(SignalStatus::SpreadTooWide);
+        }
+        let Some(slot) = self.slots.iter().position(|s| !s.busy) else {
+            return Err(SignalStatus::NoSlot);
+        };
+        let notional = match cycle {
+            Some(c) => mul_div(c.start_amount.0, c.start_usd_e8, AMOUNT_ONE),
+            None => legs.iter().map(|l| l.quote.0).max().unwrap_or(0),
+        };
+        if notional > self.max_notional_usd {
+            return Err(SignalStatus::NotionalCap);
+        }
+        let spend = match cycle {
+            Some(c) if c.sequential => 1,
+            _ => n,
+        };
+        let mut res = [Reservation::default(); MAX_PLAN_LEGS];
+        for (k, leg) in legs.iter().enumerate().take(spend) {
+            let spec = &m.specs[leg.instrument.idx()];
+            let need = self.need(spec, leg);
+            res[k] = Reservation {
+                venue: spec.venue.idx(),
+                asset: need.asset,
+                amount: need.amount,
+            };
+        }
+        for (k, r) in res.iter().enumerate().take(spend) {
+            // everything this trade needs of the same asset on the same venue
+            let total: i64 = res[..spend]
+                .iter()
+                .filter(|x| x.venue == r.venue && x.asset == r.asset)
+                .map(|x| x.amount)
+                .sum();
+            let first = res[..k]
+                .iter()
+                .any(|x| x.venue == r.venue && x.asset == r.asset);
+            if !first && self.free(r.venue, r.asset) < total {
+                return Err(SignalStatus::InsufficientBalance);
+            }
+        }
+        let mut pending = [(0usize, 0usize, 0i64); MAX_PLAN_LEGS];
+        if cycle.is_none() {
+            for (k, leg) in legs.iter().enumerate() {
+                let spec = &m.specs[leg.instrument.idx()];
+                let inf = self.info[spec.id.idx()];
+                let signed = if leg.side == Side::Buy {
+                    leg.base.0
+                } else {
+                    -leg.base.0
+                };
+                pending[k] = (inf.venue, inf.base, signed);
+                let usd = |base: i64| mul_div(base.abs(), leg.top_px.0, pow10(spec.price_dec));
+                let before = self.venue_base_position(m, inf.venue, inf.base);
+                let after = before + signed;
+                if after.abs() > before.abs() && usd(after) > self.max_venue_usd {
+                    return Err(SignalStatus::ExposureLimit);
+                }
+                let (mut tot_b, mut tot_a, mut net_b, mut net_a) = (0i64, 0i64, 0i64, 0i64);
+                for v in 0..self.bal.len() {
+                    let e = self.venue_base_position(m, v, inf.base);
+                    // both legs of a same-asset pair change this asset
+                    let d: i64 = legs
+                        .iter()
+                        .filter(|l| {
+                            let i2 = self.info[l.instrument.idx()];
+                            i2.venue == v && i2.base == inf.base
+                        })
+                        .map(|l| {
+                            if l.side == Side::Buy {
+                                l.base.0
+                            } else {
+                                -l.base.0
+                            }
+                        })
+                        .sum();
+                    tot_b += usd(e);
+                    tot_a += usd(e + d);
+                    net_b += e;
+                    net_a += e + d;
+                }
+                if tot_a > tot_b && tot_a > self.max_total_usd {
+                    return Err(SignalStatus::ExposureLimit);
+                }
+                if net_a.abs() > net_b.abs() && usd(net_a) > self.max_pos_coin_usd {
+                    return Err(SignalStatus::PositionLimit);
+                }
+            }
+        }
+        for r in &res[..spend] {
+            self.reserved[r.venue][r.asset] += r.amount;
+        }
+        self.slots[slot] = Slot {
+            busy: true,
+            trade_id: opp.id,
+            res,
+            pending,
+        };
+        self.in_flight += 1;
+        self.approved += 1;
+        Ok(ApprovedIntent {
+            opp: *opp,
+            slot: slot as u8,
+        })
+    }
+
+    // ---- end of R2.2 / R2.3 ---------------------------------------------------------------
 
     /// A trade is final: release its reservations and book its fills.
     pub fn on_trade_done(&mut self, m: &Market, slot: u8, rec: &TradeRecord) {
@@ -627,6 +773,16 @@ impl RiskGate {
 }
 
 impl SizeCaps for RiskGate {
+    fn free_for(&self, instrument: crate::types::InstrumentId, side: Side) -> Amount {
+        let inf = self.info[instrument.idx()];
+        let asset = match (inf.kind, side) {
+            (InstrumentKind::Spot, Side::Buy) => inf.quote,
+            (InstrumentKind::Spot, Side::Sell) => inf.base,
+            _ => inf.margin,
+        };
+        Amount(self.free(inf.venue, asset).max(0))
+    }
+
     fn cap_base(
         &self,
         buy: &InstrumentSpec,

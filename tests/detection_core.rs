@@ -19,6 +19,16 @@ fn comparable(r: &Value) -> Value {
 fn same_as_threaded(cfg: &str, tag: &str, expect_trades: bool) {
     let mut threaded = common::setup(cfg);
     threaded.cfg.threads.mode = ThreadMode::Threaded;
+    same_setup_as_threaded(threaded, cfg, tag, expect_trades);
+}
+
+fn same_setup_as_threaded(
+    mut threaded: arbot::config::Setup,
+    cfg: &str,
+    tag: &str,
+    expect_trades: bool,
+) {
+    threaded.cfg.threads.mode = ThreadMode::Threaded;
     let mut single = threaded.clone();
     single.cfg.threads.mode = ThreadMode::Single;
     let (dt, ds) = (
@@ -59,4 +69,28 @@ fn single_thread_core_equals_threaded_replay_vip() {
 fn single_thread_core_equals_threaded_replay_two_venues() {
     // OKX + Kraken: checksum books, no trading group
     same_as_threaded("replay-okx-kraken.toml", "core-okx-kraken", false);
+}
+
+#[test]
+fn single_thread_core_equals_threaded_replay_triangles() {
+    // the shipped config (no trade at VIP 0 fees) and the zero-fee what-if that trades three
+    // legs and closes failed ones
+    same_as_threaded("replay-triangle.toml", "core-tri", false);
+    let text = std::fs::read_to_string(common::root().join("configs/replay-triangle.toml"))
+        .unwrap()
+        .replace("taker_fee_bps = 10.0 ", "taker_fee_bps = 0.0 ")
+        .replace("min_profit_bps = 15.0 ", "min_profit_bps = 1.0 ");
+    let setup = arbot::config::resolve(
+        arbot::config::parse(&text, "tri-zero").unwrap(),
+        &common::root(),
+    )
+    .unwrap();
+    same_setup_as_threaded(setup, "replay-triangle.toml", "core-tri-zero", true);
+}
+
+#[test]
+fn single_thread_core_equals_threaded_replay_statistical_pair() {
+    // the estimator on its own thread (results applied at the data-time deadline) and inline
+    // give the same fits, positions, journals and report
+    same_as_threaded("replay-stat.toml", "core-stat", true);
 }

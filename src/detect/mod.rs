@@ -1,10 +1,39 @@
 //! Opportunity detection over the books ([`crate::book::Market`]): the spatial detector over
-//! the configured groups ([`spatial`], R2.1) and the Korean premium monitor ([`premium`],
-//! R2.4), with per-pair statistics.
+//! the configured groups ([`spatial`], R2.1), triangles on one venue ([`triangular`], R2.2),
+//! a statistical pair ([`stat`], R2.3) and the Korean premium monitor ([`premium`], R2.4),
+//! with per-pair statistics.
 #![forbid(unsafe_code)]
 
 pub mod premium;
 pub mod spatial;
+pub mod stat;
+pub mod triangular;
+
+/// The R2.2 / R2.3 strategies on the detection thread, each `None` when not configured.
+pub struct Strategies {
+    /// Triangles (R2.2).
+    pub triangular: Option<triangular::Triangular>,
+    /// Statistical pair (R2.3).
+    pub stat: Option<stat::StatArb>,
+}
+
+impl Strategies {
+    /// From a resolved config (starts the estimation thread of a threaded run).
+    pub fn new(setup: &crate::config::Setup) -> Strategies {
+        Strategies {
+            triangular: triangular::Triangular::new(setup),
+            stat: stat::StatArb::new(setup),
+        }
+    }
+
+    /// End of the run: the estimator stops and hands back its fits.
+    pub fn finish(mut self) -> Strategies {
+        if let Some(s) = self.stat.as_mut() {
+            s.finish();
+        }
+        self
+    }
+}
 
 use crate::types::Bps;
 

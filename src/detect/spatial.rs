@@ -158,6 +158,13 @@ impl Spatial {
         }
     }
 
+    /// A new opportunity id (one sequence for every strategy's opportunities).
+    pub fn take_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
     /// Taker fee of an instrument (its venue's fee for its kind).
     pub fn fee(&self, i: InstrumentId) -> Bps {
         self.fee[i.idx()]
@@ -473,6 +480,7 @@ impl Spatial {
             confidence: Ratio::from_ratio(conf_ppm, 1_000_000),
             handoff_tsc: trigger.1,
             signal_tsc: crate::clock::raw(),
+            strategy: crate::signal::Strategy::Spatial,
         };
         out(opp, pi);
     }

@@ -17,13 +17,14 @@ use crate::book::Market;
 use crate::config::Setup;
 use crate::detect::premium::Premium;
 use crate::detect::spatial::Spatial;
+use crate::detect::Strategies;
 use crate::event::MdEvent;
 use crate::exec::sim::FillSim;
 use crate::exec::{FromExec, ToExec};
 use crate::journal::{ColdMsg, LogRecord, SignalRecord, SignalStatus};
 use crate::pnl::PnlBook;
 use crate::risk::RiskGate;
-use crate::signal::Opportunity;
+use crate::signal::{Opportunity, Strategy};
 use crate::types::{Bps, InstrumentId, Nanos, VenueId};
 
 /// Where the core's outputs go.
@@ -51,6 +52,8 @@ pub struct DetectionCore {
     pub spatial: Spatial,
     /// Korean premium monitor (R2.4), if configured.
     pub premium: Option<Premium>,
+    /// Triangles (R2.2) and the statistical pair (R2.3), if configured.
+    pub strategies: Strategies,
     /// Risk gate (balances, reservations, limits).
     pub risk: RiskGate,
     /// Simulated venue (replay/paper).
@@ -70,6 +73,7 @@ pub struct DetectionCore {
     pub opps_overflow: u64,
     /// Execution messages answered so far (`FromExec::Ack`).
     pub acked: u64,
+    risk_stale_ns: u64,
     dirty: Vec<InstrumentId>,
     opps: Vec<(Opportunity, usize)>,
     msg_started: bool,
@@ -85,6 +89,7 @@ impl DetectionCore {
             market: Market::new(setup),
             spatial: Spatial::new(setup),
             premium: Premium::new(setup),
+            strategies: Strategies::new(setup),
             risk: RiskGate::new(setup),
             sim: FillSim::new(
                 setup.taker_fees_by_instrument(),
@@ -94,7 +99,8 @@ impl DetectionCore {
                     .map(|v| v.cfg.order_latency_ns)
                     .collect(),
                 slip,
-                setup.cfg.risk.max_in_flight as usize * 3 + 4,
+                // a triangle: three legs and two closing orders per slot
+                setup.cfg.risk.max_in_flight as usize * 5 + 4,
             ),
             lat: DetLatency::default(),
             trades: TradeTotals::default(),
@@ -103,6 +109,7 @@ impl DetectionCore {
             messages: 0,
             opps_overflow: 0,
             acked: 0,
+            risk_stale_ns: setup.cfg.risk.stale_after_ns,
             dirty: Vec::with_capacity(setup.instruments.len()),
             opps: Vec::with_capacity(MAX_OPPS),
             msg_started: false,
@@ -130,6 +137,10 @@ impl DetectionCore {
             self.lat
                 .md_queue
                 .record_between(self.first_parsed, self.first_deq);
+            if let Some(st) = self.strategies.stat.as_mut() {
+                // R2.3: interval boundaries sample the books as they were before this message
+                st.on_message_start(&self.market, ev.recv_ns);
+            }
         }
         self.market
             .apply(ev, &mut |l: LogRecord| out.cold(ColdMsg::Log(l)));
@@ -149,7 +160,7 @@ impl DetectionCore {
         if let Some(p) = self.premium.as_mut() {
             p.on_dirty(&self.market, &self.dirty);
         }
-        if !self.dirty.is_empty() {
+        if !self.dirty.is_empty() || self.strategies.stat.is_some() {
             self.detect(ev, out);
         }
         true
@@ -172,6 +183,40 @@ impl DetectionCore {
                 }
             },
         );
+        // R2.2 / R2.3: the same opportunity list, the same gate
+        let spatial = &mut self.spatial;
+        let mut take_id = || spatial.take_id();
+        if let Some(t) = self.strategies.triangular.as_mut() {
+            t.evaluate(
+                &self.market,
+                &self.dirty,
+                &self.risk,
+                (ev.msg_seq, ev.handoff_tsc),
+                &mut take_id,
+                &mut |o, ci| {
+                    if opps.len() < MAX_OPPS {
+                        opps.push((o, ci));
+                    } else {
+                        overflow = true;
+                    }
+                },
+            );
+        }
+        if let Some(st) = self.strategies.stat.as_mut() {
+            st.on_message_end(
+                &self.market,
+                self.risk_stale_ns,
+                (ev.msg_seq, ev.handoff_tsc),
+                &mut take_id,
+                &mut |o| {
+                    if opps.len() < MAX_OPPS {
+                        opps.push((o, 0));
+                    } else {
+                        overflow = true;
+                    }
+                },
+            );
+        }
         if overflow {
             self.opps_overflow += 1;
         }
@@ -199,14 +244,29 @@ impl DetectionCore {
             let status = match self.risk.check(&self.market, &o) {
                 Ok(intent) => {
                     out.to_exec(ToExec::Intent(intent));
-                    self.spatial.pairs[pi].traded += 1;
                     SignalStatus::Traded
                 }
-                Err(s) => {
-                    self.spatial.pairs[pi].rejected += 1;
-                    s
-                }
+                Err(s) => s,
             };
+            let traded = status == SignalStatus::Traded;
+            match o.strategy {
+                Strategy::Spatial if traded => self.spatial.pairs[pi].traded += 1,
+                Strategy::Spatial => self.spatial.pairs[pi].rejected += 1,
+                Strategy::Triangle(_) => {
+                    if let Some(t) = self.strategies.triangular.as_mut() {
+                        if traded {
+                            t.stats[pi].traded += 1;
+                        } else {
+                            t.stats[pi].rejected += 1;
+                        }
+                    }
+                }
+                Strategy::Pair(_) => {
+                    if let Some(st) = self.strategies.stat.as_mut() {
+                        st.on_gate(&o, traded);
+                    }
+                }
+            }
             self.signal_status[status as usize] += 1;
             out.cold(ColdMsg::Signal(SignalRecord { opp: o, status }));
         }
@@ -223,12 +283,15 @@ impl DetectionCore {
             FromExec::Order(o) => self.sim.add(o),
             FromExec::Unwind(req) => match self.risk.approve_unwind(&self.market, &req) {
                 Ok(a) => out.to_exec(ToExec::Unwind(a)),
-                Err(_) => out.to_exec(ToExec::UnwindRefused(req.slot, req.trade_id)),
+                Err(_) => out.to_exec(ToExec::UnwindRefused(req)),
             },
             FromExec::Done(slot, rec) => {
                 self.risk.on_trade_done(&self.market, slot, &rec);
                 self.trades.add(&rec);
                 self.pnl.on_trade(&rec);
+                if let Some(st) = self.strategies.stat.as_mut() {
+                    st.on_trade_done(&rec);
+                }
             }
             FromExec::Ack(k) => self.acked = k,
             FromExec::VenueDisabled(v) => {

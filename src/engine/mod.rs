@@ -93,6 +93,8 @@ pub struct DetOutput {
     pub opps_overflow: u64,
     /// Cash flows and inventory of every fill (mark to market at the report).
     pub pnl: crate::pnl::PnlBook,
+    /// Triangles (R2.2) and the statistical pair (R2.3), with their statistics.
+    pub strategies: crate::detect::Strategies,
 }
 
 /// Everything a run produced.
@@ -180,10 +182,7 @@ impl TradeTotals {
         self.gross_pnl_usd += t.gross_pnl_usd.0;
         self.fees_usd += t.fees_usd.0;
         self.net_pnl_usd += t.net_pnl_usd.0;
-        self.volume_usd += t.legs[..t.n_legs as usize]
-            .iter()
-            .map(|l| l.quote.0)
-            .sum::<i64>();
+        self.volume_usd += t.volume_usd.0;
         self.residual_base_abs += t.residual_base.0.abs();
     }
 }
@@ -501,6 +500,7 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
         market,
         spatial,
         premium,
+        strategies,
         risk,
         sim,
         lat,
@@ -527,6 +527,7 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
         opps_overflow,
         premium,
         pnl,
+        strategies: strategies.finish(),
     }
 }
 

@@ -12,18 +12,20 @@
 //! this module can make, so no other code path can produce signed order bytes.
 #![forbid(unsafe_code)]
 
+mod cycle;
 pub mod live;
 pub mod matching;
+mod pair;
 pub mod sim;
 
 use crate::clock;
 use crate::config::{OrderTypeConfig, Setup, UnwindPolicy};
 use crate::journal::{
-    ColdMsg, LegFill, LegStatus, OrderEvent, OrderState, TradeRecord, TradeStatus,
+    ColdMsg, LegFill, LegStatus, OrderEvent, OrderState, TradeRecord, TradeStatus, MAX_TRADE_LEGS,
 };
 use crate::ring::{Consumer, Producer};
 use crate::risk::{ApprovedIntent, ApprovedUnwind, UnwindRequest};
-use crate::signal::Opportunity;
+use crate::signal::{Opportunity, Strategy};
 use crate::stats::Latency;
 use crate::types::{Amount, InstrumentId, Side, VenueId};
 use crate::venues::{OrderEntry, OrderFields, OrderKind};
@@ -38,9 +40,8 @@ pub enum ToExec {
     Intent(ApprovedIntent),
     /// Send this unwind.
     Unwind(ApprovedUnwind),
-    /// The gate refused the unwind of the trade (`slot`, `trade_id`): its exposure is kept
-    /// and recorded.
-    UnwindRefused(u8, u64),
+    /// The gate refused this unwind: the exposure it would have closed is kept and recorded.
+    UnwindRefused(UnwindRequest),
     /// A simulated venue answered.
     Fill(SimFill),
     /// No more input: exit when idle.
@@ -86,10 +87,12 @@ impl SendToken {
 struct TradeSlot {
     busy: bool,
     opp: Opportunity,
-    legs: [LegFill; 3],
+    legs: [LegFill; MAX_TRADE_LEGS],
     n_legs: u8,
     outstanding: u8,
     unwinding: bool,
+    /// Triangles sent in sequence: the next cycle leg to send.
+    next_leg: u8,
 }
 
 /// Static per-instrument data the execution thread needs.
@@ -137,6 +140,15 @@ struct LegOrder {
     qty: crate::types::Qty,
     /// Data time of the send (replay) / wall time (live), ns.
     send_ns: u64,
+    /// End of the execution window: an order not final by then is cancelled, ns.
+    deadline_ns: u64,
+    /// A closing order (one-leg unwind), not an entry leg.
+    unwind: bool,
+}
+
+/// Client order id of leg `leg` of trade `trade_id` (up to 8 legs per trade).
+fn client_id(trade_id: u64, leg: u8) -> u64 {
+    trade_id * 8 + leg as u64
 }
 
 /// The execution thread's state.
@@ -153,6 +165,9 @@ pub struct Executor {
     feed_latency: Vec<u64>,
     /// Execution window per trade, ns.
     window_ns: u64,
+    /// Taker fee by instrument (sizes a sequential triangle's next leg from what the
+    /// previous one delivered).
+    fee: Vec<crate::types::Bps>,
     slots: Vec<TradeSlot>,
     market_orders: bool,
     one_leg: UnwindPolicy,
@@ -213,6 +228,7 @@ impl Executor {
                 .collect(),
             feed_latency: setup.venues.iter().map(|v| v.cfg.feed_latency_ns).collect(),
             window_ns: e.window_ns,
+            fee: setup.taker_fees_by_instrument(),
             slots: vec![TradeSlot::default(); setup.cfg.risk.max_in_flight as usize],
             market_orders: e.order_type == OrderTypeConfig::Market,
             one_leg: e.one_leg,
@@ -259,7 +275,7 @@ impl Executor {
     ) {
         let ie = &self.insts[o.inst.idx()];
         let v = ie.venue.idx();
-        let client_id = o.trade_id * 4 + o.leg as u64;
+        let client_id = client_id(o.trade_id, o.leg);
         let fields = OrderFields {
             symbol: &ie.symbol,
             side: o.side,
@@ -292,7 +308,7 @@ impl Executor {
                 o.inst,
                 o.limit_px,
                 o.qty,
-                o.send_ns + self.window_ns,
+                o.deadline_ns,
                 o.send_ns,
                 &mut evs,
             );
@@ -303,7 +319,7 @@ impl Executor {
                     venue: ie.venue,
                     instrument: o.inst,
                     side: o.side,
-                    unwind: o.leg == 2,
+                    unwind: o.unwind,
                     order_qty: o.qty,
                     limit_px: o.limit_px,
                     arrival_ns: o.send_ns,
@@ -325,9 +341,7 @@ impl Executor {
         let t0 = clock::raw();
         let _bytes = enc.place(&fields);
         self.encode.record_since(t0);
-        let so = self.sim_order(
-            o.trade_id, o.slot, o.leg, o.inst, o.side, o.market, o.limit_px, o.qty, o.send_ns,
-        );
+        let so = self.sim_order(&o);
         cold(ColdMsg::Order(OrderEvent {
             ts_ns: o.send_ns,
             venue: ie.venue,
@@ -352,9 +366,7 @@ impl Executor {
         match msg {
             ToExec::Intent(it) => self.on_intent(it, out, cold),
             ToExec::Unwind(u) => self.on_unwind(u, out, cold),
-            ToExec::UnwindRefused(slot, trade_id) => {
-                self.on_unwind_refused(slot, trade_id, out, cold)
-            }
+            ToExec::UnwindRefused(r) => self.on_unwind_refused(&r, out, cold),
             ToExec::Fill(f) => self.on_fill(f, out, cold),
             ToExec::Shutdown => {}
         }
@@ -411,38 +423,27 @@ impl Executor {
         }
     }
 
-    /// An order for the simulated venue sent at data time `send`: it reaches the venue one
-    /// order latency later, is matched against the book received one feed latency after
-    /// that, and is cancelled if it would arrive after the execution window.
-    #[allow(clippy::too_many_arguments)]
-    fn sim_order(
-        &self,
-        trade_id: u64,
-        slot: u8,
-        leg: u8,
-        inst: InstrumentId,
-        side: Side,
-        market: bool,
-        limit_px: crate::types::Price,
-        qty: crate::types::Qty,
-        send: u64,
-    ) -> SimOrder {
-        let v = self.insts[inst.idx()].venue.idx();
-        let arrival = send + self.latency[v];
+    /// An order for the simulated venue sent at data time `o.send_ns`: it reaches the venue
+    /// one order latency later, is matched against the book received one feed latency after
+    /// that, and is cancelled if it would arrive after `o.deadline_ns`.
+    fn sim_order(&self, o: &LegOrder) -> SimOrder {
+        let venue = self.insts[o.inst.idx()].venue;
+        let arrival = o.send_ns + self.latency[venue.idx()];
         SimOrder {
-            trade_id,
-            slot,
-            leg,
-            venue: self.insts[inst.idx()].venue,
-            instrument: inst,
-            side,
-            market,
-            limit_px,
-            qty,
-            send_ns: send,
+            trade_id: o.trade_id,
+            slot: o.slot,
+            leg: o.leg,
+            unwind: o.unwind,
+            venue,
+            instrument: o.inst,
+            side: o.side,
+            market: o.market,
+            limit_px: o.limit_px,
+            qty: o.qty,
+            send_ns: o.send_ns,
             arrival_ns: arrival,
-            view_ns: arrival + self.feed_latency[v],
-            deadline_ns: send + self.window_ns,
+            view_ns: arrival + self.feed_latency[venue.idx()],
+            deadline_ns: o.deadline_ns,
         }
     }
 
@@ -453,25 +454,25 @@ impl Executor {
         cold: &mut impl FnMut(ColdMsg),
     ) {
         let now = clock::raw();
-        // the approval is consumed here: its token signs these two legs and nothing else
+        // the approval is consumed here: its token signs these legs and nothing else
         let (o, slot) = it.into_parts();
         let token = SendToken::new();
         self.stats.intents += 1;
         self.intent_hop.record_between(o.signal_tsc, now);
+        if let Strategy::Triangle(c) = o.strategy {
+            return self.on_cycle_intent(&token, o, slot, c, out, cold);
+        }
         let live = self.is_live();
         self.slots[slot as usize] = TradeSlot {
             busy: true,
             opp: o,
-            legs: [LegFill::default(); 3],
+            legs: [LegFill::default(); MAX_TRADE_LEGS],
             n_legs: 2,
             outstanding: 2,
             unwinding: false,
+            next_leg: 2,
         };
-        let send_ns = if live {
-            clock::Clock::get().now_ns()
-        } else {
-            o.detected_ns
-        };
+        let send_ns = self.send_time(o.detected_ns);
         for (k, leg) in [o.buy, o.sell].iter().enumerate() {
             self.send_leg(
                 &token,
@@ -485,6 +486,8 @@ impl Executor {
                     limit_px: leg.limit_px,
                     qty: leg.qty,
                     send_ns,
+                    deadline_ns: send_ns + self.window_ns,
+                    unwind: false,
                 },
                 out,
                 cold,
@@ -516,7 +519,7 @@ impl Executor {
             ts_ns: f.fill.known_ns,
             venue: f.fill.venue,
             instrument: f.fill.instrument,
-            client_id: f.trade_id * 4 + f.leg as u64,
+            client_id: client_id(f.trade_id, f.leg),
             side: f.fill.side,
             state: st,
             qty: f.fill.order_qty,
@@ -545,6 +548,9 @@ impl Executor {
             return;
         }
         let opp = s.opp;
+        if let Strategy::Triangle(c) = opp.strategy {
+            return self.on_cycle_leg(slot, leg, fill, c, out, cold);
+        }
         s.legs[leg as usize] = fill;
         s.outstanding = s.outstanding.saturating_sub(1);
         if s.outstanding > 0 {
@@ -552,7 +558,15 @@ impl Executor {
         }
         if !s.unwinding {
             let (b, sl) = (s.legs[0], s.legs[1]);
-            let diff = b.base.0 - sl.base.0;
+            // the excess of the leg that filled more, in its own base: a pair trade's legs
+            // are matched at the planned hedge ratio, a spatial pair's one for one
+            let (diff, excess) = match opp.strategy {
+                Strategy::Pair(_) => pair::excess(&opp, &b, &sl),
+                _ => {
+                    let d = b.base.0 - sl.base.0;
+                    (d, d.abs())
+                }
+            };
             let both_full = b.status == LegStatus::Filled && sl.status == LegStatus::Filled;
             if !both_full && self.one_leg == UnwindPolicy::Unwind {
                 // long `diff` on the buy venue → sell it there; short → buy back on the sell venue
@@ -570,7 +584,7 @@ impl Executor {
                 } else {
                     leg.limit_px
                 };
-                let q = ie.spec.qty_for_base_floor(Amount(diff.abs()), px);
+                let q = ie.spec.qty_for_base_floor(Amount(excess), px);
                 if q.0 >= ie.lot && q.0 > 0 {
                     // ask the gate: the unwind is an order too
                     let s = &mut self.slots[slot as usize];
@@ -579,10 +593,11 @@ impl Executor {
                     out(FromExec::Unwind(UnwindRequest {
                         trade_id: opp.id,
                         slot,
+                        leg: 2,
                         instrument: leg.instrument,
                         side,
                         qty: q,
-                        residual_base: Amount(diff),
+                        residual_base: Amount(diff.signum() * excess),
                         send_ns: b.known_ns.max(sl.known_ns),
                     }));
                     return;
@@ -608,48 +623,74 @@ impl Executor {
             return;
         }
         self.stats.unwinds += 1;
-        self.slots[r.slot as usize].n_legs = 3;
-        let send_ns = if self.is_live() {
-            clock::Clock::get().now_ns()
-        } else {
-            r.send_ns
-        };
+        let n = &mut self.slots[r.slot as usize].n_legs;
+        *n = (*n).max(r.leg + 1);
+        let send_ns = self.send_time(r.send_ns);
         // the unwind gets its own execution window from its send
         self.send_leg(
             &token,
             LegOrder {
                 trade_id: r.trade_id,
                 slot: r.slot,
-                leg: 2,
+                leg: r.leg,
                 inst: r.instrument,
                 side: r.side,
                 market: true,
                 limit_px: crate::types::Price(0),
                 qty: r.qty,
                 send_ns,
+                deadline_ns: send_ns + self.window_ns,
+                unwind: true,
             },
             out,
             cold,
         );
     }
 
-    /// The gate refused an unwind: the trade ends with its exposure held (and recorded).
+    /// Send time of an order decided at data time `data_ns`: that time in replay and paper
+    /// (the simulator's clock), the wall clock live.
+    fn send_time(&self, data_ns: u64) -> u64 {
+        if self.is_live() {
+            clock::Clock::get().now_ns()
+        } else {
+            data_ns
+        }
+    }
+
+    /// The gate refused an unwind: the trade ends with that exposure held (and recorded);
+    /// a triangle waits for its other closing order, if it asked for two.
     fn on_unwind_refused(
         &mut self,
-        slot: u8,
-        trade_id: u64,
+        r: &UnwindRequest,
         out: &mut impl FnMut(FromExec),
         cold: &mut impl FnMut(ColdMsg),
     ) {
-        let Some(s) = self.slots.get_mut(slot as usize) else {
+        let Some(s) = self.slots.get_mut(r.slot as usize) else {
             return;
         };
-        if !s.busy || s.opp.id != trade_id {
+        if !s.busy || s.opp.id != r.trade_id {
             return;
         }
         self.stats.unwinds_refused += 1;
-        s.outstanding = 0;
-        self.complete(slot, out, cold);
+        if (r.leg as usize) < MAX_TRADE_LEGS && r.leg >= 2 && r.leg < s.n_legs {
+            // the refused closing order stays in the record as not sent (nothing filled)
+            s.legs[r.leg as usize] = LegFill {
+                venue: self.insts[r.instrument.idx()].venue,
+                instrument: r.instrument,
+                side: r.side,
+                unwind: true,
+                order_qty: r.qty,
+                arrival_ns: r.send_ns,
+                view_ns: r.send_ns,
+                known_ns: r.send_ns,
+                status: LegStatus::Rejected,
+                ..LegFill::default()
+            };
+        }
+        s.outstanding = s.outstanding.saturating_sub(1);
+        if s.outstanding == 0 {
+            self.complete(r.slot, out, cold);
+        }
     }
 
     fn complete(
@@ -659,7 +700,10 @@ impl Executor {
         cold: &mut impl FnMut(ColdMsg),
     ) {
         let s = self.slots[slot as usize];
-        let rec = finish(&s.opp, &s.legs[..s.n_legs as usize]);
+        let rec = match s.opp.strategy {
+            Strategy::Triangle(c) => cycle::finish_cycle(&s.opp, &c, &s.legs[..s.n_legs as usize]),
+            _ => finish(&s.opp, &s.legs[..s.n_legs as usize]),
+        };
         self.slots[slot as usize].busy = false;
         self.stats.trades_done += 1;
         out(FromExec::Done(slot, rec));
@@ -670,6 +714,9 @@ impl Executor {
 /// Build the trade record from its legs: PnL adds up from the legs (R3.3: one-leg outcomes
 /// are recorded with their real PnL).
 pub fn finish(o: &Opportunity, legs: &[LegFill]) -> TradeRecord {
+    if let Strategy::Pair(p) = o.strategy {
+        return pair::finish(o, &p, legs);
+    }
     let o = *o;
     let mut rec = TradeRecord {
         id: o.id,
@@ -714,6 +761,7 @@ pub fn finish(o: &Opportunity, legs: &[LegFill]) -> TradeRecord {
     rec.gross_pnl_usd = Amount(gross + resid_mark);
     rec.fees_usd = Amount(fees);
     rec.net_pnl_usd = Amount(gross + resid_mark - fees);
+    rec.volume_usd = Amount(legs.iter().map(|l| l.quote.0).sum());
     rec
 }
 
@@ -1023,11 +1071,9 @@ mod tests {
         }
         let req = unwind_request(&out);
         out.clear();
-        ex.handle(
-            ToExec::UnwindRefused(req.slot, req.trade_id),
-            &mut |x| out.push(x),
-            &mut |c| cold.push(c),
-        );
+        ex.handle(ToExec::UnwindRefused(req), &mut |x| out.push(x), &mut |c| {
+            cold.push(c)
+        });
         let done = out
             .iter()
             .find_map(|x| match x {

@@ -36,8 +36,11 @@ pub struct SimOrder {
     pub trade_id: u64,
     /// Execution slot.
     pub slot: u8,
-    /// Leg index: 0 buy, 1 sell, 2 unwind.
+    /// Leg index: 0 buy, 1 sell, 2 unwind (triangles: 0–2 the cycle's legs, 3–4 closing
+    /// orders).
     pub leg: u8,
+    /// A closing order (one-leg policy), not a planned leg.
+    pub unwind: bool,
     /// Venue.
     pub venue: VenueId,
     /// Instrument.
@@ -242,7 +245,7 @@ fn blank(o: &SimOrder) -> LegFill {
         venue: o.venue,
         instrument: o.instrument,
         side: o.side,
-        unwind: o.leg == 2,
+        unwind: o.unwind,
         order_qty: o.qty,
         limit_px: o.limit_px,
         arrival_ns: o.arrival_ns,

@@ -39,3 +39,28 @@ fn hot_threads_do_not_allocate_during_a_trading_replay() {
         "allocations on hot threads"
     );
 }
+
+#[test]
+fn hot_threads_do_not_allocate_while_trading_triangles_and_a_statistical_pair() {
+    let _serial = common::alloc::exclusive();
+    let root = common::root();
+    let text = std::fs::read_to_string(root.join("configs/replay-triangle.toml"))
+        .unwrap()
+        .replace("taker_fee_bps = 10.0 ", "taker_fee_bps = 0.0 ")
+        .replace("min_profit_bps = 15.0 ", "min_profit_bps = 1.0 ");
+    let tri = arbot::config::resolve(arbot::config::parse(&text, "tri").unwrap(), &root).unwrap();
+    for (setup, tag) in [
+        (tri, "alloc-tri"),
+        (common::setup("replay-stat.toml"), "alloc-stat"),
+    ] {
+        let out = common::tmp(tag);
+        let hot_before = common::alloc::hot();
+        let r = arbot::engine::run_replay(&setup, &out).unwrap();
+        assert!(r.det.trades.attempted > 0, "{tag}: the run must trade");
+        assert_eq!(
+            common::alloc::hot() - hot_before,
+            0,
+            "{tag}: allocations on hot threads"
+        );
+    }
+}

@@ -259,6 +259,8 @@ struct InstState {
     r: InstrumentRef,
     stream_sym: String,
     sync: DepthSync,
+    /// Partial-book streams (`depth5/10/20`): update id of the top-N snapshot the book holds.
+    partial: Option<u64>,
 }
 
 struct Table<'a>(&'a [InstState]);
@@ -326,6 +328,7 @@ impl BinanceHandler {
                     limits.max_buffered_diffs,
                     limits.max_buffered_levels,
                 ),
+                partial: None,
                 r,
             })
             .collect();
@@ -437,6 +440,42 @@ impl VenueHandler for BinanceHandler {
                             c,
                         );
                     }
+                    StreamKind::PartialDepth => {
+                        // a full top-N book at one update id: replace the book (an older or
+                        // repeated id than the one held is dropped as stale)
+                        VenueCounters::inc(&c.depth_updates);
+                        VenueCounters::inc(&c.snapshots);
+                        if st.partial.is_some_and(|held| m.last_id <= held) {
+                            VenueCounters::inc(&c.stale_diffs);
+                            return;
+                        }
+                        if st.partial.is_none() {
+                            VenueCounters::inc(&c.syncs);
+                        }
+                        st.partial = Some(m.last_id);
+                        sink.clear(st.r.id, m.last_id);
+                        for l in &self.levels.bids {
+                            sink.level(
+                                st.r.id,
+                                Side::Buy,
+                                l.px,
+                                l.qty,
+                                (l.px_frac, l.qty_frac),
+                                true,
+                            );
+                        }
+                        for l in &self.levels.asks {
+                            sink.level(
+                                st.r.id,
+                                Side::Sell,
+                                l.px,
+                                l.qty,
+                                (l.px_frac, l.qty_frac),
+                                true,
+                            );
+                        }
+                        sink.commit(st.r.id, m.last_id, true, (0, 0));
+                    }
                     StreamKind::Trade | StreamKind::AggTrade => {
                         VenueCounters::inc(&c.trades);
                         let aggressor = if m.buyer_maker { Side::Sell } else { Side::Buy };
@@ -457,13 +496,17 @@ impl VenueHandler for BinanceHandler {
 
     fn on_disconnect(&mut self, sink: &mut EventSink<'_>) {
         for st in &mut self.insts {
+            if st.partial.take().is_some() {
+                sink.invalid(st.r.id, crate::event::InvalidReason::Disconnected);
+            }
             st.sync.on_disconnect(st.r.id, sink);
         }
     }
 
     fn snapshot_wanted(&mut self, out: &mut dyn FnMut(InstrumentId)) {
         for st in &mut self.insts {
-            if st.sync.take_snapshot_request() {
+            // a partial-book stream is its own snapshot: no REST snapshot for it
+            if st.sync.take_snapshot_request() && st.partial.is_none() {
                 out(st.r.id);
             }
         }
@@ -595,6 +638,57 @@ mod tests {
             VenueCounters::get(&h.counters.parse_errors),
             cases.len() as u64
         );
+    }
+
+    #[test]
+    fn partial_book_stream_replaces_the_book_per_update_id() {
+        let mut h = handler(Market::Spot);
+        for suffix in ["depth5", "depth10@100ms", "depth20@1000ms"] {
+            assert_eq!(StreamKind::from_suffix(suffix), StreamKind::PartialDepth);
+        }
+        assert_eq!(StreamKind::from_suffix("depth@100ms"), StreamKind::Depth);
+        assert_eq!(StreamKind::from_suffix("depth50"), StreamKind::Other);
+        // a real spot message (2025-08-31), cut to two levels per side
+        let msg = r#"{"stream":"btcusdt@depth5@100ms","data":{"lastUpdateId":75575196322,"bids":[["108370.26000000","0.31813000"],["108370.25000000","0.01195000"]],"asks":[["108370.27000000","8.86858000"],["108370.28000000","0.00025000"]]}}"#;
+        let ev = feed(&mut h, msg);
+        let kinds: Vec<MdKind> = ev.iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                MdKind::BookClear,
+                MdKind::BookLevel,
+                MdKind::BookLevel,
+                MdKind::BookLevel,
+                MdKind::BookLevel,
+                MdKind::BookCommit
+            ]
+        );
+        assert_eq!(ev[0].venue_seq, 75575196322);
+        assert_eq!(
+            (ev[1].p0, ev[1].q0, ev[1].side),
+            (10837026, 31813, Side::Buy)
+        );
+        assert_eq!((ev[3].p0, ev[3].side), (10837027, Side::Sell));
+        assert_eq!(
+            ev[5].flags & crate::event::flags::SNAPSHOT,
+            crate::event::flags::SNAPSHOT
+        );
+        // the same id again is stale; a newer one replaces
+        assert_eq!(feed(&mut h, msg)[0].kind, MdKind::Noop);
+        assert_eq!(VenueCounters::get(&h.counters.stale_diffs), 1);
+        let newer = msg.replace("75575196322", "75575196335");
+        assert_eq!(feed(&mut h, &newer)[0].kind, MdKind::BookClear);
+        // futures spelling: `u` + `b`/`a`
+        let mut f = handler(Market::Usdm);
+        let fut = r#"{"stream":"btcusdt@depth5@500ms","data":{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":10,"u":12,"pu":9,"b":[["61800.20","2.507"]],"a":[["61800.30","1.000"]]}}"#;
+        let ev = feed(&mut f, fut);
+        assert_eq!(ev[0].kind, MdKind::BookClear);
+        assert_eq!(ev.last().unwrap().venue_seq, 12);
+        // a side missing is an error, not a one-sided book
+        let bad = r#"{"stream":"btcusdt@depth5","data":{"lastUpdateId":1,"bids":[]}}"#;
+        assert_eq!(feed(&mut h, bad)[0].kind, MdKind::Noop);
+        assert_eq!(VenueCounters::get(&h.counters.parse_errors), 1);
+        assert_eq!(VenueCounters::get(&h.counters.syncs), 1);
     }
 
     #[test]

@@ -111,6 +111,10 @@ impl VenueProtocol for BinanceProtocol {
     }
 
     fn snapshot_url(&self, instrument: InstrumentId) -> Option<String> {
+        // a partial-book stream (`depth5/10/20`) carries whole books: nothing to sync from REST
+        if super::wire::is_partial_depth(&self.depth_stream) {
+            return None;
+        }
         let (_, sym) = self.symbols.iter().find(|(i, _)| *i == instrument)?;
         Some(format!(
             "{}{}?symbol={}&limit={}",

@@ -16,6 +16,11 @@
 //! {"stream":"btcusd_perp@bookTicker","data":{"u":1007198632021,"e":"bookTicker","s":"BTCUSD_PERP","ps":"BTCUSD","b":"61804.7","B":"35","a":"61804.8","A":"1645","T":1723161257465,"E":1723161257476}}
 //! {"lastUpdateId":50093239218,"bids":[["61837.63000000","3.78826000"],...],"asks":[...]}
 //! ```
+//!
+//! Partial book (`../shared/data/triangle/`, 2025-08-31; top 5 per side, cut here):
+//! ```text
+//! {"stream":"ethbtc@depth5@100ms","data":{"lastUpdateId":8397416438,"bids":[["0.04100000","59.12780000"],...],"asks":[["0.04101000","7.64360000"],...]}}
+//! ```
 #![forbid(unsafe_code)]
 
 use crate::book::Level;
@@ -30,6 +35,10 @@ pub enum StreamKind {
     BookTicker,
     /// `<sym>@depth`, `@depth@100ms`, `@depth@0ms`, ...
     Depth,
+    /// `<sym>@depth5`, `@depth10`, `@depth20`, each also with `@100ms` / `@1000ms` (spot) or
+    /// `@250ms` / `@500ms` (futures): partial book, the full top N levels at one update id
+    /// (`lastUpdateId` + `bids`/`asks` on spot, `u` + `b`/`a` on futures).
+    PartialDepth,
     /// `<sym>@trade`.
     Trade,
     /// `<sym>@aggTrade`.
@@ -46,6 +55,8 @@ impl StreamKind {
             StreamKind::BookTicker
         } else if s == "depth" || s.starts_with("depth@") {
             StreamKind::Depth
+        } else if is_partial_depth(s) {
+            StreamKind::PartialDepth
         } else if s == "trade" {
             StreamKind::Trade
         } else if s == "aggTrade" {
@@ -54,6 +65,13 @@ impl StreamKind {
             StreamKind::Other
         }
     }
+}
+
+/// True for a partial-book stream suffix: `depth5`, `depth10` or `depth20`, alone or followed
+/// by an `@<speed>` suffix.
+pub fn is_partial_depth(suffix: &str) -> bool {
+    let name = suffix.split_once('@').map_or(suffix, |(n, _)| n);
+    matches!(name, "depth5" | "depth10" | "depth20")
 }
 
 /// Fields of one stream message (flat; which are set depends on the kind). Levels of depth
@@ -209,6 +227,7 @@ fn check_stream(msg: StreamMsg) -> Result<StreamMsg, WireError> {
     let need = match msg.kind {
         StreamKind::BookTicker => F_UU | F_B | F_BQ | F_A | F_AQ,
         StreamKind::Depth => F_U | F_UU,
+        StreamKind::PartialDepth => F_UU | F_LEVELS_B | F_LEVELS_A,
         StreamKind::Trade | StreamKind::AggTrade => F_T | F_P | F_Q | F_M,
         StreamKind::Other => 0,
     };
@@ -223,6 +242,8 @@ fn check_stream(msg: StreamMsg) -> Result<StreamMsg, WireError> {
 
 fn missing_name(bits: u32) -> &'static str {
     for (b, n) in [
+        (F_LEVELS_B, "bids"),
+        (F_LEVELS_A, "asks"),
         (F_U, "U"),
         (F_UU, "u"),
         (F_B, "b"),
@@ -340,10 +361,30 @@ impl<'de> Visitor<'de> for DataSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let m = self.msg;
         let sc = self.scale;
-        let depth = m.kind == StreamKind::Depth;
+        let depth = matches!(m.kind, StreamKind::Depth | StreamKind::PartialDepth);
+        let partial = m.kind == StreamKind::PartialDepth;
         let agg = m.kind == StreamKind::AggTrade;
         while let Some(k) = map.next_key::<&str>()? {
             match k {
+                // partial book (spot): the snapshot's update id and its full top N
+                "lastUpdateId" if partial => {
+                    m.last_id = map.next_value()?;
+                    m.seen |= F_UU;
+                }
+                "bids" if partial => {
+                    map.next_value_seed(LevelsSeed {
+                        scale: sc,
+                        out: &mut self.levels.bids,
+                    })?;
+                    m.seen |= F_LEVELS_B;
+                }
+                "asks" if partial => {
+                    map.next_value_seed(LevelsSeed {
+                        scale: sc,
+                        out: &mut self.levels.asks,
+                    })?;
+                    m.seen |= F_LEVELS_A;
+                }
                 "U" => {
                     m.first_id = map.next_value()?;
                     m.seen |= F_U;
