@@ -302,9 +302,11 @@ fn main() -> ExitCode {
                     malformed_after,
                     bad_json_after,
                     skip_diff_after,
+                    ..Faults::default()
                 },
                 wait_clients: std::time::Duration::from_secs(wait_clients_s),
                 ping_every: None,
+                exchange: Default::default(),
             };
             let server = match arbot::tools::replay_server::start(cfg) {
                 Ok(s) => s,
