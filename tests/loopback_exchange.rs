@@ -1580,3 +1580,44 @@ fn balances_fees_and_specs_from_a_client_config() {
         serde_json::json!({"asset": "USDT", "free": "100000.00000000", "locked": "0.00000000"})
     );
 }
+
+/// Numbers at the edges of what parses (COIN-M has no maximum quantity) are refused with
+/// Binance's errors; nothing panics and the server keeps answering.
+#[test]
+fn absurd_numbers_are_refused_not_panicked() {
+    let s = server(MarketKind::Coinm, H, Faults::default(), None);
+    let mut c = Client::new(s.addr(), "coinm");
+    for p in [
+        "quantity=92233720368&price=999999.9",
+        "quantity=92233720368&price=0.1",
+        "quantity=1&price=1000000.1",
+    ] {
+        let r = c.signed(
+            "POST",
+            "/dapi/v1/order",
+            &format!("symbol=BTCUSD_PERP&side=BUY&type=LIMIT&timeInForce=GTC&{p}"),
+        );
+        assert_eq!(r.status, 400, "{p}: {}", r.body);
+    }
+    let r = c.signed(
+        "POST",
+        "/dapi/v1/order",
+        "symbol=BTCUSD_PERP&side=SELL&type=MARKET&quantity=92233720368",
+    );
+    assert_eq!(r.err(), (400, -2019), "{}", r.body);
+    let r = c.signed(
+        "POST",
+        "/dapi/v1/order",
+        "symbol=BTCUSD_PERP&side=BUY&type=MARKET&quantity=922337203685477580700",
+    );
+    assert_eq!(r.err(), (400, -1108));
+    // garbage requests get Binance's bodies, then the connection still serves
+    let r = c.http.request(
+        "POST",
+        "/coinm/dapi/v1/order?a=%zz",
+        &[("X-MBX-APIKEY", DOC_API_KEY)],
+        "",
+    );
+    assert_eq!(r.err(), (400, -1100));
+    assert_eq!(c.public("/dapi/v1/time").status, 200);
+}

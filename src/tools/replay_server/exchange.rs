@@ -237,7 +237,7 @@ impl Inst {
         if s.kind.is_inverse() {
             base
         } else {
-            base * px as i128 / E8
+            base.saturating_mul(px as i128) / E8
         }
     }
     /// Base amount of `q` at `px`.
@@ -269,7 +269,7 @@ impl Inst {
                 return 0;
             }
             let usd = q as i128 * self.spec.contract_size.0 as i128 / E8;
-            usd * E8 * E8 / px as i128
+            usd.saturating_mul(E8 * E8) / px as i128
         } else {
             self.quote_of(q, px)
         }
@@ -312,9 +312,9 @@ impl Pos {
         let a = self.amt.abs();
         if inst.spec.kind.is_inverse() {
             let usd = a * inst.spec.contract_size.0 as i128 / E8;
-            usd * E8 * E8 / self.basis
+            usd.saturating_mul(E8 * E8) / self.basis
         } else {
-            self.basis * E8 / a
+            self.basis.saturating_mul(E8) / a
         }
     }
 }
@@ -488,12 +488,12 @@ fn amount_e8(v: f64) -> i128 {
     }
 }
 
-/// `n` rounded up by `d` (both ≥ 0).
+/// `n` / `d` rounded up (both ≥ 0; saturating).
 fn div_ceil(n: i128, d: i128) -> i128 {
     if d <= 0 {
         return 0;
     }
-    (n + d - 1) / d
+    n.saturating_add(d - 1) / d
 }
 
 impl Exchange {
@@ -1133,7 +1133,8 @@ impl State {
         for (k, p) in &self.venues[m.idx()].accounts[account].pos {
             let inst = &self.insts[*k];
             let a = inst.margin_asset().to_string();
-            *out.entry(a).or_default() += div_ceil(inst.basis_e8(p.basis.abs()) * 1000, lev);
+            *out.entry(a).or_default() +=
+                div_ceil(inst.basis_e8(p.basis.abs()).saturating_mul(1000), lev);
         }
         out
     }
@@ -1152,7 +1153,8 @@ impl State {
             }
             let inst = &self.insts[o.inst];
             let v = inst.margin_value(o.qty - o.executed, o.price);
-            *out.entry(inst.margin_asset().to_string()).or_default() += div_ceil(v * 1000, lev);
+            *out.entry(inst.margin_asset().to_string()).or_default() +=
+                div_ceil(v.saturating_mul(1000), lev);
         }
         out
     }
@@ -1480,7 +1482,7 @@ impl State {
             let open_part = (qty as i128 - close).max(0) as i64;
             let px = if ref_px > 0 { ref_px } else { price };
             let need = div_ceil(
-                inst.margin_value(open_part, px) * 1000,
+                inst.margin_value(open_part, px).saturating_mul(1000),
                 self.lev_milli[m.idx()],
             );
             let asset = inst.margin_asset().to_string();

@@ -92,10 +92,10 @@ pub(super) fn avg_price(inst: &Inst, o: &Order) -> i128 {
         if o.cum_base == 0 {
             0
         } else {
-            usd * E8 / o.cum_base
+            usd.saturating_mul(E8) / o.cum_base
         }
     } else {
-        o.cum_quote * E8 / o.executed as i128
+        o.cum_quote.saturating_mul(E8) / o.executed as i128
     }
 }
 
