@@ -39,8 +39,8 @@
 //! ## For a client
 //!
 //! A venue with `rest_url = "http://ADDR/spot"` (or `/usdm`, `/coinm`) reaches every endpoint
-//! below at `http://ADDR/<market><path>` (the prefix may be left out; a prefix that does not
-//! match the path's market is a 404). HTTP/1.1 keep-alive, JSON answers, Binance's error
+//! below at `http://ADDR/<market><path>` (the prefix may be left out; with a prefix of
+//! another market the path is not routed and gets the market-data side's 404/405). HTTP/1.1 keep-alive, JSON answers, Binance's error
 //! bodies `{"code":-XXXX,"msg":"..."}` and status codes (400 request errors, 401 bad API key,
 //! 418 IP ban, 429 rate limit, 503 execution status unknown).
 //!
@@ -76,7 +76,7 @@
 //! | fault | field / flag | what the client sees |
 //! |---|---|---|
 //! | reject | `reject_order` + `reject_code` (+ `reject_msg`) / `--reject-order N --reject-code C` | the error (default -2010), HTTP status per code; the order is not placed |
-//! | 429 | `order_429` / `--order-429 N` | 429, -1003, `Retry-After: fault_retry_after_s`; requests before it passes are violations (→ 418) |
+//! | 429 | `order_429` / `--order-429 N` | 429, -1003, `Retry-After: fault_retry_after_s`; a request before it passes gets 429 again, the next one 418 (as a real 429: `RateLimits::violations_before_ban`) |
 //! | 418 | `order_418` / `--order-418 N` | 418, IP banned for `fault_retry_after_s` on that market |
 //! | no answer | `swallow_order` / `--swallow-order N` | nothing, the connection stays open; the order is **not** placed |
 //! | delayed ack | `delay_order` + `delay_ms` / `--delay-order N --delay-ms MS` | the order is processed at once (user stream at once), its answer comes `delay_ms` later |
@@ -141,8 +141,9 @@
 //! `book.rs` the loaded recording and the server's own book and snapshot state; `http.rs` TLS
 //! accept, HTTP requests and REST snapshots; `ws.rs` one WebSocket connection (control
 //! messages, pings, writes); `dispatch.rs` the thread that paces the recording, routes each
-//! message to its connections, and injects the faults; `exchange.rs` accounts, orders,
-//! matching and positions; `orders_http.rs` the order-entry endpoints; `auth.rs` parameters
+//! message to its connections, injects the faults and holds at the replay gate;
+//! `settings.rs` the exchange's public settings; `exchange.rs` accounts, orders, matching and
+//! positions; `orders_http.rs` the order-entry endpoints; `auth.rs` parameters
 //! and request security; `ratelimit.rs` weights and order counts; `replies.rs` the JSON of
 //! answers and events; `user_stream.rs` the user-data stream.
 #![forbid(unsafe_code)]
