@@ -362,18 +362,25 @@ pub(super) struct ExStats {
     pub(super) orders: u64,
     /// Order requests the Nth-order faults count.
     pub(super) fault_seq: u64,
+    /// Trades made.
     pub(super) trades: u64,
+    /// Trades of resting orders.
     pub(super) resting_fills: u64,
+    /// Faults that fired.
     pub(super) faults: Vec<String>,
 }
 
-/// What a request gets from the exchange besides its body.
+/// Everything the exchange knows, behind one lock.
 pub(super) struct State {
+    /// The server's matching books (instrument id = served file), as the engine keeps them.
     books: Market,
+    /// The engine's Binance handler per served file: recorded lines → book events.
     handlers: Vec<BinanceHandler>,
     events: Vec<MdEvent>,
     pub(super) insts: Vec<Inst>,
+    /// Liquidity orders of every account took, per level (`matching::Consumption`).
     consumed: Consumption,
+    /// Receive time of the newest recorded line applied (the data time `take_each` records).
     data_ns: u64,
     msg_seq: u64,
     /// Execution ids (`I`) of spot execution reports.
@@ -403,7 +410,7 @@ pub(super) struct Exchange {
     position: AtomicU64,
 }
 
-/// Limits of a new order as the HTTP side parsed them (strings are checked here, against the
+/// A new order as the HTTP side parsed it (strings are checked here, against the
 /// instrument).
 pub(super) struct NewOrder<'a> {
     pub(super) symbol: &'a str,
