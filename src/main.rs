@@ -53,49 +53,12 @@ enum Cmd {
     ///
     /// Each venue's `ws_url`/`rest_url` in the client config points at
     /// `ws://ADDR/<market>` / `http://ADDR/<market>` (market = spot, usdm, coinm).
-    ReplayServer {
-        /// Config whose `[replay].files` and venue markets say what to serve.
-        #[arg(long, short)]
-        config: Option<PathBuf>,
-        /// Recorded files (`spot_…`, `usdm_…`, `cm_…` names tell the market).
-        files: Vec<PathBuf>,
-        /// Listen address; port 0 picks a free port.
-        #[arg(long, default_value = "127.0.0.1:0")]
-        bind: std::net::SocketAddr,
-        /// Speed-up of the recorded pace (`1` = real time), or `max`.
-        #[arg(long, default_value = "1")]
-        speed: String,
-        /// Serve wss:// / https:// with a self-signed certificate.
-        #[arg(long)]
-        tls: bool,
-        /// Where to write the certificate (PEM) with --tls.
-        #[arg(long, default_value = "replay-server-cert.pem")]
-        cert_out: PathBuf,
-        /// Keep the recording's merged order across connections (ping/pong before switching).
-        #[arg(long)]
-        lockstep: bool,
-        /// Drop the connection that receives stream message N (no close frame).
-        #[arg(long)]
-        drop_after: Option<u64>,
-        /// Stall (send nothing) after stream message N ...
-        #[arg(long)]
-        stall_after: Option<u64>,
-        /// ... for this many ns.
-        #[arg(long, default_value_t = 70_000_000_000)]
-        stall_ns: u64,
-        /// Send a malformed frame (reserved bits set) after stream message N.
-        #[arg(long)]
-        malformed_after: Option<u64>,
-        /// Send truncated JSON after stream message N.
-        #[arg(long)]
-        bad_json_after: Option<u64>,
-        /// Skip one depth diff after N diffs (a sequence gap).
-        #[arg(long)]
-        skip_diff_after: Option<u64>,
-        /// Start streaming once every file has a subscriber, or after this many seconds.
-        #[arg(long, default_value_t = 30)]
-        wait_clients_s: u64,
-    },
+    ///
+    /// It is also a Binance exchange for live-trading tests: order entry (`/api/v3/order`,
+    /// `/fapi/v1/order`, `/dapi/v1/order`, accounts, listenKey user-data streams) matched
+    /// against the replayed book, with balances and fees from `--config`'s venues, and the
+    /// order faults below (each fires once, on the Nth order request).
+    ReplayServer(Box<ReplayServerArgs>),
     /// Replay recorded sessions through the venues' real parsers and book code and print one
     /// JSON object per file: messages, gaps, resyncs, checksums, parse errors, and book best
     /// bid/ask against the venue's own BBO messages. Exit status 1 if any file has a gap,
@@ -188,6 +151,108 @@ enum Cmd {
         #[arg(long, short)]
         config: PathBuf,
     },
+}
+
+/// Arguments of `arbot replay-server`.
+#[derive(clap::Args, Debug)]
+struct ReplayServerArgs {
+    /// Config whose `[replay].files` and venue markets say what to serve.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Recorded files (`spot_…`, `usdm_…`, `cm_…` names tell the market).
+    files: Vec<PathBuf>,
+    /// Listen address; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    bind: std::net::SocketAddr,
+    /// Speed-up of the recorded pace (`1` = real time), or `max`.
+    #[arg(long, default_value = "1")]
+    speed: String,
+    /// Serve wss:// / https:// with a self-signed certificate.
+    #[arg(long)]
+    tls: bool,
+    /// Where to write the certificate (PEM) with --tls.
+    #[arg(long, default_value = "replay-server-cert.pem")]
+    cert_out: PathBuf,
+    /// Keep the recording's merged order across connections (ping/pong before switching).
+    #[arg(long)]
+    lockstep: bool,
+    /// Drop the connection that receives stream message N (no close frame).
+    #[arg(long)]
+    drop_after: Option<u64>,
+    /// Stall (send nothing) after stream message N ...
+    #[arg(long)]
+    stall_after: Option<u64>,
+    /// ... for this many ns.
+    #[arg(long, default_value_t = 70_000_000_000)]
+    stall_ns: u64,
+    /// Send a malformed frame (reserved bits set) after stream message N.
+    #[arg(long)]
+    malformed_after: Option<u64>,
+    /// Send truncated JSON after stream message N.
+    #[arg(long)]
+    bad_json_after: Option<u64>,
+    /// Skip one depth diff after N diffs (a sequence gap).
+    #[arg(long)]
+    skip_diff_after: Option<u64>,
+    /// Start streaming once every file has a subscriber, or after this many seconds.
+    #[arg(long, default_value_t = 30)]
+    wait_clients_s: u64,
+    /// API key the exchange accepts (default: env ARBOT_LOOPBACK_API_KEY, else the key of
+    /// Binance's signing examples).
+    #[arg(long)]
+    api_key: Option<String>,
+    /// Its HMAC secret (default: env ARBOT_LOOPBACK_API_SECRET, else the examples'
+    /// secret). Never printed.
+    #[arg(long)]
+    api_secret: Option<String>,
+    /// Shift the exchange's clock by this many ms (clients that do not sync get -1021).
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    clock_skew_ms: i64,
+    /// Order faults count only this market's orders (spot, usdm, coinm).
+    #[arg(long)]
+    order_fault_market: Option<String>,
+    /// Reject order request N with --reject-code.
+    #[arg(long)]
+    reject_order: Option<u64>,
+    /// Binance error code of the reject (default -2010).
+    #[arg(long, default_value_t = -2010, allow_hyphen_values = true)]
+    reject_code: i32,
+    /// Answer order request N with HTTP 429 (Retry-After: --fault-retry-after-s).
+    #[arg(long)]
+    order_429: Option<u64>,
+    /// Answer order request N with HTTP 418 (an IP ban of --fault-retry-after-s).
+    #[arg(long)]
+    order_418: Option<u64>,
+    /// Retry-After / ban length of --order-429 and --order-418, seconds.
+    #[arg(long, default_value_t = 1)]
+    fault_retry_after_s: u64,
+    /// Swallow order request N: no answer, connection kept open, order not placed.
+    #[arg(long)]
+    swallow_order: Option<u64>,
+    /// Answer order request N --delay-ms late (it is processed at once).
+    #[arg(long)]
+    delay_order: Option<u64>,
+    /// The delay of --delay-order, ms.
+    #[arg(long, default_value_t = 2000)]
+    delay_ms: u64,
+    /// Order request N: the answer says NEW, nothing executed; fills only on the user stream.
+    #[arg(long)]
+    stream_only_fill: Option<u64>,
+    /// Process order request N, then close the connection without answering.
+    #[arg(long)]
+    disconnect_order: Option<u64>,
+    /// Order request N fills at most half its quantity; the rest expires.
+    #[arg(long)]
+    partial_fill_order: Option<u64>,
+    /// Process order request N, then answer HTTP 503 (execution status unknown).
+    #[arg(long)]
+    order_503: Option<u64>,
+    /// REQUEST_WEIGHT per minute on every market (default: Binance's, 6000 spot, 2400 futures).
+    #[arg(long)]
+    weight_limit_1m: Option<u32>,
+    /// ORDERS per 10 s per account on every market that has that limiter (default: Binance's).
+    #[arg(long)]
+    order_limit_10s: Option<u32>,
 }
 
 fn main() -> ExitCode {
@@ -352,24 +417,44 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
-        Cmd::ReplayServer {
-            config,
-            files,
-            bind,
-            speed,
-            tls,
-            cert_out,
-            lockstep,
-            drop_after,
-            stall_after,
-            stall_ns,
-            malformed_after,
-            bad_json_after,
-            skip_diff_after,
-            wait_clients_s,
-        } => {
-            use arbot::tools::replay_server::{Faults, MarketKind, ServerConfig};
+        Cmd::ReplayServer(args) => {
+            let ReplayServerArgs {
+                config,
+                files,
+                bind,
+                speed,
+                tls,
+                cert_out,
+                lockstep,
+                drop_after,
+                stall_after,
+                stall_ns,
+                malformed_after,
+                bad_json_after,
+                skip_diff_after,
+                wait_clients_s,
+                api_key,
+                api_secret,
+                clock_skew_ms,
+                order_fault_market,
+                reject_order,
+                reject_code,
+                order_429,
+                order_418,
+                fault_retry_after_s,
+                swallow_order,
+                delay_order,
+                delay_ms,
+                stream_only_fill,
+                disconnect_order,
+                partial_fill_order,
+                order_503,
+                weight_limit_1m,
+                order_limit_10s,
+            } = *args;
+            use arbot::tools::replay_server::{ExchangeConfig, Faults, MarketKind, ServerConfig};
             let mut served = Vec::new();
+            let mut exchange = ExchangeConfig::default();
             if let Some(c) = &config {
                 let setup = match arbot::config::load(c) {
                     Ok(s) => s,
@@ -378,6 +463,7 @@ fn main() -> ExitCode {
                         return ExitCode::from(2);
                     }
                 };
+                exchange = ExchangeConfig::from_setup(&setup);
                 for f in &setup.replay_files {
                     let vc = &setup.venues[f.venue.idx()].cfg;
                     let Some(m) = vc.market.as_deref().and_then(MarketKind::parse) else {
@@ -408,6 +494,37 @@ fn main() -> ExitCode {
                     }
                 }
             };
+            let key = api_key.or_else(|| std::env::var("ARBOT_LOOPBACK_API_KEY").ok());
+            let secret = api_secret.or_else(|| std::env::var("ARBOT_LOOPBACK_API_SECRET").ok());
+            if key.is_some() != secret.is_some() {
+                eprintln!("arbot: replay-server: give both an API key and its secret, or neither");
+                return ExitCode::from(2);
+            }
+            if let (Some(k), Some(s), Some(a)) = (key, secret, exchange.accounts.first_mut()) {
+                a.api_key = k;
+                a.secret = s;
+            }
+            for m in [MarketKind::Spot, MarketKind::Usdm, MarketKind::Coinm] {
+                let l = &mut exchange.settings_mut(m).limits;
+                if let Some(w) = weight_limit_1m {
+                    l.weight_per_minute = w;
+                }
+                if let Some(n) = order_limit_10s {
+                    if l.orders_per_10s > 0 {
+                        l.orders_per_10s = n;
+                    }
+                }
+            }
+            let order_fault_market = match order_fault_market.as_deref() {
+                None => None,
+                Some(m) => match MarketKind::parse(m) {
+                    Some(m) => Some(m),
+                    None => {
+                        eprintln!("arbot: --order-fault-market: spot, usdm or coinm");
+                        return ExitCode::from(2);
+                    }
+                },
+            };
             let cfg = ServerConfig {
                 files: served,
                 bind,
@@ -422,9 +539,25 @@ fn main() -> ExitCode {
                     malformed_after,
                     bad_json_after,
                     skip_diff_after,
+                    order_fault_market,
+                    reject_order,
+                    reject_code,
+                    reject_msg: None,
+                    order_429,
+                    order_418,
+                    fault_retry_after_s,
+                    swallow_order,
+                    delay_order,
+                    delay_ms,
+                    stream_only_fill,
+                    disconnect_order,
+                    partial_fill_order,
+                    order_503,
+                    clock_skew_ms,
                 },
                 wait_clients: std::time::Duration::from_secs(wait_clients_s),
                 ping_every: None,
+                exchange,
             };
             let server = match arbot::tools::replay_server::start(cfg) {
                 Ok(s) => s,

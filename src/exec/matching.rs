@@ -158,6 +158,36 @@ pub fn take(
     now: Nanos,
 ) -> Matched {
     let mut m = Matched::default();
+    let filled = take_each(book, spec, taker, limit, qty, consumed, now, |px, t| {
+        if (m.n_fills as usize) < MAX_FILLS {
+            m.fills[m.n_fills as usize] = (px, t);
+            m.n_fills += 1;
+        } else {
+            let last = &mut m.fills[MAX_FILLS - 1];
+            *last = (px, Qty(last.1 .0 + t.0));
+            m.merged_levels += 1;
+        }
+        m.quote.0 += spec.quote_amount(t, px).0;
+        m.base.0 += spec.base_amount(t, px).0;
+    });
+    m.filled = filled;
+    m
+}
+
+/// [`take`] with every level taken handed to `on_fill(price, quantity)`, best first, instead
+/// of a fixed-size summary (the loopback exchange reports each level as its own trade).
+/// Same walk, same consumption rule, same records; returns the quantity filled.
+#[allow(clippy::too_many_arguments)]
+pub fn take_each(
+    book: &L2Book,
+    spec: &InstrumentSpec,
+    taker: Side,
+    limit: Price,
+    qty: Qty,
+    consumed: &mut Consumption,
+    now: Nanos,
+    mut on_fill: impl FnMut(Price, Qty),
+) -> Qty {
     let mut rem = qty.0;
     let mut bound = 0i64;
     let i = spec.id;
@@ -179,16 +209,7 @@ pub fn take(
             bound += spec.base_amount(Qty(want - t), px).0;
         }
         if t > 0 {
-            if (m.n_fills as usize) < MAX_FILLS {
-                m.fills[m.n_fills as usize] = (px, Qty(t));
-                m.n_fills += 1;
-            } else {
-                let last = &mut m.fills[MAX_FILLS - 1];
-                *last = (px, Qty(last.1 .0 + t));
-                m.merged_levels += 1;
-            }
-            m.quote.0 += spec.quote_amount(Qty(t), px).0;
-            m.base.0 += spec.base_amount(Qty(t), px).0;
+            on_fill(px, Qty(t));
             rem -= t;
             if n_taken < taken.len() {
                 taken[n_taken] = (px, shown, Qty(t));
@@ -207,8 +228,7 @@ pub fn take(
         consumed.bound_orders += 1;
         consumed.bound_base += bound;
     }
-    m.filled = Qty(qty.0 - rem);
-    m
+    Qty(qty.0 - rem)
 }
 
 #[cfg(test)]
@@ -290,6 +310,40 @@ mod tests {
         let m = take(&b, &spec, Side::Buy, Price(10_000), Qty(1_000), &mut c, 3);
         assert_eq!(m.filled, Qty(700));
         assert_eq!(c.refreshed, 1);
+    }
+
+    #[test]
+    fn take_each_reports_every_level_like_take() {
+        let (b, spec) = book();
+        let (mut c1, mut c2) = (Consumption::new(8), Consumption::new(8));
+        let m = take(&b, &spec, Side::Buy, Price(10_010), Qty(2_500), &mut c1, 1);
+        let mut seen = Vec::new();
+        let filled = take_each(
+            &b,
+            &spec,
+            Side::Buy,
+            Price(10_010),
+            Qty(2_500),
+            &mut c2,
+            1,
+            |p, q| seen.push((p, q)),
+        );
+        assert_eq!(filled, m.filled);
+        assert_eq!(&seen[..], &m.fills[..m.n_fills as usize]);
+        // the same records: a second order sees the same remainder through either function
+        let a = take(&b, &spec, Side::Buy, Price(10_010), Qty(5_000), &mut c1, 2);
+        let n = take_each(
+            &b,
+            &spec,
+            Side::Buy,
+            Price(10_010),
+            Qty(5_000),
+            &mut c2,
+            2,
+            |_, _| {},
+        );
+        assert_eq!((a.filled, n), (Qty(500), Qty(500)));
+        assert_eq!(c1.bound_qty, c2.bound_qty);
     }
 
     #[test]

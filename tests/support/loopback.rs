@@ -129,6 +129,7 @@ pub fn paper_with(
         faults,
         wait_clients: std::time::Duration::from_secs(30),
         ping_every: Some(ping.unwrap_or(std::time::Duration::from_millis(200))),
+        exchange: Default::default(),
     })
     .unwrap();
     let mut extra = extra_venue.to_string();

@@ -1,9 +1,11 @@
 //! The dispatch thread: walks the recording in merged order at the chosen pace, decides which
 //! connection each stream message goes to (market, subscriptions, lockstep), keeps the
-//! server's book and the snapshot state current, injects the faults, and closes every
-//! connection at the end.
+//! server's books (the snapshot state and the exchange's matching books) current, injects
+//! the faults, holds at the exchange's replay gate (tests), and closes every connection at
+//! the end.
 
 use super::book::{FileInfo, Item, Kind, Shared, SrvBook};
+use super::exchange::Exchange;
 use super::ws::{Conn, NewConn};
 use super::{ServerConfig, ServerStats};
 use std::io;
@@ -21,6 +23,7 @@ pub(super) fn dispatch(
     info: Arc<Vec<FileInfo>>,
     shared: Arc<Shared>,
     rx: mpsc::Receiver<NewConn>,
+    ex: Arc<Exchange>,
     stop: Arc<AtomicBool>,
 ) -> ServerStats {
     let mut stats = ServerStats {
@@ -84,6 +87,20 @@ pub(super) fn dispatch(
         if stop.load(Ordering::Relaxed) {
             break;
         }
+        if !ex.may_process(idx as u64) {
+            // held (tests): keep the connections served, resume the pace where it stopped
+            let held = Instant::now();
+            while !ex.may_process(idx as u64) && !stop.load(Ordering::Relaxed) {
+                accept(&mut conns, &mut stats);
+                service_all(&mut conns);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            pause += held.elapsed();
+            last_service = Instant::now();
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+        }
         if let Some(speed) = cfg.speed {
             let due =
                 Duration::from_nanos((it.recv_ns.saturating_sub(t0) as f64 / speed) as u64) + pause;
@@ -106,6 +123,7 @@ pub(super) fn dispatch(
         let f = it.file;
         let name = match &it.kind {
             Kind::Snapshot => {
+                ex.on_item(f, it.recv_ns, &it.text, true);
                 // the recorded snapshot: the server's book starts here; a waiting REST request
                 // gets these exact bytes
                 let Ok(mut st) = shared.st.lock() else { break };
@@ -129,6 +147,8 @@ pub(super) fn dispatch(
             }
             Kind::Stream(s) => s,
         };
+        // the exchange's book follows every message (depth and bookTicker) before it is sent
+        ex.on_item(f, it.recv_ns, &it.text, false);
         let is_depth = name.contains("@depth");
         if is_depth {
             if let Ok(mut st) = shared.st.lock() {
@@ -264,6 +284,11 @@ pub(super) fn dispatch(
         stats.snapshots_recorded = st.served_recorded;
         stats.snapshots_synthesized = st.served_synth;
     }
+    let xs = ex.stats();
+    stats.orders = xs.orders;
+    stats.trades = xs.trades;
+    stats.resting_fills = xs.resting_fills;
+    stats.order_faults = xs.faults;
     stop.store(true, Ordering::Relaxed);
     stats
 }

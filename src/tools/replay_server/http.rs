@@ -1,8 +1,11 @@
 //! HTTP side of a connection: TLS accept, request heads, REST depth snapshots (recorded or
-//! made from the server's book), and the WebSocket upgrade that hands the connection to the
-//! dispatch thread.
+//! made from the server's book), the WebSocket upgrade that hands the connection to the
+//! dispatch thread (or, for a listenKey, to the user-data stream), and the order-entry
+//! endpoints' requests (bodies read, answered by [`super::orders_http`]).
 
 use super::book::{FileInfo, Shared};
+use super::exchange::Exchange;
+use super::orders_http::{self, Outcome};
 use super::ws::NewConn;
 use super::MarketKind;
 use std::collections::HashSet;
@@ -79,12 +82,17 @@ fn query_param<'a>(q: &'a str, k: &str) -> Option<&'a str> {
     })
 }
 
+/// Largest order-entry request body accepted.
+const MAX_BODY: usize = 64 << 10;
+
+#[allow(clippy::too_many_arguments)]
 pub(super) fn serve_conn(
     tcp: TcpStream,
     tls: Option<Arc<rustls::ServerConfig>>,
     tx: mpsc::Sender<NewConn>,
     shared: Arc<Shared>,
     info: Arc<Vec<FileInfo>>,
+    ex: Arc<Exchange>,
     stop: Arc<AtomicBool>,
 ) -> io::Result<()> {
     tcp.set_nodelay(true)?;
@@ -104,7 +112,7 @@ pub(super) fn serve_conn(
     loop {
         // read one request head
         let hdr_len;
-        let (method, path, upgrade, ws_key);
+        let (method, path, upgrade, ws_key, content_length, api_key);
         loop {
             let mut headers = [httparse::EMPTY_HEADER; 32];
             let mut r = httparse::Request::new(&mut headers);
@@ -122,6 +130,20 @@ pub(super) fn serve_conn(
                         .iter()
                         .find(|h| h.name.eq_ignore_ascii_case("sec-websocket-key"))
                         .map(|h| h.value.to_vec());
+                    content_length = r
+                        .headers
+                        .iter()
+                        .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                        .map(|h| {
+                            std::str::from_utf8(h.value)
+                                .ok()
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                        });
+                    api_key = r
+                        .headers
+                        .iter()
+                        .find(|h| h.name.eq_ignore_ascii_case("x-mbx-apikey"))
+                        .map(|h| String::from_utf8_lossy(h.value).into_owned());
                     break;
                 }
                 Ok(httparse::Status::Partial) => {}
@@ -165,6 +187,11 @@ pub(super) fn serve_conn(
                 s.write_all(http_response("404 Not Found", "{}").as_bytes())?;
                 return Ok(());
             }
+            // a listenKey: the user-data stream of its account
+            let user = route.strip_prefix("/ws/").and_then(|k| {
+                ex.subscribe(market, k)
+                    .map(|(m, rx)| (m, rx, k.to_string()))
+            });
             let accept = tungstenite::handshake::derive_accept_key(&key);
             s.write_all(format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n").as_bytes())?;
             s.flush()?;
@@ -175,6 +202,10 @@ pub(super) fn serve_conn(
                 Role::Server,
                 Some(WebSocketConfig::default().write_buffer_size(0)),
             );
+            if let Some((m, rx, k)) = user {
+                super::user_stream::serve(ws, rx, &ex, m, k, &stop);
+                return Ok(());
+            }
             let _ = tx.send(NewConn {
                 ws,
                 market,
@@ -183,6 +214,61 @@ pub(super) fn serve_conn(
             return Ok(());
         }
         buf = rest;
+        if let Some(r) = orders_http::route(market, &method, route) {
+            // the body, by Content-Length (no chunked bodies)
+            let n = match content_length {
+                None => 0,
+                Some(Some(n)) if n <= MAX_BODY => n,
+                Some(_) => {
+                    let e = super::exchange::ApiError::new(
+                        -1100,
+                        "Illegal characters found in a parameter.",
+                    );
+                    s.write_all(&orders_http::http(400, &e.body(), &[]))?;
+                    return Ok(());
+                }
+            };
+            while buf.len() < n {
+                let mut b = [0u8; 4096];
+                let k = s.read(&mut b)?;
+                if k == 0 {
+                    return Ok(());
+                }
+                buf.extend_from_slice(&b[..k]);
+            }
+            let body_bytes: Vec<u8> = buf.drain(..n).collect();
+            let body = String::from_utf8_lossy(&body_bytes).into_owned();
+            let query = query.to_string();
+            match orders_http::handle(&ex, r, &query, &body, api_key.as_deref()) {
+                Outcome::Reply(b) => s.write_all(&b)?,
+                Outcome::Delayed(d, b) => {
+                    std::thread::sleep(d);
+                    s.write_all(&b)?;
+                }
+                Outcome::Disconnect => {
+                    let _ = s.tcp().shutdown(std::net::Shutdown::Both);
+                    return Ok(());
+                }
+                Outcome::Swallow => {
+                    // keep the connection, answer nothing, until the client or the server goes
+                    let _ = s.tcp().set_read_timeout(Some(Duration::from_millis(200)));
+                    let mut b = [0u8; 4096];
+                    while !stop.load(Ordering::Relaxed) {
+                        match s.read(&mut b) {
+                            Ok(0) => break,
+                            Ok(_) => {}
+                            Err(e)
+                                if e.kind() == io::ErrorKind::WouldBlock
+                                    || e.kind() == io::ErrorKind::TimedOut => {}
+                            Err(_) => break,
+                        }
+                    }
+                    return Ok(());
+                }
+            }
+            s.flush()?;
+            continue;
+        }
         if method != "GET" {
             s.write_all(http_response("405 Method Not Allowed", "{}").as_bytes())?;
             continue;

@@ -27,17 +27,143 @@
 //!
 //! Test infrastructure, not hot path: threads, blocking I/O and `serde_json` are fine here.
 //!
+//! # The exchange: order entry for live-trading tests
+//!
+//! The same listener is also a Binance **exchange** for the markets it serves: REST order
+//! entry with Binance's authentication, rate limits, error codes and answers, accounts with
+//! balances and positions, a user-data stream, and faults on request. Orders match, at the
+//! moment the request is processed, against the server's book of the recording as it stands
+//! in the replay, with the fill simulator's own matching code
+//! ([`crate::exec::matching::take_each`]).
+//!
+//! ## For a client
+//!
+//! A venue with `rest_url = "http://ADDR/spot"` (or `/usdm`, `/coinm`) reaches every endpoint
+//! below at `http://ADDR/<market><path>` (the prefix may be left out; with a prefix of
+//! another market the path is not routed and gets the market-data side's 404/405). HTTP/1.1 keep-alive, JSON answers, Binance's error
+//! bodies `{"code":-XXXX,"msg":"..."}` and status codes (400 request errors, 401 bad API key,
+//! 418 IP ban, 429 rate limit, 503 execution status unknown).
+//!
+//! | market | endpoints |
+//! |---|---|
+//! | spot | `GET /api/v3/ping`, `/api/v3/time`, `/api/v3/exchangeInfo`; `POST`/`DELETE`/`GET /api/v3/order`; `GET /api/v3/openOrders`; `GET /api/v3/account`; `POST`/`PUT`/`DELETE /api/v3/userDataStream` |
+//! | USDⓈ-M | `GET /fapi/v1/ping`, `/fapi/v1/time`, `/fapi/v1/exchangeInfo`; `POST`/`DELETE`/`GET /fapi/v1/order`; `GET /fapi/v1/openOrders`; `GET /fapi/v2/account`, `/fapi/v3/account`; `GET /fapi/v2/positionRisk`; `POST`/`PUT`/`DELETE /fapi/v1/listenKey` |
+//! | COIN-M | the `/dapi/v1/...` equivalents (`/dapi/v1/account`, `/dapi/v1/positionRisk`, `/dapi/v1/listenKey`) |
+//!
+//! - **Keys**: `X-MBX-APIKEY` must be a configured key ([`ExchangeConfig::accounts`]); the
+//!   default is the key and secret of Binance's own signing examples
+//!   ([`DOC_API_KEY`] / [`DOC_API_SECRET`]), `arbot replay-server --api-key K --api-secret S`
+//!   or `ARBOT_LOOPBACK_API_KEY` / `ARBOT_LOOPBACK_API_SECRET` replace it (the secret is never
+//!   printed). `signature` = hex HMAC-SHA256(secret, query string ++ body as sent).
+//! - **Clock**: the server's time (`GET .../time`, the `timestamp` check, every `E`/`T`/
+//!   `transactTime`/`updateTime`) is the host's wall clock plus `clock_skew_ms`; it has nothing
+//!   to do with the recording's data time (2024 for the shipped recordings). The replay's
+//!   position only decides which book an order meets.
+//! - **User-data stream**: `POST` the listenKey endpoint (API key only, no signature) →
+//!   `{"listenKey":"<64 hex>"}`; connect `ws://ADDR/<market>/ws/<listenKey>` **before** sending
+//!   orders (events are not queued for a stream nobody has opened); `PUT` keeps the key
+//!   alive (spot: `listenKey=` parameter; validity [`ExchangeConfig::listen_key_validity`],
+//!   60 min), `DELETE` closes its streams.
+//! - **In-process** (tests): [`start`] a [`ServerConfig`] with `exchange:
+//!   ExchangeConfig::default()` (or [`ExchangeConfig::from_setup`]), `wait_clients:
+//!   Duration::ZERO` when nothing subscribes to market data, and `exchange.hold_at: Some(n)` to
+//!   stop the replay before message `n`; [`Server::advance_to`] moves it,
+//!   [`Server::release`] lets it run; [`Server::replay_position`] says where it is.
+//! - **Faults** ([`Faults`], CLI flags of `arbot replay-server`): each fires once, on the
+//!   Nth `POST .../order` request the server receives (counted as it arrives, before any
+//!   check, 1-based, over all markets or only `order_fault_market`):
+//!
+//! | fault | field / flag | what the client sees |
+//! |---|---|---|
+//! | reject | `reject_order` + `reject_code` (+ `reject_msg`) / `--reject-order N --reject-code C` | the error (default -2010), HTTP status per code; the order is not placed |
+//! | 429 | `order_429` / `--order-429 N` | 429, -1003, `Retry-After: fault_retry_after_s`; a request before it passes gets 429 again, the next one 418 (as a real 429: `RateLimits::violations_before_ban`) |
+//! | 418 | `order_418` / `--order-418 N` | 418, IP banned for `fault_retry_after_s` on that market |
+//! | no answer | `swallow_order` / `--swallow-order N` | nothing, the connection stays open; the order is **not** placed |
+//! | delayed ack | `delay_order` + `delay_ms` / `--delay-order N --delay-ms MS` | the order is processed at once (user stream at once), its answer comes `delay_ms` later |
+//! | fill on the stream only | `stream_only_fill` / `--stream-only-fill N` | the answer says `NEW`, nothing executed (spot: RESULT shape; futures: ACK); fills come on the user stream |
+//! | disconnect in flight | `disconnect_order` / `--disconnect-order N` | the order is processed, the TCP connection closes without an answer |
+//! | partial fill then expiry | `partial_fill_order` / `--partial-fill-order N` | at most half the quantity (lot-aligned) fills, the rest `EXPIRED` whatever the time in force |
+//! | 5xx | `order_503` / `--order-503 N` | the order is processed; 503 with -1007 (spot) / -1000 "Unknown error..." (futures): status unknown until queried |
+//! | clock skew | `clock_skew_ms` / `--clock-skew-ms MS` | server time shifted (all requests): unsynced clients get -1021 |
+//!
+//! ## Protocol subset and simplifications
+//!
+//! Followed from the docs (each file cites its pages): `auth.rs` (parameters, signature,
+//! `timestamp`/`recvWindow`), `ratelimit.rs` (weights, order counts, 429/418, `Retry-After`),
+//! `replies.rs` (answer and event shapes), `user_stream.rs` (listenKey streams). Simplified,
+//! on purpose:
+//!
+//! - **Matching**: taker orders (and the taking part of any order) walk the server's book —
+//!   the engine's own L2 book of the recording with the `bookTicker` overlay, fed by the
+//!   engine's Binance handler — with [`crate::exec::matching::take_each`], less what earlier
+//!   orders of *any* account took and the venue has not re-published (own-liquidity
+//!   consumption is per server). Each level taken is one trade at that level's price.
+//!   `LIMIT GTC` remainders rest; a resting order fills **after each recorded message** of
+//!   its instrument when the replayed book shows the opposite side at or through its price,
+//!   taking the displayed quantity there with the same `take_each` (a maker fill at the
+//!   order's own price, maker fee). No queue position, no market impact, own resting orders
+//!   are invisible to other orders (no self-trade). An invalid or not yet synced book is an
+//!   empty book.
+//! - **MARKET** walks the whole book (no percent-price protection); `quoteOrderQty` is not
+//!   supported (-1106). `MIN_NOTIONAL`/`NOTIONAL` of a MARKET order uses the best opposite
+//!   price instead of Binance's 5-minute average. `LIMIT_MAKER` (spot) / `GTX` (futures) that
+//!   would take: -2010 (spot), -5022 (USDⓈ-M), `EXPIRED` (COIN-M). `FOK` that cannot fill:
+//!   -5021 on USDⓈ-M (not recorded, as since 2023-03), `EXPIRED` on spot and COIN-M. Other
+//!   order types (stops, trailing, iceberg, OCO) are -1116.
+//! - **Precision and filters**: spot quantities/prices may have 8 decimals (-1111 beyond),
+//!   futures the symbol's `quantityPrecision`/`pricePrecision`. Spot filter failures are
+//!   -1013 `Filter failure: PRICE_FILTER / LOT_SIZE / NOTIONAL`; futures use their codes
+//!   (-4013/-4014/-4002 price, -4003/-4004/-4005/-4023 quantity, -4164 notional). `maxPrice`
+//!   is 1,000,000 everywhere.
+//! - **Fees**: taker / maker bps per market. Spot: in the received asset (a buy pays in base,
+//!   a sell in quote; no BNB); futures: in the margin asset. Commission truncated to 10⁻⁸.
+//! - **Spot balances**: a buy needs the quote notional at its limit price (MARKET: the cost
+//!   the book shows now; the fee comes out of the base received, so it is not added), a sell
+//!   the base quantity; the order locks that amount until it ends.
+//! - **Futures**: one-way mode (`positionSide` BOTH only), cross margin, one leverage per
+//!   market. Margin check: the part of the order that opens or increases the position, at
+//!   its limit (MARKET: best opposite) price, ÷ leverage, must fit in wallet balance −
+//!   position margin (entry notional ÷ leverage) − open-order margin; unrealized PnL,
+//!   maintenance margin, liquidation, funding are not modelled (mark price = book mid, for
+//!   display). `reduceOnly` fills at most the position and never flips it (else -2022).
+//! - **Answers**: futures `newOrderRespType` ACK (the default) answers the order as accepted
+//!   (`NEW`, nothing executed) even when it filled: use `RESULT` or the user stream. Spot
+//!   defaults to FULL for LIMIT and MARKET. `avgPrice` has 8 decimals. Rejected requests are
+//!   error bodies only: the `REJECTED` status never appears. Duplicate `newClientOrderId` of
+//!   an open order is -2010 "Duplicate order sent." on every market.
+//! - **Rate limits**: fixed windows on the server's clock; one IP per server and market; the
+//!   market-data endpoints (`depth`, WebSocket) are not counted and answer as before, without
+//!   `X-MBX-*` headers.
+//! - **Lifetime**: the exchange lives as long as the recording is served; at its end the
+//!   user streams close like the market streams and new connections are refused.
+//!
 //! Layout: this file has the public settings and stats, start-up and the accept loop;
 //! `book.rs` the loaded recording and the server's own book and snapshot state; `http.rs` TLS
 //! accept, HTTP requests and REST snapshots; `ws.rs` one WebSocket connection (control
 //! messages, pings, writes); `dispatch.rs` the thread that paces the recording, routes each
-//! message to its connections, and injects the faults.
+//! message to its connections, injects the faults and holds at the replay gate;
+//! `settings.rs` the exchange's public settings; `exchange.rs` accounts, orders, matching and
+//! positions; `orders_http.rs` the order-entry endpoints; `auth.rs` parameters
+//! and request security; `ratelimit.rs` weights and order counts; `replies.rs` the JSON of
+//! answers and events; `user_stream.rs` the user-data stream.
 #![forbid(unsafe_code)]
 
+mod auth;
 mod book;
 mod dispatch;
+mod exchange;
 mod http;
+mod orders_http;
+mod ratelimit;
+mod replies;
+mod settings;
+mod user_stream;
 mod ws;
+
+pub use settings::{
+    def_of_spec, default_instruments, ApiAccount, Balance, ExchangeConfig, MarketSettings,
+    RateLimits, DOC_API_KEY, DOC_API_SECRET,
+};
 
 use book::{load, FileInfo, Kind, Shared, SnapState};
 use std::io;
@@ -84,7 +210,11 @@ impl MarketKind {
             None
         }
     }
-    fn name(self) -> &'static str {
+    fn idx(self) -> usize {
+        self as usize
+    }
+    /// `spot`, `usdm`, `coinm` (the path prefix).
+    pub fn name(self) -> &'static str {
         match self {
             MarketKind::Spot => "spot",
             MarketKind::Usdm => "usdm",
@@ -106,7 +236,8 @@ impl MarketKind {
     }
 }
 
-/// Faults to inject (each at most once). Counts are stream messages sent so far.
+/// Faults to inject (each at most once). Market-data counts are stream messages sent so far;
+/// order faults count `POST .../order` requests as they arrive (1-based; see the module doc).
 #[derive(Clone, Debug, Default)]
 pub struct Faults {
     /// Close the TCP connection (no close frame) that receives stream message N.
@@ -121,6 +252,36 @@ pub struct Faults {
     pub bad_json_after: Option<u64>,
     /// Do not send the first depth diff after N depth diffs (a sequence gap).
     pub skip_diff_after: Option<u64>,
+    /// Order faults count only this market's orders (default: all markets).
+    pub order_fault_market: Option<MarketKind>,
+    /// Reject order N with `reject_code`.
+    pub reject_order: Option<u64>,
+    /// Error code of the reject (0 = -2010).
+    pub reject_code: i32,
+    /// Message of the reject (default: Binance's text for the code).
+    pub reject_msg: Option<String>,
+    /// Answer order N with 429 and `Retry-After: fault_retry_after_s`.
+    pub order_429: Option<u64>,
+    /// Answer order N with 418 (an IP ban of `fault_retry_after_s`).
+    pub order_418: Option<u64>,
+    /// `Retry-After` / ban length of the 429 and 418 faults, seconds (0 = 1).
+    pub fault_retry_after_s: u64,
+    /// Swallow order N: no answer, connection kept open, order not placed.
+    pub swallow_order: Option<u64>,
+    /// Answer order N `delay_ms` late (processed at once).
+    pub delay_order: Option<u64>,
+    /// The delay of `delay_order`, ms.
+    pub delay_ms: u64,
+    /// Order N: answer NEW with nothing executed; fills only on the user stream.
+    pub stream_only_fill: Option<u64>,
+    /// Process order N, then close the connection without answering.
+    pub disconnect_order: Option<u64>,
+    /// Order N fills at most half its quantity, the rest expires.
+    pub partial_fill_order: Option<u64>,
+    /// Process order N, answer HTTP 503 (execution status unknown).
+    pub order_503: Option<u64>,
+    /// Server clock shift, ms (all requests and events).
+    pub clock_skew_ms: i64,
 }
 
 /// Server settings.
@@ -144,6 +305,8 @@ pub struct ServerConfig {
     pub wait_clients: Duration,
     /// Ping interval override (default: Binance's, by market).
     pub ping_every: Option<Duration>,
+    /// The exchange side: keys, balances, fees, instruments, the replay gate.
+    pub exchange: ExchangeConfig,
 }
 
 /// What the server did.
@@ -165,6 +328,14 @@ pub struct ServerStats {
     pub unsent: u64,
     /// Faults injected, by name.
     pub faults: Vec<String>,
+    /// Order requests received (`POST .../order`, every market).
+    pub orders: u64,
+    /// Trades (fills) made.
+    pub trades: u64,
+    /// Trades of resting orders filled by the replayed book.
+    pub resting_fills: u64,
+    /// Order faults injected.
+    pub order_faults: Vec<String>,
 }
 
 /// A running server.
@@ -173,6 +344,7 @@ pub struct Server {
     cert_pem: Option<String>,
     stop: Arc<AtomicBool>,
     handle: Option<std::thread::JoinHandle<Result<ServerStats, String>>>,
+    ex: Arc<exchange::Exchange>,
 }
 
 impl Server {
@@ -203,6 +375,36 @@ impl Server {
     /// The certificate PEM (TLS only).
     pub fn cert_pem(&self) -> Option<&str> {
         self.cert_pem.as_deref()
+    }
+    /// The API key of the first account (the one orders use by default).
+    pub fn api_key(&self) -> &str {
+        &self.ex.keys[0].0
+    }
+    /// Recorded messages processed so far (every line of every served file, in merged order;
+    /// the snapshot lines included).
+    pub fn replay_position(&self) -> u64 {
+        self.ex.position()
+    }
+    /// Let the replay run to message `n` (exclusive) and wait until it got there (or the
+    /// recording ended, or 60 s passed); returns the position.
+    pub fn advance_to(&self, n: u64) -> u64 {
+        self.ex.set_gate(Some(n));
+        let t = std::time::Instant::now();
+        while self.ex.position() < n
+            && t.elapsed() < Duration::from_secs(60)
+            && !self.handle.as_ref().is_none_or(|h| h.is_finished())
+        {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        self.ex.position()
+    }
+    /// Hold the replay before message `n` (it stops there if it has not passed it).
+    pub fn hold_at(&self, n: u64) {
+        self.ex.set_gate(Some(n));
+    }
+    /// Let the replay run freely.
+    pub fn release(&self) {
+        self.ex.set_gate(None);
     }
     /// Ask the server to stop early.
     pub fn stop(&self) {
@@ -247,6 +449,9 @@ pub fn start(cfg: ServerConfig) -> Result<Server, String> {
             recorded[it.file] = Some(it.text.clone());
         }
     }
+    let mut ex = exchange::Exchange::new(cfg.exchange.clone(), &info, &cfg.faults)?;
+    ex.user_ping = cfg.ping_every;
+    let ex = Arc::new(ex);
     let shared = Arc::new(Shared {
         st: Mutex::new(SnapState {
             books: (0..n).map(|_| None).collect(),
@@ -263,23 +468,24 @@ pub fn start(cfg: ServerConfig) -> Result<Server, String> {
     let (tx, rx) = mpsc::channel::<NewConn>();
     let info = Arc::new(info);
     {
-        let (stop, shared, info) = (stop.clone(), shared.clone(), info.clone());
+        let (stop, shared, info, ex) = (stop.clone(), shared.clone(), info.clone(), ex.clone());
         listener.set_nonblocking(true).map_err(|e| e.to_string())?;
         std::thread::Builder::new()
             .name("replay-accept".into())
-            .spawn(move || accept_loop(listener, tls, tx, shared, info, stop))
+            .spawn(move || accept_loop(listener, tls, tx, shared, info, ex, stop))
             .map_err(|e| e.to_string())?;
     }
-    let stop2 = stop.clone();
+    let (stop2, ex2) = (stop.clone(), ex.clone());
     let handle = std::thread::Builder::new()
         .name("replay-dispatch".into())
-        .spawn(move || Ok(dispatch::dispatch(cfg, items, info, shared, rx, stop2)))
+        .spawn(move || Ok(dispatch::dispatch(cfg, items, info, shared, rx, ex2, stop2)))
         .map_err(|e| e.to_string())?;
     Ok(Server {
         addr,
         cert_pem,
         stop,
         handle: Some(handle),
+        ex,
     })
 }
 
@@ -289,6 +495,7 @@ fn accept_loop(
     tx: mpsc::Sender<NewConn>,
     shared: Arc<Shared>,
     info: Arc<Vec<FileInfo>>,
+    ex: Arc<exchange::Exchange>,
     stop: Arc<AtomicBool>,
 ) {
     loop {
@@ -297,17 +504,18 @@ fn accept_loop(
         }
         match l.accept() {
             Ok((s, _)) => {
-                let (tls, tx, shared, info, stop) = (
+                let (tls, tx, shared, info, ex, stop) = (
                     tls.clone(),
                     tx.clone(),
                     shared.clone(),
                     info.clone(),
+                    ex.clone(),
                     stop.clone(),
                 );
                 let _ = std::thread::Builder::new()
                     .name("replay-conn".into())
                     .spawn(move || {
-                        let _ = http::serve_conn(s, tls, tx, shared, info, stop);
+                        let _ = http::serve_conn(s, tls, tx, shared, info, ex, stop);
                     });
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
