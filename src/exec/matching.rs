@@ -343,7 +343,7 @@ mod tests {
             |_, _| {},
         );
         assert_eq!((a.filled, n), (Qty(500), Qty(500)));
-        assert_eq!(c1.bound_qty, c2.bound_qty);
+        assert_eq!(c1.bound_base, c2.bound_base);
     }
 
     #[test]

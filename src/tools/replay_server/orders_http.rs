@@ -699,4 +699,140 @@ mod tests {
         assert!(t.contains("\r\nRetry-After: 7\r\n"));
         assert!(t.ends_with("\r\n\r\n{}"));
     }
+
+    /// The bytes the engine's own order entry writes (`venues::binance::orders`, signed with
+    /// the documented key, through a `SendToken` as only the execution step makes) are
+    /// accepted as they are by the loopback exchange, on every market.
+    #[test]
+    fn the_engines_own_order_requests_are_accepted() {
+        use crate::exec::SendToken;
+        use crate::tools::replay_server::{
+            settings::{DOC_API_KEY, DOC_API_SECRET},
+            start, ExchangeConfig, Faults, ServerConfig,
+        };
+        use crate::types::Side;
+        use crate::venues::binance::orders::{BinanceOrders, OrderSymbol, RestBase};
+        use crate::venues::binance::Market as BMarket;
+        use crate::venues::wire_util::Scale;
+        use crate::venues::{OrderEntry, OrderFields, OrderKind};
+        use std::io::{BufRead, BufReader, Read, Write};
+        let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/binance");
+        for (m, bm, file, prefix, symbol, qty, qty_dec, px, price_dec) in [
+            (
+                MarketKind::Spot,
+                BMarket::Spot,
+                "spot_btcusdt_20240808.gz",
+                "spot",
+                "BTCUSDT",
+                100_000,
+                8,
+                4_000_000,
+                2,
+            ),
+            (
+                MarketKind::Usdm,
+                BMarket::Usdm,
+                "usdm_btcusdt_20240808.gz",
+                "usdm",
+                "BTCUSDT",
+                10,
+                3,
+                400_000,
+                1,
+            ),
+            (
+                MarketKind::Coinm,
+                BMarket::Coinm,
+                "cm_btcusd_perp_20240808.gz",
+                "coinm",
+                "BTCUSD_PERP",
+                1,
+                0,
+                400_000,
+                1,
+            ),
+        ] {
+            let path = data.join(file);
+            assert!(path.is_file(), "recorded data missing: {}", path.display());
+            let s = start(ServerConfig {
+                files: vec![(m, path)],
+                bind: "127.0.0.1:0".parse().unwrap(),
+                speed: None,
+                tls: false,
+                cert_out: None,
+                lockstep: false,
+                faults: Faults::default(),
+                wait_clients: Duration::ZERO,
+                ping_every: None,
+                exchange: ExchangeConfig {
+                    hold_at: Some(2_000),
+                    ..ExchangeConfig::default()
+                },
+            })
+            .unwrap();
+            assert_eq!(s.advance_to(2_000), 2_000);
+            let base = RestBase::parse(&format!("http://{}/{prefix}", s.addr())).unwrap();
+            let mut enc = BinanceOrders::new(
+                bm,
+                base,
+                vec![OrderSymbol {
+                    symbol: symbol.into(),
+                    scale: Scale { price_dec, qty_dec },
+                    base: "BTC".into(),
+                    quote: "USDT".into(),
+                }],
+                DOC_API_KEY,
+                DOC_API_SECRET.as_bytes(),
+            );
+            let token = SendToken::for_tests();
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as u64;
+            let req = enc
+                .place(&OrderFields {
+                    symbol,
+                    side: Side::Buy,
+                    kind: OrderKind::LimitIoc,
+                    qty,
+                    qty_dec,
+                    px,
+                    price_dec,
+                    client_id: 7,
+                    timestamp_ms: now_ms,
+                    recv_window_ms: 5000,
+                    token: &token,
+                })
+                .to_vec();
+            let mut w = std::net::TcpStream::connect(s.addr()).unwrap();
+            w.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            w.write_all(&req).unwrap();
+            let mut r = BufReader::new(w);
+            let mut status = String::new();
+            r.read_line(&mut status).unwrap();
+            let mut len = 0usize;
+            loop {
+                let mut h = String::new();
+                r.read_line(&mut h).unwrap();
+                let h = h.trim_end();
+                if h.is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = h.split_once(':') {
+                    if k.eq_ignore_ascii_case("content-length") {
+                        len = v.trim().parse().unwrap();
+                    }
+                }
+            }
+            let mut body = vec![0u8; len];
+            r.read_exact(&mut body).unwrap();
+            let body = String::from_utf8(body).unwrap();
+            assert!(status.contains(" 200 "), "{m:?}: {status} {body}");
+            let j: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(j["clientOrderId"], "arb7");
+            // the engine asks spot for FULL and futures for RESULT: an IOC far below the
+            // market is final at once, EXPIRED, on every market
+            assert_eq!(j["status"], "EXPIRED", "{m:?}: {j}");
+        }
+    }
 }
