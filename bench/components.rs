@@ -5,10 +5,10 @@
 //! `cargo bench --bench components` (all, ~5 min) or with a filter:
 //! `cargo bench --bench components -- json` / `decimal` / `spsc` / `book` / `sign`.
 //!
-//! - `json/*`: Binance bookTicker, depthUpdate and trade messages parsed by arbot's wire seeds
-//!   (straight into fixed point and a reused level buffer, no allocation) driven by sonic-rs
-//!   (shipped), serde_json and simd-json — identical output, checked — plus whole-file
-//!   throughput on the spot recording.
+//! - `json/*`: Binance bookTicker, depthUpdate and trade messages parsed by arbot's hand scanner
+//!   (shipped, sonic-rs as its fallback) and by arbot's wire seeds (straight into fixed point
+//!   and a reused level buffer, no allocation) driven by sonic-rs, serde_json and simd-json —
+//!   identical output, checked — plus whole-file throughput on the spot recording.
 //! - `decimal/*`: `arbot::fixed_point::parse_decimal` vs `rust_decimal::Decimal::from_str_exact`
 //!   (and `f64` parsing for reference) on the real price/quantity strings.
 //! - `spsc/*`: `arbot::ring` vs `rtrb` vs crossbeam `ArrayQueue`, 80-byte `MdEvent`s between two

@@ -9,10 +9,10 @@
 use arbot::event::MdEvent;
 use arbot::feed::{tag, EventSink, VenueCounters, VenueHandler};
 use arbot::ring::RawMeta;
+use arbot::tools::verify::driver::{self, GENEROUS_DEC};
+use arbot::tools::verify::{read_recording, RecLine};
 use arbot::types::VenueId;
 use arbot::venues::wire_util::Scale;
-use arbot::verify::driver::{self, GENEROUS_DEC};
-use arbot::verify::{read_recording, RecLine};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -96,7 +96,7 @@ fn main() {
         Box::new(okx::OkxHandler::new(
             VenueId(0),
             r.clone(),
-            okx::Limits::default(),
+            okx::Okx::new(&okx::LIMITS),
             Arc::new(VenueCounters::default()),
         ))
     });
@@ -107,8 +107,7 @@ fn main() {
         Box::new(kraken::KrakenHandler::new(
             VenueId(0),
             r.clone(),
-            100,
-            kraken::Limits::default(),
+            kraken::Kraken::new(100, &kraken::LIMITS),
             Arc::new(VenueCounters::default()),
         ))
     });
@@ -119,7 +118,7 @@ fn main() {
         Box::new(coinbase::CoinbaseHandler::new(
             VenueId(0),
             r.clone(),
-            coinbase::Limits::default(),
+            coinbase::Coinbase::new(&coinbase::LIMITS),
             Arc::new(VenueCounters::default()),
         ))
     });
@@ -128,10 +127,10 @@ fn main() {
         let (l, m) = received(&data(f));
         let r = specs("bybit", &l, "symbol");
         measure(&format!("bybit v2 ({f})"), &m, || {
-            Box::new(bybit::legacy::LegacyHandler::new(
+            Box::new(bybit::LegacyHandler::new(
                 VenueId(0),
                 r.clone(),
-                25,
+                bybit::V2::new(25),
                 Arc::new(VenueCounters::default()),
             ))
         });
@@ -143,7 +142,7 @@ fn main() {
         Box::new(bybit::BybitHandler::new(
             VenueId(0),
             r.clone(),
-            bybit::Limits::default(),
+            bybit::V5::new(&bybit::LIMITS),
             Arc::new(VenueCounters::default()),
         ))
     });
@@ -165,10 +164,10 @@ fn main() {
         }
         s
     };
-    let br: Vec<binance::InstrumentRef> = syms
+    let br: Vec<arbot::venues::symbols::InstrumentRef> = syms
         .iter()
         .enumerate()
-        .map(|(i, s)| binance::InstrumentRef {
+        .map(|(i, s)| arbot::venues::symbols::InstrumentRef {
             id: arbot::types::InstrumentId(i as u16),
             symbol: s.clone(),
             scale: Scale {
@@ -180,9 +179,8 @@ fn main() {
     measure("binance usdm (BINANCE_FUTURES)", &m, || {
         Box::new(binance::BinanceHandler::new(
             VenueId(0),
-            binance::Market::Usdm,
             br.clone(),
-            binance::Limits::default(),
+            binance::Binance::new(binance::Market::Usdm, &binance::LIMITS),
             Arc::new(VenueCounters::default()),
         ))
     });

@@ -81,6 +81,46 @@ pub struct Config {
     /// Statistical pair trading (R2.3); absent = off.
     #[serde(default)]
     pub stat: Option<crate::detect::stat::StatConfig>,
+    /// Rebalancing plan (R5.2); absent = off.
+    #[serde(default)]
+    pub rebalance: Option<crate::rebalance::RebalanceConfig>,
+    /// Raw feed recorder (R1.6; paper and live); absent = off.
+    #[serde(default)]
+    pub recorder: Option<RecorderConfig>,
+    /// Status endpoint (R6.4); absent = off.
+    #[serde(default)]
+    pub status: Option<crate::ops::status::StatusConfig>,
+    /// Webhook alerts (R6.5); absent = off.
+    #[serde(default)]
+    pub alerts: Option<crate::ops::alerts::AlertsConfig>,
+}
+
+/// `[recorder]`: every raw frame and REST snapshot the live feeds receive, written as
+/// `<dir>/<venue>_<YYYYMMDD>.gz` (`<recv_ns> <raw>` per line; [`crate::feed::recorder`]).
+/// Only in paper and live modes: a replay's input is already a recording.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecorderConfig {
+    /// Directory of the files (created if missing; relative to the working directory, like
+    /// `run.out_dir`).
+    pub dir: PathBuf,
+    /// Gzip sync flush of every file written to, at least this often (1 ms ..= 1 s): what a
+    /// crash can lose and how far behind `zcat` of a growing file is.
+    #[serde(default = "default_recorder_flush_ns")]
+    pub flush_interval_ns: u64,
+    /// Bytes of each venue's ring from its feed thread to the recorder thread (1 MiB ..=
+    /// 1 GiB, rounded up to a power of two). A full ring drops the frame from the recording
+    /// (counted in `report.json` `recorder`, logged); the feed itself is never held up.
+    #[serde(default = "default_recorder_ring_bytes")]
+    pub ring_bytes: u64,
+}
+
+fn default_recorder_flush_ns() -> u64 {
+    1_000_000_000
+}
+
+fn default_recorder_ring_bytes() -> u64 {
+    64 << 20
 }
 
 // ---- R2.2 / R2.3 strategy sections -------------------------------------------------------
@@ -183,6 +223,21 @@ fn resolve_triangular(
         }
         cycles.extend(found);
     }
+    // a start asset no listed venue trades would be silently unused (a typo, say)
+    for a in tc.start_assets_usd.keys() {
+        let traded = instruments.iter().any(|i| {
+            (&i.base == a || &i.quote == a)
+                && venues
+                    .iter()
+                    .any(|v| v.id == i.venue && tc.venues.contains(&v.name))
+        });
+        if !traded {
+            return Err(invalid(
+                format!("triangular.start_assets_usd.{a}"),
+                "no instrument of the listed venues trades this asset",
+            ));
+        }
+    }
     if cycles.len() > u16::MAX as usize {
         return Err(invalid("triangular.venues", "too many cycles"));
     }
@@ -212,6 +267,29 @@ pub struct RunConfig {
     /// close frame (the loopback replay server does that at the end of the recording) instead
     /// of reconnecting. `arbot run --until-eof` sets it.
     pub stop_when_feeds_end: bool,
+    /// Kill switch (R4.5): when this file appears, every open order is cancelled, no new
+    /// trade is made and the run ends with its report. Relative paths are inside the output
+    /// directory; `""` turns the file check off (SIGUSR1 still kills). Checked by a cold
+    /// thread every 100 ms.
+    pub kill_switch_file: PathBuf,
+    /// The journals are fsynced at every trade completion and at least this often while
+    /// anything is being written (wall time), by the logger thread (R6.3).
+    pub fsync_interval_ns: u64,
+    /// Share of a venue's messages that may fail to parse, in percent: over it (in the first
+    /// `bad_data_first_msgs` messages, or in any later window of `bad_data_window_msgs`) the
+    /// venue is marked unhealthy and not traded, and a replay exits non-zero
+    /// ([`crate::health`]).
+    pub max_parse_error_share_pct: f64,
+    /// The first bad-data check comes after this many messages of a venue.
+    pub bad_data_first_msgs: u64,
+    /// Later bad-data checks: one per this many messages of a venue.
+    pub bad_data_window_msgs: u64,
+    /// A replay whose data is over the limit still exits 0 (the venue is still not traded).
+    /// `arbot run --allow-bad-data` sets it.
+    pub allow_bad_data: bool,
+    /// The PnL curve (`pnl_curve.csv`, R8.2) marks the run at this fixed interval of data
+    /// time (and at every trade); Sharpe and Sortino are computed on its changes.
+    pub pnl_curve_interval_ns: u64,
 }
 
 impl Default for RunConfig {
@@ -223,6 +301,13 @@ impl Default for RunConfig {
             log_keep: 5,
             max_runtime_ns: 0,
             stop_when_feeds_end: false,
+            kill_switch_file: PathBuf::from("KILL"),
+            fsync_interval_ns: 1_000_000_000,
+            max_parse_error_share_pct: 1.0,
+            bad_data_first_msgs: 100,
+            bad_data_window_msgs: 1000,
+            allow_bad_data: false,
+            pnl_curve_interval_ns: 1_000_000_000,
         }
     }
 }
@@ -273,7 +358,8 @@ pub struct ReplayFileConfig {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum ThreadMode {
-    /// `single` for a replay, `threaded` for paper and live (the default).
+    /// `single` for a replay at `pace = "max"`, `threaded` for a paced replay, paper and live
+    /// (the default).
     #[default]
     Auto,
     /// Feed threads → rings → detection thread → execution thread (the live shape; a replay
@@ -291,9 +377,10 @@ pub struct ThreadsConfig {
     /// `auto` (default: `single` for a replay, `threaded` otherwise), `threaded`, or `single`
     /// (replay only: one thread, no rings, the same journals and report).
     pub mode: ThreadMode,
-    /// Wait strategy of hot threads: `spin`, `spin-yield`, `park`.
+    /// Wait strategy of hot threads: `spin`, `spin-yield`, `park`, `block` (spin, then sleep
+    /// on a futex until the next hand-off; see [`crate::wait`]).
     pub wait: WaitKind,
-    /// Busy polls before yielding/sleeping (`spin-yield`, `park`).
+    /// Busy polls before yielding/sleeping (`spin-yield`, `park`, `block`).
     pub spins_before_yield: u32,
     /// Sleep per idle poll for `park`, ns.
     pub park_ns: u64,
@@ -301,6 +388,12 @@ pub struct ThreadsConfig {
     pub md_ring_capacity: usize,
     /// Bytes per replay → feed ring.
     pub raw_ring_bytes: usize,
+    /// Paper/live: a feed thread that waited this long for room in its ring to detection
+    /// (detection stalled) reconnects every venue it serves once the ring takes the message,
+    /// so their books are resynced from fresh snapshots instead of lagging behind what the
+    /// socket buffered meanwhile (counted as `stall_reconnects`, logged). 0 = never. Replays
+    /// always wait (they lose nothing by it).
+    pub stall_resync_ns: u64,
     /// Feed threads and the venues each serves; default: one thread per venue.
     pub feeds: Vec<FeedThreadConfig>,
     /// Core of the detection thread.
@@ -318,6 +411,7 @@ impl Default for ThreadsConfig {
             park_ns: 20_000,
             md_ring_capacity: 1 << 16,
             raw_ring_bytes: 8 << 20,
+            stall_resync_ns: 1_000_000_000,
             feeds: Vec::new(),
             detection_core: None,
             execution_core: None,
@@ -646,6 +740,57 @@ pub struct RiskConfig {
     pub max_exposure_per_venue_usd: f64,
     /// Gross position over all venues, USD (R4.1 default 100,000).
     pub max_total_exposure_usd: f64,
+    /// Starting capital, USD, for the equity the loss limits measure (R4.2). `0` (default):
+    /// the configured balances valued at the first mids (quote assets of a group at its
+    /// `quote_usd`, base assets at the mid of the group's first member with a book).
+    pub equity_usd: f64,
+    /// Daily loss limit, USD, marked to market from the equity at the start of the UTC day
+    /// (data time in replay). Trips the breaker (R4.2 default 500).
+    pub max_daily_loss_usd: f64,
+    /// Daily loss limit as % of the equity at the start of the day; the smaller of this and
+    /// `max_daily_loss_usd` applies (R4.2 default 1 %).
+    pub max_daily_loss_pct: f64,
+    /// Drawdown limit: fall of the mark-to-market equity from its high-water mark, % (R4.2
+    /// default 5 %).
+    pub max_drawdown_pct: f64,
+    /// Losing trades in a row (each trade's own flows with the base it leaves valued at the
+    /// mids when it completes) that trip the breaker (R4.2 default 10).
+    pub max_consecutive_losses: u32,
+    /// Open breaker → half-open after this long, ns (R4.2 default 30 min).
+    pub breaker_cooldown_ns: u64,
+    /// Half-open → closed after this many probe trades that did not lose (a losing probe
+    /// opens it again). Probes go one at a time.
+    pub breaker_probe_trades: u32,
+    /// The equity is re-marked from the books' mids at most this often (data time), ns; it is
+    /// also re-marked at every trade completion.
+    pub mark_interval_ns: u64,
+    /// Trades approved per rolling hour (R4.3 default 100).
+    pub max_trades_per_hour: u32,
+    /// Trades approved per UTC day (R4.3 default 1,000).
+    pub max_trades_per_day: u32,
+    /// Expected slippage limit per leg: the VWAP of the walk against the top of book, bps
+    /// (R4.4).
+    pub max_slippage_bps: f64,
+    /// A venue's mid may deviate at most this far from the median mid of the other venues
+    /// quoting the same asset, % (R4.4 default 10 %).
+    pub max_price_deviation_pct: f64,
+    /// Maintenance windows (R4.4): no trade on the venue inside `[from_ns, to_ns)` (data
+    /// time). Live venues also report maintenance through
+    /// [`crate::engine::core::DetectionCore::set_maintenance`].
+    pub maintenance: Vec<MaintenanceWindow>,
+}
+
+/// `[[risk.maintenance]]`: a venue in maintenance from `from_ns` (inclusive) to `to_ns`
+/// (exclusive), ns since the epoch.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceWindow {
+    /// Venue name.
+    pub venue: String,
+    /// Start, ns since the epoch.
+    pub from_ns: u64,
+    /// End (exclusive), ns since the epoch.
+    pub to_ns: u64,
 }
 
 impl Default for RiskConfig {
@@ -659,6 +804,19 @@ impl Default for RiskConfig {
             max_position_per_coin_usd: 10_000.0,
             max_exposure_per_venue_usd: 50_000.0,
             max_total_exposure_usd: 100_000.0,
+            equity_usd: 0.0,
+            max_daily_loss_usd: 500.0,
+            max_daily_loss_pct: 1.0,
+            max_drawdown_pct: 5.0,
+            max_consecutive_losses: 10,
+            breaker_cooldown_ns: 30 * 60 * 1_000_000_000,
+            breaker_probe_trades: 3,
+            mark_interval_ns: 100_000_000,
+            max_trades_per_hour: 100,
+            max_trades_per_day: 1000,
+            max_slippage_bps: 10.0,
+            max_price_deviation_pct: 10.0,
+            maintenance: Vec::new(),
         }
     }
 }
@@ -711,6 +869,11 @@ pub struct ExecutionConfig {
     /// Live: the balances the venue reports at start may differ from the config's by this
     /// much (percent of the configured amount) before the engine refuses to trade.
     pub balance_tolerance_pct: f64,
+    /// Live: reconcile the venues' balances and positions with the engine's fills this often
+    /// and after every trade, whenever no trade is in flight (R5.1); a difference beyond the
+    /// tolerance (10⁻⁸ per fill, as at the end) stops trading on that venue. 0 = only at the
+    /// end of the run.
+    pub reconcile_interval_ns: u64,
 }
 
 impl Default for ExecutionConfig {
@@ -726,6 +889,7 @@ impl Default for ExecutionConfig {
             query_interval_ns: 250_000_000,
             rate_margin_pct: 10.0,
             balance_tolerance_pct: 0.5,
+            reconcile_interval_ns: 10_000_000_000,
         }
     }
 }
@@ -843,6 +1007,8 @@ pub struct Setup {
     pub triangular: Option<crate::detect::triangular::TriangularSetup>,
     /// Statistical pair (R2.3), if configured.
     pub stat: Option<crate::detect::stat::StatSetup>,
+    /// Rebalancing plan (R5.2), if configured.
+    pub rebalance: Option<crate::rebalance::RebalanceSetup>,
 }
 
 impl Setup {
@@ -903,11 +1069,57 @@ pub fn parse(text: &str, path_label: &str) -> Result<Config, ConfigError> {
 
 /// Read, parse and validate a config file.
 pub fn load(path: &Path) -> Result<Setup, ConfigError> {
+    load_with(path, &[])
+}
+
+/// Set `key = value` overrides (`risk.max_daily_loss_usd=5`, `replay.pace="recorded"`; the
+/// value is TOML, or a bare string) on a parsed config file, before it is validated.
+fn apply_overrides(text: &str, label: &str, overrides: &[String]) -> Result<Config, ConfigError> {
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        path: label.to_string(),
+        msg: e.to_string(),
+    })?;
+    for o in overrides {
+        let Some((key, raw)) = o.split_once('=') else {
+            return Err(invalid(o.as_str(), "an override is `key=value`"));
+        };
+        let key = key.trim();
+        let value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
+            Ok(mut t) => t
+                .remove("v")
+                .unwrap_or(toml::Value::String(raw.to_string())),
+            Err(_) => toml::Value::String(raw.trim().to_string()),
+        };
+        let parts: Vec<&str> = key.split('.').collect();
+        let mut cur = &mut table;
+        for p in &parts[..parts.len() - 1] {
+            let next = cur
+                .entry(p.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            cur = next
+                .as_table_mut()
+                .ok_or_else(|| invalid(key, format!("`{p}` is not a table")))?;
+        }
+        cur.insert(parts[parts.len() - 1].to_string(), value);
+    }
+    table.try_into::<Config>().map_err(|e| ConfigError::Parse {
+        path: format!("{label} (with --set {})", overrides.join(" ")),
+        msg: e.to_string(),
+    })
+}
+
+/// [`load`] with `key=value` overrides applied to the file before validation (`arbot run
+/// --set`).
+pub fn load_with(path: &Path, overrides: &[String]) -> Result<Setup, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
         path: path.display().to_string(),
         source: e,
     })?;
-    let cfg = parse(&text, &path.display().to_string())?;
+    let cfg = if overrides.is_empty() {
+        parse(&text, &path.display().to_string())?
+    } else {
+        apply_overrides(&text, &path.display().to_string(), overrides)?
+    };
     // relative data paths are relative to the repository root = parent of `configs/`
     let base = path
         .parent()
@@ -922,7 +1134,8 @@ pub fn load(path: &Path) -> Result<Setup, ConfigError> {
     resolve(cfg, &base)
 }
 
-fn resolve_path(base: &Path, p: &Path) -> PathBuf {
+/// `p` against the config's base directory (an existing relative path is kept as is).
+pub(crate) fn resolve_path(base: &Path, p: &Path) -> PathBuf {
     if p.is_absolute() {
         p.to_path_buf()
     } else {
@@ -1169,6 +1382,12 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
         });
     }
 
+    // a config that trades needs its starting capital valued (the loss limits measure it)
+    if cfg.risk.equity_usd == 0.0 && !groups.is_empty() {
+        crate::risk::limits::EquityBasis::new(&venues, &instruments, &groups)
+            .map_err(|(key, msg)| invalid(key, msg))?;
+    }
+
     // Korean premium
     let premium = match &cfg.premium {
         None => None,
@@ -1220,6 +1439,7 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
         r.max_exposure_per_venue_usd,
     )?;
     finite_nonneg("risk.max_total_exposure_usd", r.max_total_exposure_usd)?;
+    validate_limits(r, &venues)?;
     let e = &cfg.execution;
     if e.window_ns == 0 || e.window_ns > 30_000_000_000 {
         return Err(invalid(
@@ -1253,7 +1473,25 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
         return Err(invalid("execution.rate_margin_pct", "must be in [0, 100)"));
     }
     finite_nonneg("execution.balance_tolerance_pct", e.balance_tolerance_pct)?;
+    if e.reconcile_interval_ns != 0 && e.reconcile_interval_ns < 100_000_000 {
+        return Err(invalid(
+            "execution.reconcile_interval_ns",
+            "must be 0 (only at the end) or ≥ 100 ms (each check is an account request per venue)",
+        ));
+    }
     let t = &cfg.threads;
+    if t.mode == ThreadMode::Single
+        && cfg
+            .replay
+            .as_ref()
+            .is_some_and(|r| r.pace == crate::replay::Pace::Recorded)
+    {
+        return Err(invalid(
+            "threads.mode",
+            "\"single\" runs a replay as fast as it can; replay.pace = \"recorded\" needs the \
+             threaded shape (\"auto\" picks it)",
+        ));
+    }
     if t.mode == ThreadMode::Single && cfg.mode != Mode::Replay {
         return Err(invalid(
             "threads.mode",
@@ -1269,8 +1507,38 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
             "must be ≥ 1 MiB (a Binance snapshot is ~60 KiB)",
         ));
     }
+    if t.stall_resync_ns != 0 && t.stall_resync_ns < 10_000_000 {
+        return Err(invalid(
+            "threads.stall_resync_ns",
+            "must be 0 (never) or ≥ 10_000_000 (10 ms)",
+        ));
+    }
+    if let Some(st) = &cfg.status {
+        st.validate()?;
+    }
+    if let Some(a) = &cfg.alerts {
+        a.validate()?;
+    }
+    if cfg.run.pnl_curve_interval_ns < 1_000_000
+        || cfg.run.pnl_curve_interval_ns > 86_400_000_000_000
+    {
+        return Err(invalid(
+            "run.pnl_curve_interval_ns",
+            "must be in [1 ms, 1 day]",
+        ));
+    }
     if cfg.run.stats_interval_ns < 10_000_000 {
         return Err(invalid("run.stats_interval_ns", "must be ≥ 10 ms"));
+    }
+    if cfg.run.fsync_interval_ns < 1_000_000 || cfg.run.fsync_interval_ns > 60_000_000_000 {
+        return Err(invalid("run.fsync_interval_ns", "must be in [1 ms, 60 s]"));
+    }
+    let share = cfg.run.max_parse_error_share_pct;
+    if !(0.0..=100.0).contains(&share) {
+        return Err(invalid(
+            "run.max_parse_error_share_pct",
+            "must be a percentage from 0 to 100",
+        ));
     }
 
     // feed threads: default one per venue; every venue on exactly one thread
@@ -1335,6 +1603,11 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
                     path: p,
                     venue: v,
                     format: f.format,
+                    instruments: instruments
+                        .iter()
+                        .filter(|i| i.venue == v)
+                        .map(|i| (i.symbol.clone(), i.id))
+                        .collect(),
                 });
             }
         }
@@ -1354,6 +1627,34 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
         )?),
         None => None,
     };
+    let rebalance = match &cfg.rebalance {
+        Some(rc) => Some(crate::rebalance::resolve(rc, &venues, &instruments, base)?),
+        None => None,
+    };
+    if let Some(rc) = &cfg.recorder {
+        if cfg.mode == Mode::Replay {
+            return Err(invalid(
+                "recorder",
+                "the recorder records live feeds (mode paper or live); a replay's input is \
+                 already a recording",
+            ));
+        }
+        if rc.dir.as_os_str().is_empty() {
+            return Err(invalid("recorder.dir", "empty"));
+        }
+        if !(1_000_000..=1_000_000_000).contains(&rc.flush_interval_ns) {
+            return Err(invalid(
+                "recorder.flush_interval_ns",
+                "must be between 1_000_000 (1 ms) and 1_000_000_000 (1 s)",
+            ));
+        }
+        if !((1 << 20)..=(1 << 30)).contains(&rc.ring_bytes) {
+            return Err(invalid(
+                "recorder.ring_bytes",
+                "must be between 1 MiB (1_048_576) and 1 GiB (1_073_741_824)",
+            ));
+        }
+    }
     Ok(Setup {
         cfg,
         venues,
@@ -1364,7 +1665,65 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
         premium,
         triangular,
         stat,
+        rebalance,
     })
+}
+
+/// The loss limits, breaker, trade-rate and guard keys (R4.2–R4.4).
+fn validate_limits(r: &RiskConfig, venues: &[VenueSetup]) -> Result<(), ConfigError> {
+    finite_nonneg("risk.equity_usd", r.equity_usd)?;
+    for (k, v) in [
+        ("risk.max_daily_loss_usd", r.max_daily_loss_usd),
+        ("risk.max_slippage_bps", r.max_slippage_bps),
+    ] {
+        if !(v.is_finite() && v > 0.0) {
+            return Err(invalid(k, format!("must be a finite number > 0, got {v}")));
+        }
+    }
+    for (k, v) in [
+        ("risk.max_daily_loss_pct", r.max_daily_loss_pct),
+        ("risk.max_drawdown_pct", r.max_drawdown_pct),
+        ("risk.max_price_deviation_pct", r.max_price_deviation_pct),
+    ] {
+        if !(v.is_finite() && v > 0.0 && v <= 100.0) {
+            return Err(invalid(
+                k,
+                format!("must be a percentage in (0, 100], got {v}"),
+            ));
+        }
+    }
+    for (k, v) in [
+        ("risk.max_consecutive_losses", r.max_consecutive_losses),
+        ("risk.breaker_probe_trades", r.breaker_probe_trades),
+        ("risk.max_trades_per_hour", r.max_trades_per_hour),
+        ("risk.max_trades_per_day", r.max_trades_per_day),
+    ] {
+        if v == 0 || v > 1_000_000 {
+            return Err(invalid(k, format!("must be in [1, 1000000], got {v}")));
+        }
+    }
+    if r.breaker_cooldown_ns == 0 {
+        return Err(invalid("risk.breaker_cooldown_ns", "must be > 0"));
+    }
+    if r.mark_interval_ns == 0 || r.mark_interval_ns > 60_000_000_000 {
+        return Err(invalid("risk.mark_interval_ns", "must be in (0, 60 s]"));
+    }
+    for (i, w) in r.maintenance.iter().enumerate() {
+        let key = format!("risk.maintenance[{i}]");
+        if !venues.iter().any(|v| v.name == w.venue) {
+            return Err(invalid(
+                format!("{key}.venue"),
+                format!("unknown venue {:?}", w.venue),
+            ));
+        }
+        if w.from_ns >= w.to_ns {
+            return Err(invalid(
+                format!("{key}.to_ns"),
+                format!("must be after from_ns ({} ≥ {})", w.from_ns, w.to_ns),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn resolve_premium(

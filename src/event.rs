@@ -32,10 +32,13 @@ pub enum MdKind {
     /// The book can no longer be trusted (gap, stale snapshot, disconnect); `p0` = [`InvalidReason`].
     BookInvalid = 6,
     /// The venue's connection is down (`p0` = 0) or up again (`p0` = 1); books stay invalid
-    /// until resynced.
+    /// until resynced. `p0` = -1: its data is bad ([`crate::health`]); down for good.
     VenueStatus = 7,
     /// The feed has no more input (end of a replay). Sent once per feed thread.
     FeedEnd = 8,
+    /// The venue announced maintenance (`p0` = 1) or its end (`p0` = 0) (R4.4): no trade on it
+    /// meanwhile. For venue code that reads the exchange's status channel or system messages.
+    VenueMaintenance = 9,
 }
 
 /// Why a feed invalidated a book ([`MdKind::BookInvalid`], payload `p0`).
@@ -234,6 +237,11 @@ pub enum MdView {
     },
     /// The feed has no more input.
     FeedEnd,
+    /// The venue is in maintenance (`on`) or back from it.
+    VenueMaintenance {
+        /// In maintenance.
+        on: bool,
+    },
 }
 
 impl MdEvent {
@@ -355,6 +363,25 @@ impl MdEvent {
         }
     }
 
+    /// The venue announced maintenance (`on`) or its end.
+    #[inline]
+    pub fn venue_maintenance(on: bool) -> MdEvent {
+        MdEvent {
+            kind: MdKind::VenueMaintenance,
+            p0: on as i64,
+            ..MdEvent::default()
+        }
+    }
+
+    /// The venue's data is bad ([`crate::health`]): down for the rest of the run (`p0` = -1).
+    pub fn venue_bad_data() -> MdEvent {
+        MdEvent {
+            kind: MdKind::VenueStatus,
+            p0: -1,
+            ..MdEvent::default()
+        }
+    }
+
     /// The typed payload.
     #[inline(always)]
     pub fn view(&self) -> MdView {
@@ -401,8 +428,9 @@ impl MdEvent {
             MdKind::BookInvalid => MdView::BookInvalid {
                 reason: InvalidReason::from_i64(self.p0),
             },
-            MdKind::VenueStatus => MdView::VenueStatus { up: self.p0 != 0 },
+            MdKind::VenueStatus => MdView::VenueStatus { up: self.p0 > 0 },
             MdKind::FeedEnd => MdView::FeedEnd,
+            MdKind::VenueMaintenance => MdView::VenueMaintenance { on: self.p0 != 0 },
         }
     }
 

@@ -28,6 +28,9 @@ pub enum LogCode {
     FeedEnd,
     /// A trade finished (`a` = trade id, `b` = net PnL in 1e-8 USD).
     TradeDone,
+    /// A venue crossed the bad-data limit (`a` = parse errors, `b` = messages of the window);
+    /// the logger writes the cause ([`crate::health::message`]).
+    BadData,
 }
 
 /// Severity.
@@ -120,6 +123,24 @@ pub enum SignalStatus {
     QueueFull,
     /// A leg's notional is above the per-trade cap (`risk.max_trade_notional_usd`).
     NotionalCap,
+    /// The circuit breaker is open (R4.2).
+    BreakerOpen,
+    /// The breaker is half-open and a probe trade is still in flight (one at a time).
+    BreakerProbeBusy,
+    /// `risk.max_trades_per_hour` approvals in the last hour (R4.3).
+    RateLimitHour,
+    /// `risk.max_trades_per_day` approvals this UTC day (R4.3).
+    RateLimitDay,
+    /// A leg's expected slippage (VWAP of the walk vs the top) is beyond
+    /// `risk.max_slippage_bps` (R4.4).
+    Slippage,
+    /// A leg's venue quotes more than `risk.max_price_deviation_pct` away from the other
+    /// venues' median (R4.4).
+    PriceDeviation,
+    /// A leg's venue is in maintenance (R4.4).
+    Maintenance,
+    /// The run is stopping (kill switch, SIGTERM): nothing new is sent (R4.5).
+    Stopped,
 }
 
 impl SignalStatus {
@@ -137,11 +158,24 @@ impl SignalStatus {
             SpreadTooWide => "spread_too_wide",
             QueueFull => "queue_full",
             NotionalCap => "notional_cap",
+            BreakerOpen => "breaker_open",
+            BreakerProbeBusy => "breaker_probe_busy",
+            RateLimitHour => "rate_limit_hour",
+            RateLimitDay => "rate_limit_day",
+            Slippage => "slippage",
+            PriceDeviation => "price_deviation",
+            Maintenance => "maintenance",
+            Stopped => "stopped",
         }
     }
 
+    /// From the journal spelling (`None` for an unknown one).
+    pub fn parse(s: &str) -> Option<SignalStatus> {
+        SignalStatus::ALL.iter().copied().find(|x| x.as_str() == s)
+    }
+
     /// Every status, in discriminant order (`ALL[s as usize] == s`).
-    pub const ALL: [SignalStatus; 10] = [
+    pub const ALL: [SignalStatus; 18] = [
         SignalStatus::Traded,
         SignalStatus::NoSlot,
         SignalStatus::InsufficientBalance,
@@ -152,6 +186,14 @@ impl SignalStatus {
         SignalStatus::SpreadTooWide,
         SignalStatus::QueueFull,
         SignalStatus::NotionalCap,
+        SignalStatus::BreakerOpen,
+        SignalStatus::BreakerProbeBusy,
+        SignalStatus::RateLimitHour,
+        SignalStatus::RateLimitDay,
+        SignalStatus::Slippage,
+        SignalStatus::PriceDeviation,
+        SignalStatus::Maintenance,
+        SignalStatus::Stopped,
     ];
 }
 
@@ -183,6 +225,9 @@ pub enum LegStatus {
     DataEnded,
     /// Cancelled (at the trade's execution window, or by the kill switch).
     Cancelled,
+    /// Cancelled by the kill switch or a stop (SIGTERM) before the simulated venue matched
+    /// it (R4.5).
+    StopCancelled,
     /// The venue refused the order (or it could not be sent: venue rate-limited, banned, no
     /// connection).
     Rejected,
@@ -199,8 +244,25 @@ impl LegStatus {
             LegStatus::NoBook => "no_book",
             LegStatus::DataEnded => "data_ended",
             LegStatus::Cancelled => "cancelled",
+            LegStatus::StopCancelled => "stop_cancelled",
             LegStatus::Rejected => "rejected",
         }
+    }
+
+    /// From the journal spelling.
+    pub fn parse(s: &str) -> Option<LegStatus> {
+        Some(match s {
+            "pending" => LegStatus::Pending,
+            "filled" => LegStatus::Filled,
+            "partial" => LegStatus::Partial,
+            "unfilled" => LegStatus::Unfilled,
+            "no_book" => LegStatus::NoBook,
+            "data_ended" => LegStatus::DataEnded,
+            "cancelled" => LegStatus::Cancelled,
+            "stop_cancelled" => LegStatus::StopCancelled,
+            "rejected" => LegStatus::Rejected,
+            _ => return None,
+        })
     }
 }
 
@@ -278,6 +340,17 @@ impl TradeStatus {
             TradeStatus::OneLeg => "one_leg",
             TradeStatus::Missed => "missed",
         }
+    }
+
+    /// From the journal spelling.
+    pub fn parse(s: &str) -> Option<TradeStatus> {
+        Some(match s {
+            "filled" => TradeStatus::Filled,
+            "partial" => TradeStatus::Partial,
+            "one_leg" => TradeStatus::OneLeg,
+            "missed" => TradeStatus::Missed,
+            _ => return None,
+        })
     }
 }
 
@@ -405,8 +478,12 @@ pub struct OrderEvent {
     pub venue: VenueId,
     /// Instrument.
     pub instrument: InstrumentId,
-    /// Our client order id (`trade_id·4 + leg`).
+    /// Our client order id (`trade_id·8 + leg`).
     pub client_id: u64,
+    /// The trade the order belongs to (resume and the journal database group by it).
+    pub trade_id: u64,
+    /// Leg of the trade (0 buy / first leg, 1 sell, 2.. unwinds and closing orders).
+    pub leg: u8,
     /// The venue's order id (0 until known; simulated orders have none).
     pub order_id: u64,
     /// Side.
@@ -427,6 +504,104 @@ pub struct OrderEvent {
     pub live: bool,
 }
 
+/// An order that filled something (a line of `fills.jsonl`): the leg's final answer, from
+/// the execution step (simulated and live alike).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FillRecord {
+    /// Trade id.
+    pub trade_id: u64,
+    /// Leg of the trade.
+    pub leg: u8,
+    /// When the fill became known (data time in replay, wall time live), ns since the epoch.
+    pub ts_ns: Nanos,
+    /// The leg's final answer (venue, instrument, side and fills included).
+    pub fill: LegFill,
+}
+
+/// A consistent cut of the journals (R6.3, R6.7): every record of what happened before
+/// message `msg` has been handed to the cold thread, and nothing after it. The detection
+/// core sends it through its ring and the execution step a [`ColdMsg::Barrier`] with the same
+/// `seq` through its own; the cold thread writes the checkpoint line once both have arrived,
+/// with the journals' lengths at that point.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CheckpointRecord {
+    /// Barrier number (1, 2, ...).
+    pub seq: u64,
+    /// Index of the next message to apply (messages `0..msg` are behind the cut).
+    pub msg: u64,
+    /// Data time of the last message applied.
+    pub data_ns: Nanos,
+    /// The data ended and every trade is final: nothing comes after this cut.
+    pub ended: bool,
+    /// Trades approved and not yet final at the cut.
+    pub in_flight: u32,
+    /// Signals so far (the next opportunity id is `signals + 1`).
+    pub signals: u64,
+    /// Trades final so far.
+    pub trades_done: u64,
+    /// Loss limits and breaker.
+    pub limits: crate::risk::limits::LimitsSnapshot,
+    /// Trades approved in the last hour / today (R4.3).
+    pub rate: (u32, u32),
+}
+
+/// What a [`CurvePoint`] marks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum CurveKind {
+    /// A fixed-interval mark (`run.pnl_curve_interval_ns` of data time): the books as they
+    /// were at every grid time from `ts_ns` to `last_ns` (no message came in between).
+    #[default]
+    Interval,
+    /// A trade became final: the run's mark right after booking it.
+    Trade,
+    /// The run's last mark, at the final books (the report's mark to market).
+    End,
+}
+
+/// One filled leg of a trade on the PnL curve: its venue, fee and notional in USD.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CurveLeg {
+    /// Venue.
+    pub venue: VenueId,
+    /// Fee, 1e-8 USD (converted at the mids when the trade became final).
+    pub fee_usd: i64,
+    /// Notional, 1e-8 USD.
+    pub volume_usd: i64,
+}
+
+/// A point of the PnL curve (R8.2): the run's mark-to-market PnL
+/// ([`crate::pnl::PnlBook::equity_mark`]) at a grid time or at a trade's completion. Sent by
+/// the detection core to the cold thread, which writes `pnl_curve.csv`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CurvePoint {
+    /// Interval, trade or end.
+    pub kind: CurveKind,
+    /// Data time, ns since the epoch (an interval point: its first grid time).
+    pub ts_ns: Nanos,
+    /// An interval point: its last grid time (the same mark holds at each); else `ts_ns`.
+    pub last_ns: Nanos,
+    /// Mark-to-market PnL of the run, 1e-8 USD.
+    pub mtm_usd: i64,
+    /// Trade points: the trade id.
+    pub trade_id: u64,
+    /// Trade points: the trade's own fills and fees with the base they leave valued at the
+    /// mids when it became final, 1e-8 USD ([`crate::pnl::PnlBook::trade_mark`]).
+    pub trade_mark_usd: i64,
+    /// Trade points: the outcome.
+    pub status: TradeStatus,
+    /// Trade points: the instruments bought and sold (spatial / pair), or the first leg's
+    /// (triangles: both the same).
+    pub buy: InstrumentId,
+    /// See `buy`.
+    pub sell: InstrumentId,
+    /// Trade points: a triangle.
+    pub triangle: bool,
+    /// Trade points: filled legs.
+    pub legs: [CurveLeg; MAX_TRADE_LEGS],
+    /// Legs used.
+    pub n_legs: u8,
+}
+
 /// What detection and execution send to the cold thread.
 #[derive(Clone, Copy, Debug)]
 #[allow(clippy::large_enum_variant)]
@@ -439,4 +614,24 @@ pub enum ColdMsg {
     Trade(TradeRecord),
     /// An order state transition (journal `orders.jsonl`).
     Order(OrderEvent),
+    /// A leg's fills (journal `fills.jsonl`).
+    Fill(FillRecord),
+    /// A breaker transition (journal `breaker.jsonl`).
+    Breaker(crate::risk::limits::BreakerEvent),
+    /// A day's results (`daily.jsonl`).
+    Day(crate::risk::limits::DayRecord),
+    /// A consistent cut (detection's half; `checkpoint.jsonl`).
+    Checkpoint(CheckpointRecord),
+    /// A copy of a book's top levels after a trade (R5.2, the rebalancing plan's prices).
+    Depth(crate::rebalance::DepthSnap),
+    /// The watched balances after a trade: the cold side evaluates the rebalancing plan
+    /// (R5.2; `rebalance.jsonl`).
+    Holdings(crate::rebalance::HoldingsSnap),
+    /// The execution step's half of checkpoint `seq`.
+    Barrier(u64),
+    /// A point of the PnL curve (`pnl_curve.csv`, R8.2).
+    Curve(CurvePoint),
+    /// A resumed replay reached the point where its journals ended: from here on records are
+    /// new (before it they re-derive journaled lines, which the cold thread checks).
+    CatchUpEnd,
 }

@@ -29,15 +29,17 @@
 //!   besides OS calls, model-checked with loom), [`wait`] (`spin` / `spin-yield` / `park`,
 //!   R7.4), [`clock`] (quanta stamps, epoch ns), [`affinity`] (core pinning).
 //! - Market data: [`feed`] (feed threads, event sink, replay and WebSocket sources with
-//!   watchdog/backoff/rotation, venue connection protocol), [`net`] (mio + rustls WebSocket, REST
+//!   watchdog/backoff/rotation and the stall reconnect, venue connection protocol, the raw
+//!   recorder [`feed::recorder`], R1.6), [`net`] (mio + rustls WebSocket, REST
 //!   snapshot thread; R1.1, R1.4), [`replay`] (recorded files merged by receive time, paced;
 //!   [`replay::cryptofeed`] reads cryptofeed sessions; R3.1, R8.1).
 //! - [`venues`]: the venue registry ([`venues::Exchange`], one line per venue; the checklist for
 //!   adding one is in its docs) and one folder per exchange with the same files: Binance (spot,
 //!   USDⓈ-M, COIN-M; orders), OKX, Bybit, Coinbase, Kraken, Upbit, Bithumb, KuCoin, Gate.io,
-//!   Bitget, with their shared sequenced-book, checksum, symbol-table and number-parsing code.
+//!   Bitget, with their shared handler, sequenced-book, symbol-table and number-parsing code;
+//!   two-protocol venues keep one `wire/<version>.rs` per protocol.
 //! - [`book`]: L2 books in sorted arrays, validation (R1.3), the BBO overlay rule, the run's
-//!   [`book::Market`] with book health and exchange-checksum checks.
+//!   [`book::Market`] with book health, and the exchanges' checksums ([`book::checksum`]).
 //! - [`detect`]: spatial detection (R2.1, R2.5, R2.6), triangles on one venue
 //!   ([`detect::triangular`], R2.2), a statistical pair with its Engle–Granger estimation thread
 //!   ([`detect::stat`], R2.3) and the Korean premium (R2.4), over
@@ -49,12 +51,17 @@
 //!   the fill simulator and the matching model it shares
 //!   with the loopback exchange (own-liquidity consumption, feed/order latency; R3.6).
 //! - [`pnl`]: every fill's cash flows and the inventory marked to market, flatten cost.
+//! - Inventory (R5): balances, positions and margin per venue ([`risk::inventory`]); the
+//!   rebalancing plan on the cold side ([`rebalance`], R5.2).
 //! - [`engine`]: the detection core, the threaded wiring, the single-thread replay path.
+//! - Bad data: [`health`] (a venue whose parse errors pass a share of its messages is not
+//!   traded; the cause, e.g. wire decimals finer than a tick, is named on the cold side).
 //! - Cold side: [`journal`] (fixed-size records for the cold thread), [`logger`] (log file with
 //!   rotation, journals, periodic stats; R6.1–R6.3), [`stats`] (hdrhistogram latencies per
 //!   stage), [`report`] (`report.json` and the human summary), [`config`] (TOML, validated,
-//!   units in key names; R6.6).
-//! - Tools, one command each: [`verify`] (`verify-book`: recorded sessions through the real
+//!   units in key names; R6.6), [`ops`] (operating it: the PnL curve, backtest metrics and
+//!   plots, R8.2).
+//! - Tools, one command each: [`tools::verify`] (`verify-book`: recorded sessions through the real
 //!   parsers and books against the venues' checksums and BBOs), [`tools::replay_server`]
 //!   (`arbot replay-server`: a loopback exchange speaking the venue's own protocol, with faults
 //!   on request), [`tools::tuning_check`] (`arbot tuning-check`, R7.3); [`alloc_probe`] marks
@@ -66,19 +73,25 @@ pub mod alloc_probe;
 pub mod book;
 pub mod clock;
 pub mod config;
+pub mod control;
 pub mod detect;
 pub mod engine;
 pub mod event;
 pub mod exec;
 pub mod feed;
 pub mod fixed_point;
+pub mod health;
 pub mod instrument;
 pub mod journal;
+pub mod journals;
 pub mod logger;
 pub mod net;
+pub mod ops;
 pub mod pnl;
+pub mod rebalance;
 pub mod replay;
 pub mod report;
+pub mod resume;
 pub mod ring;
 pub mod risk;
 pub mod signal;
@@ -88,5 +101,4 @@ pub mod testkit;
 pub mod tools;
 pub mod types;
 pub mod venues;
-pub mod verify;
 pub mod wait;

@@ -5,6 +5,15 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// `println!` that does not panic when stdout is gone (`arbot ... | head -1`): the rest of the
+/// output is dropped and the command still ends with its own exit status.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// Low-latency cross-venue crypto arbitrage engine.
 ///
 /// Watches several venues' order books, finds price differences that pay after fees, and
@@ -21,9 +30,19 @@ struct Cli {
 enum Cmd {
     /// Run the engine with a config file (mode comes from the file: replay / paper / live).
     ///
-    /// Writes `report.json`, `trades.jsonl`, `signals.jsonl` and `arbot.log` into the output
-    /// directory and prints the summary. Exit status: 0 on success, 2 on a config error,
-    /// 1 on a runtime error.
+    /// Writes `report.json`, the journals (`signals.jsonl`, `orders.jsonl`, `fills.jsonl`,
+    /// `trades.jsonl`, `breaker.jsonl`, `daily.jsonl`, `checkpoint.jsonl`) and `arbot.log`
+    /// into the output directory and prints the summary. A replay runs on one thread by
+    /// default (`threads.mode = "auto"`: the venue handlers, detection, risk gate, fill
+    /// simulator and order encoding in order, no rings; the same journals and report as the
+    /// threaded shape); `--set threads.mode=threaded` runs it through the live shape's threads
+    /// and rings, which paper and live always use. An output directory that already
+    /// holds journals is continued (resume, R6.7): a replay from its last checkpoint, paper
+    /// from every journaled trade; `--fresh` starts over. Stops cleanly on SIGTERM/SIGINT and
+    /// on the kill switch (`run.kill_switch_file` appearing, or SIGUSR1): open orders are
+    /// cancelled, the report is written. Exit status: 0 on success (a stop included), 2 on a
+    /// config error, 1 on a runtime error (a resumed replay that does not match its journals
+    /// included).
     Run {
         /// Config file (TOML), e.g. configs/replay.toml.
         #[arg(long, short)]
@@ -45,6 +64,18 @@ enum Cmd {
         /// (`run.stop_when_feeds_end`).
         #[arg(long)]
         until_eof: bool,
+        /// Override a config key, e.g. `--set risk.max_daily_loss_usd=5` or
+        /// `--set replay.pace=recorded` (the value is TOML, or a bare string). Repeatable.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Start over: remove the journals, report and log of an earlier run in the output
+        /// directory instead of continuing them.
+        #[arg(long)]
+        fresh: bool,
+        /// Replay: exit 0 even when a venue's share of unparsable messages is over
+        /// `run.max_parse_error_share_pct` (the venue is still not traded; `run.allow_bad_data`).
+        #[arg(long)]
+        allow_bad_data: bool,
     },
     /// Serve recorded sessions over the exchange's own protocol on a loopback port (Binance
     /// combined-stream WebSocket + REST depth), for paper mode without internet and for fault
@@ -208,6 +239,15 @@ struct ReplayServerArgs {
     /// Shift the exchange's clock by this many ms (clients that do not sync get -1021).
     #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
     clock_skew_ms: i64,
+    /// After the recording ends, keep the exchange side (orders, accounts, user streams) up
+    /// this many seconds, books frozen, so a live client can cancel and reconcile.
+    #[arg(long, default_value_t = 0)]
+    linger_s: u64,
+    /// At the end, write every order the exchange received (status, executed quantity,
+    /// notional, commissions) to this file as JSON lines: the exchange's own ledger, to
+    /// check a live run's journal against.
+    #[arg(long)]
+    ledger_out: Option<PathBuf>,
     /// Order faults count only this market's orders (spot, usdm, coinm).
     #[arg(long)]
     order_fault_market: Option<String>,
@@ -247,6 +287,11 @@ struct ReplayServerArgs {
     /// Process order request N, then answer HTTP 503 (execution status unknown).
     #[arg(long)]
     order_503: Option<u64>,
+    /// After order request N, change every account's free balance of an asset on a market
+    /// with no trade: `MARKET:ASSET:DELTA:N` (e.g. `spot:USDT:50:2`; a planted difference for
+    /// the engine's live reconciliation).
+    #[arg(long)]
+    plant_balance: Option<String>,
     /// REQUEST_WEIGHT per minute on every market (default: Binance's, 6000 spot, 2400 futures).
     #[arg(long)]
     weight_limit_1m: Option<u32>,
@@ -264,10 +309,14 @@ fn main() -> ExitCode {
             json,
             live,
             until_eof,
+            set,
+            fresh,
+            allow_bad_data,
         } => {
-            let setup = match arbot::config::load(&config) {
+            let setup = match arbot::config::load_with(&config, &set) {
                 Ok(mut s) => {
                     s.cfg.run.stop_when_feeds_end |= until_eof;
+                    s.cfg.run.allow_bad_data |= allow_bad_data;
                     s
                 }
                 Err(e) => {
@@ -280,6 +329,12 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             let out_dir = out.unwrap_or_else(|| setup.cfg.run.out_dir.clone());
+            if fresh {
+                if let Err(e) = arbot::resume::clear(&out_dir) {
+                    eprintln!("arbot: --fresh: {}: {e}", out_dir.display());
+                    return ExitCode::from(1);
+                }
+            }
             let res = match arbot::engine::run(&setup, &out_dir) {
                 Ok(r) => r,
                 Err(e) => {
@@ -287,7 +342,15 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            let report = arbot::report::build(&setup, &config.display().to_string(), &res);
+            let mut report = arbot::report::build(&setup, &config.display().to_string(), &res);
+            // R8.2: pnl.png and latency.png, drawn here (every engine thread has ended)
+            report["plots"] = arbot::ops::plots::write(
+                &out_dir,
+                &config.display().to_string(),
+                setup.cfg.mode.as_str(),
+                &res.logger.curve,
+                &arbot::report::latency_stages(&setup, &res),
+            );
             let path = out_dir.join("report.json");
             let text = match serde_json::to_string_pretty(&report) {
                 Ok(t) => t,
@@ -296,15 +359,32 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            if let Err(e) = std::fs::write(&path, text.as_bytes()) {
+            if let Err(e) = arbot::journals::write_atomic(&out_dir, "report.json", &text) {
                 eprintln!("arbot: writing {}: {e}", path.display());
                 return ExitCode::from(1);
             }
             if json {
-                println!("{text}");
+                say!("{text}");
             } else {
-                print!("{}", arbot::report::human(&report));
-                println!("report: {}", path.display());
+                {
+                    use std::io::Write as _;
+                    let _ = write!(std::io::stdout(), "{}", arbot::report::human(&report));
+                }
+                say!("report: {}", path.display());
+            }
+            let bad = arbot::health::errors(&setup, &res.counters);
+            for e in &bad {
+                eprintln!("arbot: error: {e}");
+            }
+            if !bad.is_empty()
+                && setup.cfg.mode == arbot::config::Mode::Replay
+                && !setup.cfg.run.allow_bad_data
+            {
+                eprintln!(
+                    "arbot: the replay's data is bad (see above); exit status 3 \
+                     (--allow-bad-data or run.allow_bad_data = true to accept it)"
+                );
+                return ExitCode::from(3);
             }
             ExitCode::SUCCESS
         }
@@ -329,7 +409,9 @@ fn main() -> ExitCode {
             let opts = arbot::venues::VenueOptions {
                 name: exchange.clone(),
                 market,
-                book_levels: 1,
+                // signing reads no book setting; levels above every venue's default depth
+                // keep the depth checks of `configure` quiet
+                book_levels: 10_000,
                 snapshot_limit: 1,
                 ..Default::default()
             };
@@ -360,7 +442,7 @@ fn main() -> ExitCode {
                 Ok(bytes) => {
                     use std::io::Write;
                     let _ = std::io::stdout().write_all(&bytes);
-                    println!();
+                    say!();
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -372,9 +454,9 @@ fn main() -> ExitCode {
         Cmd::VerifyBook { files, venue } => {
             let mut status = ExitCode::SUCCESS;
             for f in files {
-                match arbot::verify::verify_file(&f, venue.as_deref()) {
+                match arbot::tools::verify::verify_file(&f, venue.as_deref()) {
                     Ok(r) => {
-                        println!("{}", serde_json::to_string(&r).unwrap_or_default());
+                        say!("{}", serde_json::to_string(&r).unwrap_or_default());
                         if !r.ok() {
                             status = ExitCode::from(1);
                         }
@@ -407,9 +489,12 @@ fn main() -> ExitCode {
             let host = arbot::tools::tuning_check::Host::system();
             let rep = arbot::tools::tuning_check::check(&host, label.as_deref().zip(map.as_ref()));
             if json {
-                println!("{}", serde_json::to_string_pretty(&rep).unwrap_or_default());
+                say!("{}", serde_json::to_string_pretty(&rep).unwrap_or_default());
             } else {
-                print!("{}", rep.human());
+                {
+                    use std::io::Write as _;
+                    let _ = write!(std::io::stdout(), "{}", rep.human());
+                }
             }
             if strict && !rep.tuned() {
                 ExitCode::from(1)
@@ -437,6 +522,8 @@ fn main() -> ExitCode {
                 api_secret,
                 clock_skew_ms,
                 order_fault_market,
+                linger_s,
+                ledger_out,
                 reject_order,
                 reject_code,
                 order_429,
@@ -449,10 +536,13 @@ fn main() -> ExitCode {
                 disconnect_order,
                 partial_fill_order,
                 order_503,
+                plant_balance,
                 weight_limit_1m,
                 order_limit_10s,
             } = *args;
-            use arbot::tools::replay_server::{ExchangeConfig, Faults, MarketKind, ServerConfig};
+            use arbot::tools::replay_server::{
+                ExchangeConfig, Faults, MarketKind, PlantBalance, ServerConfig,
+            };
             let mut served = Vec::new();
             let mut exchange = ExchangeConfig::default();
             if let Some(c) = &config {
@@ -515,6 +605,14 @@ fn main() -> ExitCode {
                     }
                 }
             }
+            let plant_balance = match plant_balance.as_deref().map(PlantBalance::parse) {
+                None => None,
+                Some(Ok(p)) => Some(p),
+                Some(Err(e)) => {
+                    eprintln!("arbot: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             let order_fault_market = match order_fault_market.as_deref() {
                 None => None,
                 Some(m) => match MarketKind::parse(m) {
@@ -554,10 +652,12 @@ fn main() -> ExitCode {
                     partial_fill_order,
                     order_503,
                     clock_skew_ms,
+                    plant_balance,
                 },
                 wait_clients: std::time::Duration::from_secs(wait_clients_s),
                 ping_every: None,
                 exchange,
+                linger: std::time::Duration::from_secs(linger_s),
             };
             let server = match arbot::tools::replay_server::start(cfg) {
                 Ok(s) => s,
@@ -566,15 +666,26 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            println!("listening {}", server.ws_base());
+            say!("listening {}", server.ws_base());
             if tls {
-                println!("cert {}", cert_out.display());
+                say!("cert {}", cert_out.display());
             }
             use std::io::Write as _;
             let _ = std::io::stdout().flush();
             match server.join() {
                 Ok(st) => {
-                    println!("{}", serde_json::to_string(&st).unwrap_or_default());
+                    say!("{}", serde_json::to_string(&st).unwrap_or_default());
+                    if let Some(p) = ledger_out {
+                        let mut text = String::new();
+                        for o in &st.ledger {
+                            text.push_str(&serde_json::to_string(o).unwrap_or_default());
+                            text.push('\n');
+                        }
+                        if let Err(e) = std::fs::write(&p, text) {
+                            eprintln!("arbot: replay-server: --ledger-out {}: {e}", p.display());
+                            return ExitCode::from(1);
+                        }
+                    }
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -619,7 +730,7 @@ fn main() -> ExitCode {
                         return ExitCode::from(1);
                     }
                 }
-                println!("{line}");
+                say!("{line}");
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -629,7 +740,7 @@ fn main() -> ExitCode {
         },
         Cmd::CheckConfig { config } => match arbot::config::load(&config) {
             Ok(s) => {
-                println!(
+                say!(
                     "{}: ok — mode {}, {} venues, {} instruments, {} groups, {} feed threads, {} replay files",
                     config.display(),
                     s.cfg.mode.as_str(),
@@ -640,7 +751,7 @@ fn main() -> ExitCode {
                     s.replay_files.len()
                 );
                 for i in &s.instruments {
-                    println!(
+                    say!(
                         "  {} ({}) tick {}e-{} lot {}e-{}",
                         i.internal_name(),
                         i.symbol,

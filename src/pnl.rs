@@ -62,6 +62,9 @@ pub struct PnlBook {
     pub trades_not_kept: u64,
     /// Σ of the trades' own net PnL (each trade's residual marked at its last fill).
     pub trades_net: i64,
+    /// Per instrument: the last two-sided mid seen by [`PnlBook::equity_mark`] (doubled), used
+    /// while its book has none.
+    last_mid_x2: Vec<Price>,
 }
 
 /// A mark of the run at the current books.
@@ -129,6 +132,7 @@ fn base_value_x2(spec: &InstrumentSpec, base: i64, px_x2: Price) -> i64 {
 impl PnlBook {
     /// For `n` instruments; `quote_usd_e8[i]` converts instrument `i`'s quote to USD (×1e8).
     pub fn new(quote_usd_e8: Vec<i64>) -> PnlBook {
+        let n = quote_usd_e8.len();
         PnlBook {
             flows: vec![Flows::default(); quote_usd_e8.len()],
             quote_via: vec![None; quote_usd_e8.len()],
@@ -136,6 +140,7 @@ impl PnlBook {
             trades: Vec::with_capacity(TRADES_KEPT),
             trades_not_kept: 0,
             trades_net: 0,
+            last_mid_x2: vec![Price(0); n],
         }
     }
 
@@ -186,6 +191,11 @@ impl PnlBook {
         p
     }
 
+    /// Same cash flows per instrument as `other` (a resumed replay's check).
+    pub fn same_flows(&self, other: &PnlBook) -> bool {
+        self.flows == other.flows
+    }
+
     /// Flows of instrument `i` so far.
     pub fn flows(&self, i: InstrumentId) -> Flows {
         self.flows[i.idx()]
@@ -193,8 +203,26 @@ impl PnlBook {
 
     /// `q` quote units of instrument `i` in 1e-8 USD; `mids` are doubled mids (see `mid_x2`).
     fn usd(&self, i: InstrumentId, q: i64, m: &Market, mids: &[Option<Price>]) -> i64 {
+        self.usd_by(i, q, m, |j| mids[j.idx()])
+    }
+
+    /// [`PnlBook::usd`] at the books now (a book without two sides at its last mid), without
+    /// allocating (the hot-path marks of the loss limits).
+    fn usd_now(&self, i: InstrumentId, q: i64, m: &Market) -> i64 {
+        self.usd_by(i, q, m, |j| {
+            mid_x2(m, j).or(Some(self.last_mid_x2[j.idx()]).filter(|p| p.0 != 0))
+        })
+    }
+
+    fn usd_by(
+        &self,
+        i: InstrumentId,
+        q: i64,
+        m: &Market,
+        mid: impl Fn(InstrumentId) -> Option<Price>,
+    ) -> i64 {
         match self.quote_via[i.idx()] {
-            Some(j) => match mids[j.idx()] {
+            Some(j) => match mid(j) {
                 Some(px2) => {
                     let in_j_quote = base_value_x2(&m.specs[j.idx()], q, px2);
                     mul_div(in_j_quote, self.quote_usd_e8[j.idx()], AMOUNT_ONE)
@@ -248,6 +276,52 @@ impl PnlBook {
         } else {
             self.trades_not_kept += 1;
         }
+    }
+
+    /// The run's mark-to-market PnL now, 1e-8 USD: the same figure as
+    /// [`PnlBook::mark`]`.mark_to_market_usd`, without allocating (the loss limits re-mark it on
+    /// the detection thread). A book without two sides is valued at its last mid.
+    pub fn equity_mark(&mut self, m: &Market) -> i64 {
+        let mut mtm = 0i64;
+        for k in 0..self.flows.len() {
+            let f = self.flows[k];
+            if f == Flows::default() {
+                continue;
+            }
+            let i = InstrumentId(k as u16);
+            if let Some(p) = mid_x2(m, i) {
+                self.last_mid_x2[k] = p;
+            }
+            let value = base_value_x2(&m.specs[k], f.base, self.last_mid_x2[k]);
+            mtm += self.usd_now(i, f.quote - f.fees + value, m);
+        }
+        mtm
+    }
+
+    /// One trade's own flows and fees with the base it leaves valued at the mids now (its
+    /// mark-to-market result when it completes), 1e-8 USD.
+    pub fn trade_mark(&self, t: &TradeRecord, m: &Market) -> i64 {
+        let mut v = 0i64;
+        for l in &t.legs[..t.n_legs as usize] {
+            if l.filled_qty.0 == 0 {
+                continue;
+            }
+            let s = if l.side == Side::Buy { 1 } else { -1 };
+            let k = l.instrument.idx();
+            let mid = mid_x2(m, l.instrument).unwrap_or(self.last_mid_x2[k]);
+            let value = base_value_x2(&m.specs[k], s * l.base.0, mid);
+            v += self.usd_now(l.instrument, -s * l.quote.0 - l.fee.0 + value, m);
+        }
+        v
+    }
+
+    /// A leg's fee and notional in 1e-8 USD at the books now (the PnL curve's per-venue
+    /// figures): `(fee_usd, volume_usd)`. Allocation-free.
+    pub fn leg_usd(&self, l: &LegFill, m: &Market) -> (i64, i64) {
+        (
+            self.usd_now(l.instrument, l.fee.0, m),
+            self.usd_now(l.instrument, l.quote.0, m),
+        )
     }
 
     /// Mark everything at the books of `m` now; `taker_fee` by instrument for the flatten

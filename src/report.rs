@@ -53,6 +53,8 @@ pub struct VenueReport {
     pub checksum_mismatches: u64,
     /// Times the feed → detection ring was full (the feed waited).
     pub ring_full: u64,
+    /// Live: reconnects after detection held the feed thread up (`threads.stall_resync_ns`).
+    pub stall_reconnects: u64,
     /// Events produced.
     pub events: u64,
     /// Disconnects.
@@ -61,11 +63,27 @@ pub struct VenueReport {
     pub reconnects: u64,
     /// Books invalidated because no update came within `risk.hard_stale_after_ns` (R1.3).
     pub hard_stale: u64,
+    /// `parse_errors` as a share of `messages`, percent.
+    pub parse_error_share_pct: f64,
+    /// The venue's data is bad ([`crate::health`]): it crossed `run.max_parse_error_share_pct`
+    /// during the run (and was not traded from then on) or over the whole run.
+    pub bad_data: bool,
+    /// Why, with the likely cause (instrument and field), when `bad_data`.
+    pub bad_data_error: Option<String>,
 }
 
-fn venue_report(c: &VenueCounters, h: &crate::book::BookHealth) -> VenueReport {
+fn venue_report(
+    setup: &Setup,
+    v: crate::types::VenueId,
+    c: &VenueCounters,
+    h: &crate::book::BookHealth,
+) -> VenueReport {
     let g = VenueCounters::get;
+    let bad = crate::health::is_bad(setup, c);
     VenueReport {
+        parse_error_share_pct: round(crate::health::share_pct(c), 4),
+        bad_data: bad,
+        bad_data_error: bad.then(|| crate::health::message(setup, v, c)),
         messages: g(&c.messages),
         bbo_updates: g(&c.bbo_updates),
         depth_updates: g(&c.depth_updates),
@@ -85,6 +103,7 @@ fn venue_report(c: &VenueCounters, h: &crate::book::BookHealth) -> VenueReport {
         checksums_ok: h.checksums_ok,
         checksum_mismatches: h.checksum_mismatches,
         ring_full: g(&c.ring_full),
+        stall_reconnects: g(&c.stall_reconnects),
         events: g(&c.events),
         disconnects: g(&c.disconnects),
         reconnects: g(&c.reconnects),
@@ -104,6 +123,8 @@ pub fn build(setup: &Setup, config_path: &str, r: &RunResult) -> Value {
         venues.insert(
             v.name.clone(),
             serde_json::to_value(venue_report(
+                setup,
+                v.id,
                 &r.counters[v.id.idx()],
                 &r.det.market.health[v.id.idx()],
             ))
@@ -250,11 +271,19 @@ pub fn build(setup: &Setup, config_path: &str, r: &RunResult) -> Value {
             "residual_base_abs": e8(t.residual_base_abs),
         },
         "pnl": pnl,
-        "simulator": {
+        "backtest": crate::ops::metrics::report(
+            &r.logger.curve,
+            &setup.venues.iter().map(|v| v.name.clone()).collect::<Vec<_>>(),
+            setup.cfg.run.pnl_curve_interval_ns,
+        ),
+        "alerts": r.logger.alerts,
+        "live": live_json(setup, r),
+        "simulator": if setup.cfg.mode == crate::config::Mode::Live { json!({"used": false, "note": "live: orders went to the venues, nothing was simulated"}) } else { json!({
             "latency_model": "an order sent at t reaches its venue at t + order_latency_ns and is matched against the book received at t + order_latency_ns + feed_latency_ns (the venue as it was on arrival); its result is known at t + 2 x order_latency_ns",
             "orders_filled": sim.filled,
             "orders_no_book": sim.no_book,
             "orders_cancelled_at_window": sim.window_cancelled,
+            "orders_cancelled_by_stop": sim.stop_cancelled,
             "own_liquidity": {
                 "orders_bound": sim.consumed.bound_orders,
                 "base_not_taken_twice": e8(sim.consumed.bound_base),
@@ -262,13 +291,30 @@ pub fn build(setup: &Setup, config_path: &str, r: &RunResult) -> Value {
                 "levels_forgotten_when_full": sim.consumed.evicted,
                 "rule": "liquidity our orders took at a price stays taken until the venue's book shows another quantity at that price",
             },
-        },
+        })},
         "why_no_trades": why,
         "net": net_json(setup, r),
         "premium": premium_report(setup, r),
         "triangles": crate::detect::triangular::report(setup, r.det.strategies.triangular.as_ref()),
         "stat": crate::detect::stat::report(setup, r.det.strategies.stat.as_ref(), &r.det.market),
-        "risk": { "balances": balances, "positions": positions, "in_flight_at_end": r.det.risk.in_flight() },
+        "risk": {
+            "balances": balances,
+            "positions": positions,
+            "in_flight_at_end": r.det.risk.in_flight(),
+            "limits": limits_report(setup, r),
+        },
+        "inventory": crate::risk::inventory::report(setup, &r.det.risk, r.logger.reconciliation.as_ref()),
+        "rebalance": crate::rebalance::report(setup, r),
+        "recorder": r.recorder,
+        "stop": {
+            "stopped_by": r.det.stopped.map(|c| c.as_str()),
+            "halted_during_catch_up": r.det.halted.map(|c| c.as_str()),
+            "at_msg_seq": r.det.stopped.and_then(|_| r.det.risk.limits.transitions.iter().rev().find(|t| t.to == crate::risk::limits::BreakerState::Stopped)).map(|t| t.msg_seq),
+            "orders_cancelled": sim.stop_cancelled,
+            "cancels_requested": ex.stats.cancels_requested,
+            "rule": "a kill (file or SIGUSR1) or a clean stop (SIGTERM/SIGINT) cancels every open order through the execution step, approves nothing more (unwinds included), lets the trades in flight finish with what they have, flushes the journals and writes this report",
+        },
+        "resume": r.resume,
         "health": {
             "journal_dropped": r.det.journal_dropped + ex.stats.journal_dropped,
             "exec_ring_full": r.det.exec_ring_full + ex.stats.ring_full,
@@ -284,7 +330,9 @@ pub fn build(setup: &Setup, config_path: &str, r: &RunResult) -> Value {
             "feed_parse": lat(l.feed.summary()),
             "md_queue": lat(l.md_queue.summary()),
             "intent_queue": lat(ex.intent_hop.summary()),
-            "order_encode": lat(ex.encode.summary()),
+            // live, the stage includes the write to the socket: named so
+            if setup.cfg.mode == crate::config::Mode::Live { "order_encode_sign_write" } else { "order_encode" }: lat(ex.encode.summary()),
+            "tick_to_wire": lat(ex.tick_to_wire.summary()),
         },
         "run": {
             "wall_s": round(r.wall_ns as f64 / 1e9, 3),
@@ -293,6 +341,107 @@ pub fn build(setup: &Setup, config_path: &str, r: &RunResult) -> Value {
             "threads": r.pinned.iter().map(|(n, c, ok)| json!({"name": n, "core": c, "pinned": ok})).collect::<Vec<_>>(),
             "cores_available": crate::affinity::available_cores().len(),
         },
+    })
+}
+
+/// The loss limits, breaker, trade rate and guards (R4.2–R4.4): settings, what they did, and
+/// where each refusal reason first appeared.
+fn limits_report(setup: &Setup, r: &RunResult) -> Value {
+    let l = &r.det.risk.limits;
+    let c = &setup.cfg.risk;
+    let e8 = |x: i64| round(x as f64 / 1e8, 6);
+    let transitions: Vec<Value> = l
+        .transitions
+        .iter()
+        .map(crate::journals::breaker_line)
+        .collect();
+    let mut first = serde_json::Map::new();
+    for (k, st) in crate::journal::SignalStatus::ALL.iter().enumerate() {
+        if r.det.signal_status[k] > 0 && *st != crate::journal::SignalStatus::Traded {
+            let (t, m) = r.det.signal_first[k];
+            first.insert(
+                st.as_str().to_string(),
+                json!({"count": r.det.signal_status[k], "first_data_ns": t, "first_msg_seq": m}),
+            );
+        }
+    }
+    let now = r.det.market.now_ns;
+    let (hour, day) = l.rate.counts(now);
+    json!({
+        "settings": {
+            "equity_usd": if c.equity_usd > 0.0 { json!(c.equity_usd) } else { json!("configured balances at the first mids") },
+            "max_daily_loss_usd": c.max_daily_loss_usd,
+            "max_daily_loss_pct": c.max_daily_loss_pct,
+            "max_drawdown_pct": c.max_drawdown_pct,
+            "max_consecutive_losses": c.max_consecutive_losses,
+            "breaker_cooldown_ns": c.breaker_cooldown_ns,
+            "breaker_probe_trades": c.breaker_probe_trades,
+            "mark_interval_ns": c.mark_interval_ns,
+            "max_trades_per_hour": c.max_trades_per_hour,
+            "max_trades_per_day": c.max_trades_per_day,
+            "max_slippage_bps": c.max_slippage_bps,
+            "max_price_deviation_pct": c.max_price_deviation_pct,
+            "maintenance_windows": c.maintenance.len(),
+        },
+        "equity": {
+            "start_usd": l.start_equity().map(e8),
+            "last_mark_usd": e8(l.equity_e8),
+            "high_water_usd": e8(l.hwm_e8),
+            "max_drawdown_pct": l.max_drawdown_ppm as f64 / 10_000.0,
+            "daily_loss_limit_usd": e8(l.daily_limit_e8()),
+            "marks": l.marks,
+            "model": "starting capital + mark-to-market PnL (every fill's cash flows and fees plus the open inventory at the books' mids), re-marked every mark_interval_ns of data time and at every trade completion",
+        },
+        "breaker": {
+            "state_at_end": l.state.as_str(),
+            "trips": l.trips,
+            "transitions": transitions,
+            "transitions_not_kept": l.transitions_not_kept,
+        },
+        "rate": { "approved_last_hour_at_end": hour, "approved_today_at_end": day },
+        "refusals": first,
+    })
+}
+
+/// Live mode: per venue, the order-entry counters, the rate budget and clock offset; the
+/// end-of-run reconciliation (balance changes and positions on the venue against the
+/// engine's own fills, orders left open). `null` in replay and paper.
+fn live_json(setup: &Setup, r: &RunResult) -> Value {
+    if setup.cfg.mode != crate::config::Mode::Live {
+        return Value::Null;
+    }
+    let mut venues = serde_json::Map::new();
+    for lv in r.exec.live_venues() {
+        let name = setup.venues[lv.venue.idx()].name.clone();
+        venues.insert(
+            name,
+            json!({
+                "orders": lv.stats,
+                "open_orders_at_end": lv.open_orders(),
+                "rate": {
+                    "used_weight_last": lv.rate.used_weight,
+                    "weight_limit": lv.rate.weight_limit,
+                    "answers_429": lv.rate.too_many,
+                    "held_back": lv.rate.held_back,
+                    "banned_418": lv.rate.banned,
+                },
+                "clock_offset_ms": lv.clock.offset_ms.load(std::sync::atomic::Ordering::Relaxed),
+            }),
+        );
+    }
+    let rec = r.reconciliation.as_ref();
+    json!({
+        "venues": venues,
+        "orders_not_sent": r.exec.stats.not_sent,
+        "reconciliation": rec.map(|x| json!({
+            "ok": x.ok(),
+            "rule": "per venue and asset, the balance change the venue reports over the run against the change the engine's own fills and fees make (futures margin assets: each side's change minus its open positions' cost basis, which does not depend on the order fills were realised in); positions against the engine's; no order of ours left open",
+            "tolerance": x.tolerance,
+            "rows": x.rows,
+            "open_orders": x.open_orders.iter().map(|(v, o)| json!({"venue": v, "client_ids": o})).collect::<Vec<_>>(),
+            "errors": x.errors,
+        })),
+        "fee_note": "each execution the venue reported (REST FULL fills, user-stream trades) books its own commission; quantity the venue reported only as a cumulative figure (futures RESULT answers, a stream message after missed ones) books the configured taker fee in the asset the venue charges (venues.<name>.orders.fees_estimated counts those orders); the reconciliation shows any difference",
     })
 }
 
@@ -452,6 +601,30 @@ fn why_no_strategy_trades(setup: &Setup, r: &RunResult) -> Value {
     json!(parts.join("; "))
 }
 
+/// The latency histograms by stage, named as in `report.json` `latency_ns` (for
+/// `latency.png`).
+pub fn latency_stages<'a>(
+    setup: &Setup,
+    r: &'a RunResult,
+) -> Vec<(&'static str, &'a crate::stats::Latency)> {
+    let (l, ex) = (&r.det.lat, &r.exec);
+    let enc = if setup.cfg.mode == crate::config::Mode::Live {
+        "order_encode_sign_write"
+    } else {
+        "order_encode"
+    };
+    vec![
+        ("feed_parse", &l.feed),
+        ("md_queue", &l.md_queue),
+        ("tick_to_detect", &l.tick_to_detect),
+        ("tick_to_signal", &l.tick_to_signal),
+        ("intent_queue", &ex.intent_hop),
+        (enc, &ex.encode),
+        ("tick_to_order", &ex.tick_to_order),
+        ("tick_to_wire", &ex.tick_to_wire),
+    ]
+}
+
 /// The same summary for a human.
 pub fn human(report: &Value) -> String {
     let mut s = String::new();
@@ -518,6 +691,165 @@ pub fn human(report: &Value) -> String {
         g(&t, "attempted"), g(&t, "filled"), g(&t, "partial"), g(&t, "one_leg"), g(&t, "missed"),
         g(&t, "gross_pnl_usd"), g(&t, "fees_usd"), g(&t, "net_pnl_usd")
     ));
+    if let Some(vs) = report
+        .pointer("/inventory/venues")
+        .and_then(Value::as_object)
+    {
+        s.push_str("inventory (from fills):\n");
+        for (name, v) in vs {
+            let mut line = format!("  {name:<16}");
+            if let Some(bs) = v.get("balances").and_then(Value::as_object) {
+                for (a, b) in bs {
+                    line.push_str(&format!(
+                        " {a} {} ({:+})",
+                        g(b, "now"),
+                        g(b, "change").as_f64().unwrap_or(0.0)
+                    ));
+                }
+            }
+            for p in v
+                .get("positions")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                line.push_str(&format!(
+                    " | {} {} (margin {} {})",
+                    g(p, "symbol").as_str().unwrap_or(""),
+                    g(p, "qty"),
+                    g(p, "margin_in_use"),
+                    g(p, "margin_asset").as_str().unwrap_or("")
+                ));
+            }
+            line.push('\n');
+            s.push_str(&line);
+        }
+    }
+    if let Some(rc) = report
+        .pointer("/inventory/reconciliation")
+        .filter(|x| x.is_object())
+    {
+        let halted: Vec<&str> = rc
+            .get("halted")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|h| h.get("venue").and_then(Value::as_str))
+            .collect();
+        s.push_str(&format!(
+            "live reconciliation during the run: {} checks ({} discarded), {}\n",
+            g(rc, "checks"),
+            g(rc, "discarded"),
+            if halted.is_empty() {
+                "no difference beyond the tolerance".to_string()
+            } else {
+                format!(
+                    "trading stopped on {} (balances differ; see arbot.log)",
+                    halted.join(", ")
+                )
+            }
+        ));
+    }
+    if let Some(rec) = report.get("recorder").filter(|x| x.is_object()) {
+        let venues = rec.get("venues").and_then(Value::as_array);
+        let sum = |k: &str| -> u64 {
+            venues
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.get(k).and_then(Value::as_u64))
+                .sum()
+        };
+        let dropped = sum("dropped_ring_full") + sum("dropped_too_large") + sum("not_written");
+        s.push_str(&format!(
+            "recorded: {} lines ({} snapshots) to {}{}\n",
+            sum("lines"),
+            sum("snapshots"),
+            rec.get("dir").and_then(Value::as_str).unwrap_or(""),
+            if dropped > 0 || g(rec, "write_errors").as_u64().unwrap_or(0) > 0 {
+                format!(
+                    "; NOT RECORDED: {dropped} frames, {} write errors (see arbot.log)",
+                    g(rec, "write_errors")
+                )
+            } else {
+                String::new()
+            }
+        ));
+    }
+    let rb = g(report, "rebalance");
+    if rb.get("configured").and_then(Value::as_bool) == Some(true) {
+        s.push_str(&format!(
+            "rebalance: {} plan lines journaled (rebalance.jsonl; threshold {} %, never executed)\n",
+            g(&rb, "plans_journaled"),
+            g(&rb, "threshold_pct")
+        ));
+        for a in rb
+            .get("at_end")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            for t in a
+                .get("transfers")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                s.push_str(&format!(
+                    "  at the end: move {} {} from {} to {} over {} (fee {}, ~{} s); by trading instead ~{} USD\n",
+                    g(t, "amount"),
+                    g(a, "asset").as_str().unwrap_or(""),
+                    g(t, "from").as_str().unwrap_or(""),
+                    g(t, "to").as_str().unwrap_or(""),
+                    g(t, "network").as_str().unwrap_or(""),
+                    g(t, "withdraw_fee"),
+                    g(t, "confirm_time_s"),
+                    t.pointer("/by_trading/cost_usd").cloned().unwrap_or(Value::Null)
+                ));
+            }
+        }
+    }
+    let live = g(report, "live");
+    if let Some(rec) = live.get("reconciliation").filter(|x| !x.is_null()) {
+        let ok = rec.get("ok").and_then(Value::as_bool).unwrap_or(false);
+        s.push_str(&format!(
+            "live reconciliation: {}\n",
+            if ok {
+                "OK (the venues' balance changes and positions equal the engine's fills; no order left open)"
+            } else {
+                "MISMATCH (see report.json live.reconciliation)"
+            }
+        ));
+        if let Some(rows) = rec.get("rows").and_then(Value::as_array) {
+            for r in rows {
+                let f = |k: &str| g(r, k).as_f64().unwrap_or(0.0);
+                let (eb, nb) = (f("exchange_open_basis"), f("engine_open_basis"));
+                let basis = if eb != 0.0 || nb != 0.0 {
+                    format!("  (open basis venue {eb:.8}, engine {nb:.8})")
+                } else {
+                    String::new()
+                };
+                s.push_str(&format!(
+                    "  {:<14} {:<22} venue change {:>16.8}  engine {:>16.8}  diff {:>12.8}{}{}\n",
+                    g(r, "venue").as_str().unwrap_or(""),
+                    g(r, "asset").as_str().unwrap_or(""),
+                    f("exchange_change"),
+                    f("engine_change"),
+                    f("diff"),
+                    basis,
+                    if g(r, "ok").as_bool() == Some(true) {
+                        ""
+                    } else {
+                        "  <-- differs"
+                    }
+                ));
+            }
+        }
+        if let Some(errs) = rec.get("errors").and_then(Value::as_array) {
+            for e in errs {
+                s.push_str(&format!("  error: {}\n", e.as_str().unwrap_or("")));
+            }
+        }
+    }
     if let Some(w) = report.get("why_no_trades").and_then(Value::as_str) {
         s.push_str(&format!("why no trades: {w}\n"));
     }

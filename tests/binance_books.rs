@@ -5,7 +5,7 @@
 
 mod common;
 
-use arbot::detect::Market;
+use arbot::book::Market;
 use arbot::event::{MdEvent, MdKind};
 use arbot::feed::{EventSink, VenueCounters};
 use arbot::replay::{for_each_merged, ReplayFile};

@@ -133,3 +133,23 @@ fn main_job_runs_and_writes_the_report() {
             > 100_000
     );
 }
+
+#[test]
+fn a_closed_stdout_does_not_panic_the_run() {
+    // `arbot run ... | head -1` closes the pipe before the summary is printed
+    let out = common::tmp("cli-closed-stdout");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_arbot"))
+        .args(["run", "--config", "configs/replay-triangle.toml", "--out"])
+        .arg(&out)
+        .current_dir(common::root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away at once
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(out.join("report.json").is_file());
+}

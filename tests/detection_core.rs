@@ -1,6 +1,7 @@
 //! The detection step without threads: `DetectionCore` driven on one thread (the
-//! single-thread replay path, `threads.mode = "single"`) over the real recordings gives the
-//! threaded replay's signals, trades and report, byte for byte (latency figures aside).
+//! single-thread replay path, `threads.mode = "single"`, the default for a replay) over the
+//! real recordings gives the threaded replay's journals and report, byte for byte (latency
+//! figures aside), on every shipped replay config.
 
 mod common;
 
@@ -16,18 +17,26 @@ fn comparable(r: &Value) -> Value {
     v
 }
 
-fn same_as_threaded(cfg: &str, tag: &str, expect_trades: bool) {
-    let mut threaded = common::setup(cfg);
-    threaded.cfg.threads.mode = ThreadMode::Threaded;
-    same_setup_as_threaded(threaded, cfg, tag, expect_trades);
+/// Every journal the run wrote (`*.jsonl`), by file name, sorted.
+fn journals(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
 }
 
-fn same_setup_as_threaded(
-    mut threaded: arbot::config::Setup,
-    cfg: &str,
-    tag: &str,
-    expect_trades: bool,
-) {
+/// Run `threaded` in both shapes; assert equal journals and report; returns the number of
+/// lines of `trades.jsonl`.
+fn same_setup_as_threaded(mut threaded: arbot::config::Setup, cfg: &str, tag: &str) -> usize {
     threaded.cfg.threads.mode = ThreadMode::Threaded;
     let mut single = threaded.clone();
     single.cfg.threads.mode = ThreadMode::Single;
@@ -39,43 +48,91 @@ fn same_setup_as_threaded(
     let rs = arbot::engine::run(&single, &ds).unwrap();
     assert_eq!(rs.pinned.len(), 1, "the single path runs one hot thread");
     assert_eq!(rt.det.messages, rs.det.messages);
-    for f in ["signals.jsonl", "trades.jsonl"] {
-        let a = std::fs::read(dt.join(f)).unwrap();
-        let b = std::fs::read(ds.join(f)).unwrap();
+    assert!(rs.det.messages > 0, "{cfg}: no message replayed");
+    let (jt, js) = (journals(&dt), journals(&ds));
+    let names = |j: &[(String, Vec<u8>)]| j.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&jt), names(&js), "{cfg}: different journal files");
+    for f in [
+        "signals.jsonl",
+        "trades.jsonl",
+        "orders.jsonl",
+        "fills.jsonl",
+    ] {
+        assert!(names(&js).iter().any(|n| n == f), "{cfg}: {f} not written");
+    }
+    for ((f, a), (_, b)) in jt.iter().zip(&js) {
         assert!(
             a == b,
             "{cfg}: {f} differs between threaded and single-thread replay"
         );
-        if f == "trades.jsonl" {
-            assert_eq!(
-                !a.is_empty(),
-                expect_trades,
-                "{cfg}: trades expected: {expect_trades}"
-            );
-        }
     }
     let a = arbot::report::build(&threaded, cfg, &rt);
     let b = arbot::report::build(&single, cfg, &rs);
     assert_eq!(comparable(&a), comparable(&b), "{cfg}: report differs");
+    let trades = std::fs::read(ds.join("trades.jsonl")).unwrap();
+    let _ = (std::fs::remove_dir_all(&dt), std::fs::remove_dir_all(&ds));
+    trades.iter().filter(|&&c| c == b'\n').count()
+}
+
+/// Every `configs/replay*.toml`, so a new replay config is covered without touching this test.
+fn shipped_replay_configs() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(common::root().join("configs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("replay") && n.ends_with(".toml"))
+        .collect();
+    v.sort();
+    v
 }
 
 #[test]
-fn single_thread_core_equals_threaded_replay_vip() {
-    // trades, one-leg unwinds and refusals: the order of work per message must match
-    same_as_threaded("replay-vip.toml", "core-vip", true);
+fn single_thread_path_is_the_replay_default() {
+    for cfg in shipped_replay_configs() {
+        let s = common::setup(&cfg);
+        assert_eq!(s.cfg.mode, arbot::config::Mode::Replay, "{cfg}");
+        assert_ne!(
+            s.cfg.threads.mode,
+            ThreadMode::Threaded,
+            "{cfg}: a shipped replay should run on the single-thread path"
+        );
+    }
+    let paper = common::setup("paper-loopback.toml");
+    assert_eq!(paper.cfg.threads.mode, ThreadMode::Auto);
 }
 
 #[test]
-fn single_thread_core_equals_threaded_replay_two_venues() {
-    // OKX + Kraken: checksum books, no trading group
-    same_as_threaded("replay-okx-kraken.toml", "core-okx-kraken", false);
+fn single_thread_equals_threaded_on_every_shipped_replay_config() {
+    // one after the other in this process (CI has two cores): each config runs in both shapes
+    let cfgs = shipped_replay_configs();
+    for must in [
+        "replay.toml",
+        "replay-vip.toml",
+        "replay-rebalance.toml",
+        "replay-okx-kraken.toml",
+        "replay-stat.toml",
+        "replay-triangle.toml",
+    ] {
+        assert!(cfgs.iter().any(|c| c == must), "{must} not found");
+    }
+    let mut traded = Vec::new();
+    for cfg in &cfgs {
+        let tag = format!("core-{}", cfg.trim_end_matches(".toml"));
+        let n = same_setup_as_threaded(common::setup(cfg), cfg, &tag);
+        eprintln!("{cfg}: single == threaded ({n} trades)");
+        if n > 0 {
+            traded.push(cfg.clone());
+        }
+    }
+    // the comparison covers trades, one-leg unwinds and pair positions, not only quiet runs
+    for must in ["replay-vip.toml", "replay-stat.toml"] {
+        assert!(traded.iter().any(|c| c == must), "{must} made no trade");
+    }
 }
 
 #[test]
-fn single_thread_core_equals_threaded_replay_triangles() {
-    // the shipped config (no trade at VIP 0 fees) and the zero-fee what-if that trades three
-    // legs and closes failed ones
-    same_as_threaded("replay-triangle.toml", "core-tri", false);
+fn single_thread_core_equals_threaded_replay_triangles_trading() {
+    // the zero-fee what-if of the shipped triangle config trades three legs and closes
+    // failed ones
     let text = std::fs::read_to_string(common::root().join("configs/replay-triangle.toml"))
         .unwrap()
         .replace("taker_fee_bps = 10.0 ", "taker_fee_bps = 0.0 ")
@@ -85,12 +142,6 @@ fn single_thread_core_equals_threaded_replay_triangles() {
         &common::root(),
     )
     .unwrap();
-    same_setup_as_threaded(setup, "replay-triangle.toml", "core-tri-zero", true);
-}
-
-#[test]
-fn single_thread_core_equals_threaded_replay_statistical_pair() {
-    // the estimator on its own thread (results applied at the data-time deadline) and inline
-    // give the same fits, positions, journals and report
-    same_as_threaded("replay-stat.toml", "core-stat", true);
+    let n = same_setup_as_threaded(setup, "replay-triangle.toml", "core-tri-zero");
+    assert!(n > 0, "the zero-fee triangle config should trade");
 }

@@ -175,3 +175,63 @@ pairs = [{{ krw = "upbit:KRW-BTC", usdt = "binance-spot:BTCUSDT" }}]
         "{outside_s} of {total_s}"
     );
 }
+
+/// `"150389000.0"` as an exact decimal (digits without the point, decimals).
+fn px_of(text: &str) -> arbot::detect::premium::Px {
+    let (i, f) = text.split_once('.').unwrap_or((text, ""));
+    arbot::detect::premium::Px {
+        v: format!("{i}{f}").parse().expect("a decimal price"),
+        dec: f.len() as u32,
+    }
+}
+
+/// `timestamp → close` of one candle file (`timestamp,open,high,low,close,volume`).
+fn closes(file: &str) -> std::collections::BTreeMap<String, String> {
+    use std::io::BufRead;
+    let f = std::fs::File::open(common::data(file)).expect("candle file");
+    let r = std::io::BufReader::new(flate2::read::GzDecoder::new(f));
+    let mut out = std::collections::BTreeMap::new();
+    for line in r.lines().skip(1) {
+        let line = line.unwrap();
+        let cols: Vec<&str> = line.split(',').collect();
+        assert_eq!(cols.len(), 6, "{line}");
+        out.insert(cols[0].to_string(), cols[4].to_string());
+    }
+    out
+}
+
+/// R2.4 arithmetic on real prices: the engine's exact premium of Upbit KRW-BTC over Binance
+/// BTCUSDT at a fixed 1,390 KRW/USDT equals a float computation written here, on every one of
+/// the 5,200 common 5-minute closes of `../shared/data/korea/` (2025-05-28 → 2025-08-23).
+#[test]
+fn premium_arithmetic_matches_an_independent_computation_on_real_candles() {
+    let krw = closes("korea/upbit-KRW-BTC-5m-2025-05_2025-08.csv.gz");
+    let usdt = closes("korea/binance-spot-BTCUSDT-5m-2025-05_2025-08.csv.gz");
+    let rate = px_of("1390");
+    let (mut n, mut sum, mut lo, mut hi) = (0usize, 0f64, f64::MAX, f64::MIN);
+    let mut worst = 0f64;
+    for (ts, k) in &krw {
+        let Some(u) = usdt.get(ts) else { continue };
+        let engine = arbot::detect::premium::premium_bps(px_of(k), rate, px_of(u))
+            .expect("positive prices")
+            .to_num::<f64>();
+        let k: f64 = k.parse().unwrap();
+        let u: f64 = u.parse().unwrap();
+        let float = (k / 1390.0 / u - 1.0) * 1e4;
+        worst = worst.max((engine - float).abs());
+        assert!(
+            (engine - float).abs() < 1e-6,
+            "{ts}: engine {engine} bps, float {float} bps"
+        );
+        n += 1;
+        sum += float;
+        lo = lo.min(float);
+        hi = hi.max(float);
+    }
+    assert_eq!(n, 5_200, "the data's README says 5,200 common timestamps");
+    eprintln!(
+        "Upbit KRW-BTC over Binance BTCUSDT at 1,390 KRW/USDT, {n} closes: mean {:.1} bps, \
+         min {lo:.1}, max {hi:.1}; largest engine-vs-float difference {worst:.2e} bps",
+        sum / n as f64
+    );
+}

@@ -60,6 +60,15 @@ fn big_vip() -> Setup {
     r.max_position_per_coin_usd = 10e6;
     r.max_exposure_per_venue_usd = 10e6;
     r.max_total_exposure_usd = 10e6;
+    // the loss limits and the trade rate would stop it after ten trades (each loses at the
+    // mark): lifted, so the simulator meets many overlapping orders (tests/risk_limits.rs
+    // trips them on purpose)
+    r.max_consecutive_losses = 1_000_000;
+    r.max_daily_loss_usd = 1e12;
+    r.max_daily_loss_pct = 100.0;
+    r.max_drawdown_pct = 100.0;
+    r.max_trades_per_hour = 1_000_000;
+    r.max_trades_per_day = 1_000_000;
     s
 }
 

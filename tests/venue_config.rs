@@ -30,7 +30,7 @@ taker_fee_bps = 5.0
 book_levels = 5000
 [venues.bithumb]
 exchange = "bithumb"
-market = "legacy"
+protocol = "legacy"
 taker_fee_bps = 4.0
 book_levels = 5000
 [venues.kucoin]
@@ -142,7 +142,7 @@ fn new_venues_and_premium_resolve() {
     assert_eq!(
         bt.ws_urls(),
         vec!["wss://pubwss.bithumb.com/pub/ws".to_string()],
-        "market = legacy"
+        "protocol = legacy"
     );
     assert!(bt.subscribe_frames(0)[0].contains(r#"["GOM2_KRW","BTC_KRW"]"#));
     let ku = s.protocol(id("kucoin")).unwrap();
@@ -252,7 +252,10 @@ fn mistakes_name_their_key() {
     let e = err(p("band_low_pct", "band_lo_pct"));
     assert!(e.contains("band_lo_pct"), "{e}");
     // venue keys
-    let e = err(b.replace("market = \"legacy\"", "market = \"v3\""));
+    let e = err(b.replace("protocol = \"legacy\"", "protocol = \"v3\""));
+    assert!(e.contains("venues.bithumb.protocol"), "{e}");
+    // the feed generation is not a market
+    let e = err(b.replace("protocol = \"legacy\"", "market = \"legacy\""));
     assert!(e.contains("venues.bithumb.market"), "{e}");
     let e = err(b.replace(
         "exchange = \"kucoin\"",

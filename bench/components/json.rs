@@ -1,46 +1,41 @@
-//! JSON libraries on the real Binance messages, all producing the same output: arbot's wire
-//! seeds (`arbot::venues::binance::wire`, straight into fixed point and a reused level buffer,
-//! no allocation) driven by sonic-rs (what arbot ships), by serde_json and by simd-json.
+//! Binance message parsers on the real messages, all producing the same output: arbot's hand
+//! scanner (`arbot::venues::binance::scan`, what arbot ships, with the sonic-rs path as its
+//! fallback), and arbot's wire seeds (`arbot::venues::binance::wire`, straight into fixed point
+//! and a reused level buffer, no allocation) driven by sonic-rs, by serde_json and by simd-json.
 
 use crate::data;
-use arbot::book::Level;
-use arbot::venues::binance::wire::{parse_stream, parse_stream_de, Levels, StreamMsg, SymbolTable};
-use arbot::venues::wire_util::Scale;
+use arbot::types::InstrumentId;
+use arbot::venues::binance::scan::scan_stream;
+use arbot::venues::binance::wire::{parse_stream_de, parse_stream_sonic, StreamMsg};
+use arbot::venues::seq_book::SeqLevel;
+use arbot::venues::symbols::{InstrumentRef, SymbolTable};
+use arbot::venues::wire_util::{Buffers, Scale};
 use criterion::{Criterion, Throughput};
 use std::hint::black_box;
 
-/// The production symbol table's look-up, for one instrument.
-struct One {
-    sym: String,
-    scale: Scale,
-}
-
-impl SymbolTable for One {
-    fn find_stream(&self, sym: &str) -> Option<(usize, Scale)> {
-        (self.sym == sym || self.sym.eq_ignore_ascii_case(sym)).then_some((0, self.scale))
-    }
-    fn find_symbol(&self, sym: &str) -> Option<(usize, Scale)> {
-        self.sym
-            .eq_ignore_ascii_case(sym)
-            .then_some((0, self.scale))
-    }
-}
+/// The production symbol table (case-insensitive, as the Binance handler builds it), one
+/// instrument.
+type One = SymbolTable;
 
 fn tables() -> Vec<One> {
     data::venues()
         .iter()
         .zip(["btcusdt", "btcusdt", "btcusd_perp"])
-        .map(|(v, s)| One {
-            sym: s.to_string(),
-            scale: Scale {
-                price_dec: v.price_dec,
-                qty_dec: v.qty_dec,
-            },
+        .map(|(v, s)| {
+            SymbolTable::new(vec![InstrumentRef {
+                id: InstrumentId(0),
+                symbol: s.to_string(),
+                scale: Scale {
+                    price_dec: v.price_dec,
+                    qty_dec: v.qty_dec,
+                },
+            }])
+            .case_insensitive()
         })
         .collect()
 }
 
-fn serde_json_parse(raw: &[u8], t: &One, levels: &mut Levels) -> Option<StreamMsg> {
+fn serde_json_parse(raw: &[u8], t: &One, levels: &mut Buffers) -> Option<StreamMsg> {
     let mut de = serde_json::Deserializer::from_slice(raw);
     let m = parse_stream_de(&mut de, t, levels).ok()?;
     de.end().ok().map(|_| m)
@@ -59,7 +54,7 @@ impl Simd {
             buffers: simd_json::Buffers::new(1 << 16),
         }
     }
-    fn parse(&mut self, raw: &[u8], t: &One, levels: &mut Levels) -> Option<StreamMsg> {
+    fn parse(&mut self, raw: &[u8], t: &One, levels: &mut Buffers) -> Option<StreamMsg> {
         self.buf.clear();
         self.buf.extend_from_slice(raw);
         let mut de =
@@ -70,20 +65,23 @@ impl Simd {
     }
 }
 
-fn out(m: StreamMsg, l: &Levels) -> (StreamMsg, Vec<Level>, Vec<Level>) {
-    (m, l.bids.clone(), l.asks.clone())
+/// The message and its depth levels (bids, then asks: [`Buffers::changes`]).
+fn out(m: StreamMsg, l: &Buffers) -> (StreamMsg, Vec<SeqLevel>) {
+    (m, l.changes.clone())
 }
 
 pub fn bench(c: &mut Criterion) {
     let t = tables();
-    let mut levels = Levels::with_capacity(8192);
+    let mut levels = Buffers::new(&arbot::venues::binance::LIMITS);
     let mut simd = Simd::new();
     for kind in ["bookTicker", "depthUpdate", "trade"] {
         let msgs = data::samples(kind, 3000);
         // the three must give identical results on every sample
         for (vi, m) in &msgs {
-            let a = parse_stream(m, &t[*vi], &mut levels).expect("arbot wire / sonic-rs");
+            let a = parse_stream_sonic(m, &t[*vi], &mut levels).expect("arbot wire / sonic-rs");
             let a = out(a, &levels);
+            let h = scan_stream(m, &t[*vi], &mut levels).expect("hand scanner");
+            assert_eq!(a, out(h, &levels), "hand scanner differs");
             let b = serde_json_parse(m, &t[*vi], &mut levels).expect("serde_json");
             assert_eq!(a, out(b, &levels), "serde_json differs");
             let s = simd.parse(m, &t[*vi], &mut levels).expect("simd-json");
@@ -91,10 +89,19 @@ pub fn bench(c: &mut Criterion) {
         }
         let mut g = c.benchmark_group(format!("json/{kind}"));
         g.throughput(Throughput::Elements(msgs.len() as u64));
+        g.bench_function("arbot_hand_scanner", |b| {
+            b.iter(|| {
+                msgs.iter()
+                    .filter_map(|(vi, m)| scan_stream(black_box(m), &t[*vi], &mut levels))
+                    .fold(0u64, |a, x| a.wrapping_add(x.last_id))
+            })
+        });
         g.bench_function("arbot_wire_sonic_rs", |b| {
             b.iter(|| {
                 msgs.iter()
-                    .filter_map(|(vi, m)| parse_stream(black_box(m), &t[*vi], &mut levels).ok())
+                    .filter_map(|(vi, m)| {
+                        parse_stream_sonic(black_box(m), &t[*vi], &mut levels).ok()
+                    })
                     .fold(0u64, |a, x| a.wrapping_add(x.last_id))
             })
         });
@@ -125,10 +132,17 @@ pub fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("json/file_spot");
     g.sample_size(10);
     g.throughput(Throughput::Elements(spot.len() as u64));
+    g.bench_function("arbot_hand_scanner", |b| {
+        b.iter(|| {
+            spot.iter()
+                .filter_map(|m| scan_stream(m, &t[0], &mut levels))
+                .count()
+        })
+    });
     g.bench_function("arbot_wire_sonic_rs", |b| {
         b.iter(|| {
             spot.iter()
-                .filter_map(|m| parse_stream(m, &t[0], &mut levels).ok())
+                .filter_map(|m| parse_stream_sonic(m, &t[0], &mut levels).ok())
                 .count()
         })
     });

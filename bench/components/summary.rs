@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 /// arbot's choice in each group (the reference of the ratios).
 const CHOSEN: [&str; 6] = [
-    "arbot_wire_sonic_rs",
+    "arbot_hand_scanner",
     "arbot_parse_decimal_to_i64",
     "arbot_ring",
     "l2book_sorted_array",

@@ -45,6 +45,8 @@ pub struct Market {
     pub specs: Vec<InstrumentSpec>,
     /// Venue connection state (true until a feed says otherwise).
     pub venue_up: Vec<bool>,
+    /// Venues whose data crossed the bad-data limit ([`crate::health`]): never up again.
+    pub venue_bad: Vec<bool>,
     /// Health counters by venue id.
     pub health: Vec<BookHealth>,
     /// Last message index applied per instrument.
@@ -107,6 +109,7 @@ impl Market {
             books,
             specs,
             venue_up: vec![true; n_venues],
+            venue_bad: vec![false; n_venues],
             health: vec![BookHealth::default(); n_venues],
             last_msg_seq: vec![0; n],
             now_ns: 0,
@@ -208,7 +211,7 @@ impl Market {
         if i.idx() >= self.books.len()
             && !matches!(
                 ev.kind,
-                MdKind::VenueStatus | MdKind::FeedEnd | MdKind::Noop
+                MdKind::VenueStatus | MdKind::FeedEnd | MdKind::Noop | MdKind::VenueMaintenance
             )
         {
             return;
@@ -222,7 +225,8 @@ impl Market {
             ..LogRecord::default()
         };
         match ev.kind {
-            MdKind::Noop | MdKind::FeedEnd => {}
+            // maintenance is the risk gate's (the detection core hands it over)
+            MdKind::Noop | MdKind::FeedEnd | MdKind::VenueMaintenance => {}
             MdKind::Bbo => {
                 let b = &mut self.books[i.idx()];
                 b.ticker = Some(Ticker {
@@ -270,7 +274,7 @@ impl Market {
                 let r = b.commit(ev.venue_seq, ev.recv_ns, snapshot);
                 let kind = ChecksumKind::from_i64(ev.p1);
                 if kind != ChecksumKind::None && b.synced {
-                    match crate::venues::checksum(kind, b, &self.specs[i.idx()]) {
+                    match crate::book::checksum::compute(kind, b, &self.specs[i.idx()]) {
                         Some(c) if c == ev.p0 => self.health[v].checksums_ok += 1,
                         Some(c) => {
                             self.health[v].checksum_mismatches += 1;
@@ -329,8 +333,14 @@ impl Market {
                 self.mark(i);
             }
             MdKind::VenueStatus => {
-                let up = ev.p0 != 0;
+                let up = ev.p0 > 0;
                 if v < self.venue_up.len() {
+                    if ev.p0 < 0 {
+                        self.venue_bad[v] = true; // bad data: down for the rest of the run
+                    }
+                    if self.venue_bad[v] && up {
+                        return; // a reconnect does not make bad data good
+                    }
                     self.venue_up[v] = up;
                     if !up {
                         self.health[v].venue_down += 1;

@@ -1,5 +1,5 @@
-//! L2 order book: price levels in sorted arrays, best price at the end of each array, so the
-//! changes that matter (near the top) move the fewest elements. Capacity is fixed at start:
+//! L2 order book: price levels sorted in blocks of 32 (best price at the end), so a change
+//! moves at most one block's levels wherever in the book it lands. Capacity is fixed at start:
 //! no allocation on update (a full side drops its worst level and counts it).
 //!
 //! A book is *synced* while the feed vouches for its sequence (snapshot + contiguous diffs)
@@ -8,6 +8,7 @@
 //! book is then the ticker and the depth levels strictly behind it ([`L2Book::walk`]).
 #![forbid(unsafe_code)]
 
+pub mod checksum;
 pub mod market;
 
 pub use market::{walk_qty, BookHealth, Market, Unusable, Walk};
@@ -48,10 +49,42 @@ pub enum BookError {
     Checksum,
 }
 
-/// One side of a book. Sorted by `key` ascending, best last (`key = px` for bids, `-px` for asks).
+/// Levels per block of a [`BookSide`]: a change shifts at most this many levels.
+const BLOCK: usize = 32;
+
+/// A run of up to [`BLOCK`] levels, sorted by key ascending.
+#[derive(Clone, Copy, Debug)]
+struct Block {
+    n: usize,
+    lv: [Level; BLOCK],
+}
+
+const EMPTY_BLOCK: Block = Block {
+    n: 0,
+    lv: [Level {
+        px: 0,
+        qty: 0,
+        px_frac: 0,
+        qty_frac: 0,
+    }; BLOCK],
+};
+
+/// One side of a book: levels sorted by `key` ascending, best last (`key = px` for bids, `-px`
+/// for asks), kept in blocks of [`BLOCK`] levels whose order is a small index array. A change
+/// moves at most one block's levels and, when a block fills or empties, a few block indices,
+/// instead of every level behind it (a deep Binance diff used to shift thousands of levels).
+/// Blocks come from a pool sized at start; when it runs out the side is repacked in place
+/// (half-full blocks, through a preallocated scratch array): no allocation on update.
 #[derive(Clone, Debug)]
 pub struct BookSide {
-    levels: Vec<Level>,
+    blocks: Vec<Block>,
+    /// Blocks in use, worst first.
+    order: Vec<u32>,
+    /// Unused blocks.
+    free: Vec<u32>,
+    /// Repacking scratch (capacity `cap`).
+    scratch: Vec<Level>,
+    len: usize,
     bid: bool,
     cap: usize,
     /// Levels dropped because the side was full (deep levels, far from the top).
@@ -60,10 +93,17 @@ pub struct BookSide {
 
 impl BookSide {
     fn new(bid: bool, cap: usize) -> BookSide {
+        let cap = cap.max(1);
+        // repacked blocks are half full: enough for `cap` levels, plus room to split
+        let nblocks = 2 * cap.div_ceil(BLOCK) + 4;
         BookSide {
-            levels: Vec::with_capacity(cap),
+            blocks: vec![EMPTY_BLOCK; nblocks],
+            order: Vec::with_capacity(nblocks),
+            free: (0..nblocks as u32).rev().collect(),
+            scratch: Vec::with_capacity(cap),
+            len: 0,
             bid,
-            cap: cap.max(1),
+            cap,
             dropped: 0,
         }
     }
@@ -77,6 +117,114 @@ impl BookSide {
         }
     }
 
+    /// (position in `order`, index in that block, found). The position is `order.len()` only
+    /// when the side is empty; a key above every level lands at the end of the last block.
+    #[inline]
+    fn locate(&self, k: i64) -> (usize, usize, bool) {
+        let bid = self.bid;
+        let key = |l: &Level| if bid { l.px } else { -l.px };
+        let nb = self.order.len();
+        if nb == 0 {
+            return (0, 0, false);
+        }
+        let blocks = &self.blocks;
+        let mut bi = self.order.partition_point(|&b| {
+            let blk = &blocks[b as usize];
+            key(&blk.lv[blk.n - 1]) < k
+        });
+        if bi == nb {
+            bi = nb - 1;
+        }
+        let blk = &blocks[self.order[bi] as usize];
+        match blk.lv[..blk.n].binary_search_by(|l| key(l).cmp(&k)) {
+            Ok(i) => (bi, i, true),
+            Err(i) => (bi, i, false),
+        }
+    }
+
+    /// Remove level `i` of the block at `order[bi]`.
+    #[inline]
+    fn remove_at(&mut self, bi: usize, i: usize) {
+        let b = self.order[bi] as usize;
+        let blk = &mut self.blocks[b];
+        blk.lv.copy_within(i + 1..blk.n, i);
+        blk.n -= 1;
+        self.len -= 1;
+        if blk.n == 0 {
+            self.order.remove(bi);
+            self.free.push(b as u32);
+        }
+    }
+
+    /// Insert `lvl` at index `i` of the block at `order[bi]` (or into a new block when the
+    /// side is empty), splitting a full block.
+    fn insert_at(&mut self, mut bi: usize, mut i: usize, lvl: Level) {
+        if self.order.is_empty() {
+            let Some(b) = self.take_block() else { return };
+            self.order.push(b);
+            bi = 0;
+            i = 0;
+        }
+        let b = self.order[bi] as usize;
+        if self.blocks[b].n == BLOCK {
+            let Some(nb) = self.take_block() else {
+                // no spare block: repack and look again (rare; O(levels))
+                self.repack();
+                let (bi, i, _) = self.locate(self.key(lvl.px));
+                return self.insert_at(bi, i, lvl);
+            };
+            // upper half moves to the new block, placed after this one
+            let half = BLOCK / 2;
+            let (lo, hi) = if b < nb as usize {
+                let (x, y) = self.blocks.split_at_mut(nb as usize);
+                (&mut x[b], &mut y[0])
+            } else {
+                let (x, y) = self.blocks.split_at_mut(b);
+                (&mut y[0], &mut x[nb as usize])
+            };
+            hi.lv[..BLOCK - half].copy_from_slice(&lo.lv[half..]);
+            hi.n = BLOCK - half;
+            lo.n = half;
+            self.order.insert(bi + 1, nb);
+            if i > half {
+                bi += 1;
+                i -= half;
+            }
+        }
+        let blk = &mut self.blocks[self.order[bi] as usize];
+        blk.lv.copy_within(i..blk.n, i + 1);
+        blk.lv[i] = lvl;
+        blk.n += 1;
+        self.len += 1;
+    }
+
+    fn take_block(&mut self) -> Option<u32> {
+        let b = self.free.pop()?;
+        self.blocks[b as usize].n = 0;
+        Some(b)
+    }
+
+    /// Pack every level into half-full blocks, in order.
+    fn repack(&mut self) {
+        self.scratch.clear();
+        for &b in &self.order {
+            let blk = &self.blocks[b as usize];
+            self.scratch.extend_from_slice(&blk.lv[..blk.n]);
+        }
+        self.order.clear();
+        self.free.clear();
+        let half = BLOCK / 2;
+        let used = self.scratch.len().div_ceil(half);
+        for (b, chunk) in self.scratch.chunks(half).enumerate() {
+            let blk = &mut self.blocks[b];
+            blk.lv[..chunk.len()].copy_from_slice(chunk);
+            blk.n = chunk.len();
+            self.order.push(b as u32);
+        }
+        self.free
+            .extend((used as u32..self.blocks.len() as u32).rev());
+    }
+
     /// Set the quantity at `px` (0 deletes; deleting an absent level is normal).
     #[inline]
     pub fn set(&mut self, lvl: Level) -> Result<(), BookError> {
@@ -87,36 +235,29 @@ impl BookSide {
             return Err(BookError::BadQty);
         }
         let k = self.key(lvl.px);
-        // Most changes are near the top (end of the array); binary search is still O(log n).
-        let bid = self.bid;
-        let pos = self.levels.binary_search_by(|l| {
-            let lk = if bid { l.px } else { -l.px };
-            lk.cmp(&k)
-        });
-        match pos {
-            Ok(i) => {
-                if lvl.qty == 0 {
-                    self.levels.remove(i);
-                } else {
-                    self.levels[i] = lvl;
-                }
+        let (bi, i, found) = self.locate(k);
+        if found {
+            if lvl.qty == 0 {
+                self.remove_at(bi, i);
+            } else {
+                self.blocks[self.order[bi] as usize].lv[i] = lvl;
             }
-            Err(i) => {
-                if lvl.qty == 0 {
-                    return Ok(());
-                }
-                if self.levels.len() == self.cap {
-                    // full: drop the worst level (index 0) if the new one is better, else the new one
-                    self.dropped += 1;
-                    if i == 0 {
-                        return Ok(());
-                    }
-                    self.levels.remove(0);
-                    self.levels.insert(i - 1, lvl);
-                } else {
-                    self.levels.insert(i, lvl);
-                }
+            return Ok(());
+        }
+        if lvl.qty == 0 {
+            return Ok(());
+        }
+        if self.len == self.cap {
+            // full: drop the worst level if the new one is better, else the new one
+            self.dropped += 1;
+            if bi == 0 && i == 0 {
+                return Ok(());
             }
+            self.remove_at(0, 0);
+            let (bi, i, _) = self.locate(k);
+            self.insert_at(bi, i, lvl);
+        } else {
+            self.insert_at(bi, i, lvl);
         }
         Ok(())
     }
@@ -124,59 +265,81 @@ impl BookSide {
     /// Best level.
     #[inline(always)]
     pub fn best(&self) -> Option<&Level> {
-        self.levels.last()
+        let b = &self.blocks[*self.order.last()? as usize];
+        b.lv[..b.n].last()
     }
 
     /// Levels from best to worst.
     #[inline]
     pub fn iter(&self) -> impl Iterator<Item = &Level> + '_ {
-        self.levels.iter().rev()
+        self.order.iter().rev().flat_map(move |&b| {
+            let blk = &self.blocks[b as usize];
+            blk.lv[..blk.n].iter().rev()
+        })
     }
 
     /// Number of levels.
     pub fn len(&self) -> usize {
-        self.levels.len()
+        self.len
     }
 
     /// True if no levels.
     pub fn is_empty(&self) -> bool {
-        self.levels.is_empty()
+        self.len == 0
     }
 
     /// Remove all levels (keeps capacity).
     pub fn clear(&mut self) {
-        self.levels.clear();
+        for &b in &self.order {
+            self.free.push(b);
+        }
+        self.order.clear();
+        self.len = 0;
     }
 
     /// Keep only the best `depth` levels (Kraken: "after each update, truncate the book to the
     /// subscribed depth"; the exchange sends no delete for levels that fall out of scope).
     /// Returns how many levels were removed. No allocation.
     pub fn truncate(&mut self, depth: usize) -> usize {
-        let n = self.levels.len();
+        let n = self.len;
         if n <= depth {
             return 0;
         }
-        self.levels.drain(..n - depth);
+        let mut cut = n - depth;
+        while cut > 0 {
+            let b = self.order[0] as usize;
+            let k = self.blocks[b].n;
+            if k <= cut {
+                self.order.remove(0);
+                self.free.push(b as u32);
+                self.len -= k;
+                cut -= k;
+            } else {
+                let blk = &mut self.blocks[b];
+                blk.lv.copy_within(cut..k, 0);
+                blk.n = k - cut;
+                self.len -= cut;
+                cut = 0;
+            }
+        }
         n - depth
     }
 
     /// Quantity at exactly `px`, if present.
     pub fn qty_at(&self, px: i64) -> Option<i64> {
-        let k = self.key(px);
-        let bid = self.bid;
-        self.levels
-            .binary_search_by(|l| (if bid { l.px } else { -l.px }).cmp(&k))
-            .ok()
-            .map(|i| self.levels[i].qty)
+        let (bi, i, found) = self.locate(self.key(px));
+        found.then(|| self.blocks[self.order[bi] as usize].lv[i].qty)
     }
 
     fn check_order(&self) -> Result<(), BookError> {
-        for w in self.levels.windows(2) {
-            if self.key(w[0].px) >= self.key(w[1].px) {
+        let mut prev: Option<i64> = None;
+        for l in self.iter() {
+            // best first: keys descend
+            let k = self.key(l.px);
+            if prev.is_some_and(|p| p <= k) {
                 return Err(BookError::Unordered);
             }
-        }
-        for l in &self.levels {
+            prev = Some(k);
             if l.px <= 0 {
                 return Err(BookError::BadPrice);
             }
@@ -206,7 +369,7 @@ pub struct Ticker {
 }
 
 /// Checksum algorithm a venue attaches to book commits (computed in
-/// [`crate::venues::checksum`]).
+/// [`checksum::compute`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[repr(i64)]
 pub enum ChecksumKind {
@@ -508,7 +671,11 @@ mod tests {
         b.bids.set(lv(50, 1)).unwrap(); // worse than everything: not kept
         assert_eq!(b.bids.len(), 3);
         assert_eq!(b.bids.dropped, 2);
-        assert_eq!(b.bids.levels.capacity(), 3, "no reallocation");
+        assert_eq!(
+            b.bids.order.capacity(),
+            b.bids.blocks.len(),
+            "no reallocation"
+        );
     }
 
     #[test]
@@ -528,7 +695,11 @@ mod tests {
             vec![110, 111]
         );
         assert_eq!(b.truncate(5), 0);
-        assert_eq!(b.bids.levels.capacity(), 8, "no reallocation");
+        assert_eq!(
+            b.bids.order.capacity(),
+            b.bids.blocks.len(),
+            "no reallocation"
+        );
     }
 
     #[test]
@@ -552,5 +723,68 @@ mod tests {
         });
         assert_eq!(seen, vec![(101, 2), (102, 5)]);
         assert_eq!(b.best_ask(), Some((Price(101), Qty(2))));
+    }
+
+    #[test]
+    fn blocked_side_equals_a_plain_sorted_model_under_random_changes() {
+        // splits, emptied blocks, repacks, full-side drops and truncation against a BTreeMap
+        for (cap, range) in [(5usize, 40i64), (70, 400), (300, 2_000), (1000, 600)] {
+            for bid in [true, false] {
+                let mut side = BookSide::new(bid, cap);
+                let pool = side.blocks.len();
+                let mut model = std::collections::BTreeMap::<i64, i64>::new();
+                let mut dropped = 0u64;
+                let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ cap as u64;
+                for step in 0..20_000 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let px = 1 + (x % range as u64) as i64;
+                    let qty = if (x >> 20) % 3 == 0 {
+                        0
+                    } else {
+                        1 + ((x >> 24) % 9) as i64
+                    };
+                    side.set(lv(px, qty)).unwrap();
+                    // the model: best is the highest key
+                    let key = |p: i64| if bid { p } else { -p };
+                    if qty == 0 {
+                        model.remove(&key(px));
+                    } else if model.contains_key(&key(px)) || model.len() < cap {
+                        model.insert(key(px), qty);
+                    } else {
+                        dropped += 1;
+                        let worst = *model.keys().next().unwrap();
+                        if key(px) > worst {
+                            model.remove(&worst);
+                            model.insert(key(px), qty);
+                        }
+                    }
+                    if step % 997 == 0 {
+                        let depth = model.len() * 3 / 4;
+                        side.truncate(depth);
+                        while model.len() > depth {
+                            let worst = *model.keys().next().unwrap();
+                            model.remove(&worst);
+                        }
+                    }
+                    if step % 101 == 0 || step > 19_900 {
+                        let got: Vec<(i64, i64)> = side.iter().map(|l| (l.px, l.qty)).collect();
+                        let want: Vec<(i64, i64)> = model
+                            .iter()
+                            .rev()
+                            .map(|(&k, &q)| (if bid { k } else { -k }, q))
+                            .collect();
+                        assert_eq!(got, want, "cap {cap} bid {bid} step {step}");
+                        assert_eq!(side.len(), model.len());
+                        assert_eq!(side.best().map(|l| l.px), want.first().map(|w| w.0));
+                        assert_eq!(side.qty_at(px), model.get(&key(px)).copied());
+                        side.check_order().unwrap();
+                    }
+                }
+                assert_eq!(side.dropped, dropped, "cap {cap}");
+                assert_eq!(side.blocks.len(), pool, "the block pool never grows");
+            }
+        }
     }
 }

@@ -37,9 +37,6 @@ impl Strategies {
 
 use crate::types::Bps;
 
-// Until every caller names `crate::book`: the books moved there.
-pub use crate::book::{BookHealth, Market, Unusable};
-
 /// Statistics of one ordered venue pair (buy at `buy`'s ask, sell at `sell`'s bid).
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct PairStats {

@@ -19,7 +19,7 @@
 //! across them is illustrative only; correctness is shown by the unit tests.
 #![forbid(unsafe_code)]
 
-use super::Market;
+use crate::book::Market;
 use crate::config::Setup;
 use crate::types::{Bps, InstrumentId, Nanos};
 

@@ -20,8 +20,9 @@
 //!   order arrives (1 / (1 + L/τ)).
 #![forbid(unsafe_code)]
 
-use super::{Market, PairStats, Unusable};
+use super::PairStats;
 use crate::book::{walk_qty, Walk};
+use crate::book::{Market, Unusable};
 use crate::config::Setup;
 #[cfg(test)]
 use crate::signal::Unlimited;
@@ -80,6 +81,10 @@ pub struct Spatial {
     /// Thresholds.
     pub params: Params,
     next_id: u64,
+    /// Evaluation round (one per `evaluate` call): a pair evaluated twice in one round (both
+    /// its instruments changed) counts once. Not the message index, which is per source in
+    /// paper and live and so not unique across venues.
+    round: u64,
 }
 
 const K: usize = 64;
@@ -155,7 +160,14 @@ impl Spatial {
                 conf_age_ns: d.confidence_age_ns,
             },
             next_id: 1,
+            round: 0,
         }
+    }
+
+    /// Number the next opportunities after `last` (a resumed run continues the journal's
+    /// ids, which are also the trades' and their client order ids').
+    pub fn continue_ids_after(&mut self, last: u64) {
+        self.next_id = self.next_id.max(last + 1);
     }
 
     /// A new opportunity id (one sequence for every strategy's opportunities).
@@ -185,6 +197,7 @@ impl Spatial {
         trigger: (u64, u64),
         out: &mut impl FnMut(Opportunity, usize),
     ) {
+        self.round += 1;
         for &i in dirty {
             for gk in 0..self.inst_groups[i.idx()].len() {
                 let (g, k) = self.inst_groups[i.idx()][gk];
@@ -245,8 +258,8 @@ impl Spatial {
         let p = self.params;
         let gross = spread_bps(ask_px.0 * ma, bid_px.0 * mb);
         let net_top = gross - fa - fb;
+        let stamp = self.round;
         let st = &mut self.pairs[pi];
-        let stamp = trigger.0.wrapping_add(1);
         if st.last_eval == stamp {
             return;
         }

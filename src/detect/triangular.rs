@@ -205,6 +205,9 @@ pub struct Triangular {
     fee: Vec<Bps>,
     latency: Vec<u64>,
     params: Params,
+    /// Evaluation round (one per `evaluate` call), not the message index (per source in
+    /// paper and live, so not unique across venues).
+    round: u64,
 }
 
 const E18: i128 = 1_000_000_000_000_000_000;
@@ -377,6 +380,7 @@ impl Triangular {
                 conf_age_ns: d.confidence_age_ns,
                 sequential: ts.cfg.send == CycleSend::Sequential,
             },
+            round: 0,
         })
     }
 
@@ -392,6 +396,7 @@ impl Triangular {
         id: &mut impl FnMut() -> u64,
         out: &mut impl FnMut(Opportunity, usize),
     ) {
+        self.round += 1;
         for &i in dirty {
             for k in 0..self.inst_cycles[i.idx()].len() {
                 let c = self.inst_cycles[i.idx()][k] as usize;
@@ -470,7 +475,7 @@ impl Triangular {
             }
         }
         let p = self.params;
-        let stamp = trigger.0.wrapping_add(1);
+        let stamp = self.round;
         let st = &mut self.stats[c];
         if st.last_eval == stamp {
             return;

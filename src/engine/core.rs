@@ -10,19 +10,29 @@
 //! detection thread between rings; a test or a single-thread backtest drives it directly
 //! (`tests/detection_core.rs` replays a real recording through it and gets the threaded
 //! replay's signals).
+//!
+//! Between messages the drivers call [`DetectionCore::at_boundary`]: it takes a stop request
+//! (kill switch, SIGTERM: [`crate::control`]), cuts the journals consistently for a resume
+//! (a [`crate::journal::CheckpointRecord`]), and in a resumed replay ends the catch-up where
+//! the journals ended ([`crate::resume`]). The loss limits are re-marked at message ends
+//! (every `risk.mark_interval_ns`) and at trade completions; their breaker transitions and
+//! daily results go to the cold thread.
 #![forbid(unsafe_code)]
 
 use super::{DetLatency, TradeTotals};
 use crate::book::Market;
 use crate::config::Setup;
+use crate::control::Control;
 use crate::detect::premium::Premium;
 use crate::detect::spatial::Spatial;
 use crate::detect::Strategies;
 use crate::event::MdEvent;
 use crate::exec::sim::FillSim;
 use crate::exec::{FromExec, ToExec};
-use crate::journal::{ColdMsg, LogRecord, SignalRecord, SignalStatus};
+use crate::journal::CheckpointRecord;
+use crate::journal::{ColdMsg, CurveKind, CurvePoint, LogRecord, SignalRecord, SignalStatus};
 use crate::pnl::PnlBook;
+use crate::risk::limits::{Cause, LimitEvent};
 use crate::risk::RiskGate;
 use crate::signal::{Opportunity, Strategy};
 use crate::types::{Bps, InstrumentId, Nanos, VenueId};
@@ -73,24 +83,53 @@ pub struct DetectionCore {
     pub opps_overflow: u64,
     /// Execution messages answered so far (`FromExec::Ack`).
     pub acked: u64,
+    /// Per signal status: data time and message index of its first signal (for the report:
+    /// where each limit and guard first refused).
+    pub signal_first: [(Nanos, u64); SIGNAL_STATUSES],
+    /// The run was stopped (kill switch, SIGTERM) and why.
+    pub stopped: Option<Cause>,
+    /// A resumed replay found its journals disagree with the data (see [`Divergence`]).
+    pub diverged: Option<Divergence>,
+    /// Catching up on a resumed replay (see [`crate::resume`]).
+    pub catch_up: Option<crate::resume::CatchUp>,
+    /// Index of the last message applied.
+    pub last_msg_seq: u64,
+    /// Checkpoints (journal cuts) sent.
+    pub checkpoints: u64,
+    ckpt_last_ns: Nanos,
+    ckpt_dirty: bool,
+    ckpt_trade: bool,
     risk_stale_ns: u64,
+    /// What to copy to the cold side after each trade for the rebalancing plan (R5.2).
+    rebal: Option<crate::rebalance::Tap>,
+    /// Venues halted by the reconciliation (bit per venue index).
+    pub venues_halted: u64,
     dirty: Vec<InstrumentId>,
     opps: Vec<(Opportunity, usize)>,
     msg_started: bool,
     first_parsed: u64,
     first_deq: u64,
+    /// PnL curve grid (`run.pnl_curve_interval_ns`) and its next grid time (0: not started).
+    curve_iv_ns: u64,
+    curve_next_ns: Nanos,
+    /// `[status]` is on: per-stage latency percentiles are published about once a wall
+    /// second ([`crate::ops::status::LATENCY`]); the stamp of the last publication.
+    status_latency: bool,
+    lat_pub_tsc: u64,
 }
 
 impl DetectionCore {
     /// From a resolved config. Allocates everything it will use.
     pub fn new(setup: &Setup) -> DetectionCore {
         let slip = Bps::from_num(setup.cfg.execution.unwind_max_slippage_bps);
+        let risk = RiskGate::new(setup);
+        let rebal = crate::rebalance::Tap::new(setup, &risk);
         DetectionCore {
             market: Market::new(setup),
             spatial: Spatial::new(setup),
             premium: Premium::new(setup),
             strategies: Strategies::new(setup),
-            risk: RiskGate::new(setup),
+            risk,
             sim: FillSim::new(
                 setup.taker_fees_by_instrument(),
                 setup
@@ -109,10 +148,25 @@ impl DetectionCore {
             messages: 0,
             opps_overflow: 0,
             acked: 0,
+            signal_first: [(0, 0); SIGNAL_STATUSES],
+            stopped: None,
+            diverged: None,
+            catch_up: None,
+            last_msg_seq: 0,
+            checkpoints: 0,
+            ckpt_last_ns: 0,
+            ckpt_dirty: false,
+            ckpt_trade: false,
             risk_stale_ns: setup.cfg.risk.stale_after_ns,
+            rebal,
+            venues_halted: 0,
             dirty: Vec::with_capacity(setup.instruments.len()),
             opps: Vec::with_capacity(MAX_OPPS),
             msg_started: false,
+            curve_iv_ns: setup.cfg.run.pnl_curve_interval_ns.max(1),
+            curve_next_ns: 0,
+            status_latency: setup.cfg.status.is_some(),
+            lat_pub_tsc: 0,
             first_parsed: 0,
             first_deq: 0,
         }
@@ -141,6 +195,10 @@ impl DetectionCore {
                 // R2.3: interval boundaries sample the books as they were before this message
                 st.on_message_start(&self.market, ev.recv_ns);
             }
+            self.curve_at(ev.recv_ns, out);
+        }
+        if ev.kind == crate::event::MdKind::VenueMaintenance {
+            self.set_maintenance(ev.venue, ev.p0 != 0);
         }
         self.market
             .apply(ev, &mut |l: LogRecord| out.cold(ColdMsg::Log(l)));
@@ -148,6 +206,7 @@ impl DetectionCore {
             return false;
         }
         self.msg_started = false;
+        self.last_msg_seq = ev.msg_seq;
         self.lat.feed.record_between(ev.handoff_tsc, ev.parsed_tsc);
         self.market
             .sweep_hard_stale(&mut |l: LogRecord| out.cold(ColdMsg::Log(l)));
@@ -156,6 +215,22 @@ impl DetectionCore {
         }
         self.market.resync.clear();
         self.messages += 1;
+        if self.status_latency {
+            let now = crate::clock::raw();
+            if self.lat_pub_tsc == 0
+                || crate::clock::Clock::get().delta_ns(self.lat_pub_tsc, now) >= 1_000_000_000
+            {
+                self.lat_pub_tsc = now;
+                self.publish_latency();
+            }
+        }
+        if self.risk.limits.mark_due(self.market.now_ns) {
+            let mtm = self.pnl.equity_mark(&self.market);
+            self.risk
+                .limits
+                .on_mark(self.market.now_ns, ev.msg_seq, mtm, &self.market);
+            self.drain_limits(out);
+        }
         self.market.take_dirty(&mut self.dirty);
         if let Some(p) = self.premium.as_mut() {
             p.on_dirty(&self.market, &self.dirty);
@@ -164,6 +239,82 @@ impl DetectionCore {
             self.detect(ev, out);
         }
         true
+    }
+
+    /// Per-stage latency percentiles for the status endpoint (R6.4).
+    fn publish_latency(&self) {
+        let l = &self.lat;
+        crate::ops::status::LATENCY.publish([
+            &l.feed,
+            &l.md_queue,
+            &l.tick_to_detect,
+            &l.tick_to_signal,
+        ]);
+    }
+
+    /// The PnL curve's fixed-interval points (R8.2): before a message at or past the next
+    /// grid time, the mark of the books as they were (unchanged since the last message) for
+    /// every grid time passed, in one record. Allocation-free.
+    fn curve_at(&mut self, recv_ns: Nanos, out: &mut impl CoreOutput) {
+        let iv = self.curve_iv_ns;
+        if self.curve_next_ns == 0 {
+            // the grid starts at the first message (floor to the interval)
+            self.curve_next_ns = recv_ns / iv * iv;
+        }
+        if recv_ns < self.curve_next_ns {
+            return;
+        }
+        let last = recv_ns / iv * iv;
+        let mtm = self.pnl.equity_mark(&self.market);
+        out.cold(ColdMsg::Curve(CurvePoint {
+            kind: CurveKind::Interval,
+            ts_ns: self.curve_next_ns,
+            last_ns: last,
+            mtm_usd: mtm,
+            ..CurvePoint::default()
+        }));
+        self.curve_next_ns = last + iv;
+    }
+
+    /// A trade's point on the PnL curve: the run's mark after booking it, the trade's own
+    /// mark, and per filled leg its venue, fee and notional in USD.
+    fn curve_trade(
+        &mut self,
+        rec: &crate::journal::TradeRecord,
+        own: i64,
+        mtm: i64,
+        out: &mut impl CoreOutput,
+    ) {
+        let mut p = CurvePoint {
+            kind: CurveKind::Trade,
+            ts_ns: self.market.now_ns,
+            last_ns: self.market.now_ns,
+            mtm_usd: mtm,
+            trade_id: rec.id,
+            trade_mark_usd: own,
+            status: rec.status,
+            buy: rec.opp.buy.instrument,
+            sell: rec.opp.sell.instrument,
+            triangle: matches!(rec.opp.strategy, Strategy::Triangle(_)),
+            ..CurvePoint::default()
+        };
+        if let Strategy::Triangle(c) = &rec.opp.strategy {
+            p.buy = c.legs[0].instrument;
+            p.sell = c.legs[0].instrument;
+        }
+        for l in &rec.legs[..rec.n_legs as usize] {
+            if l.filled_qty.0 == 0 {
+                continue;
+            }
+            let (fee_usd, volume_usd) = self.pnl.leg_usd(l, &self.market);
+            p.legs[p.n_legs as usize] = crate::journal::CurveLeg {
+                venue: l.venue,
+                fee_usd,
+                volume_usd,
+            };
+            p.n_legs += 1;
+        }
+        out.cold(ColdMsg::Curve(p));
     }
 
     fn detect(&mut self, ev: &MdEvent, out: &mut impl CoreOutput) {
@@ -241,12 +392,35 @@ impl DetectionCore {
             self.lat
                 .tick_to_signal
                 .record_between(o.handoff_tsc, o.signal_tsc);
-            let status = match self.risk.check(&self.market, &o) {
+            let decided = match self.catch_up.as_mut() {
+                // a resumed replay before the journals' end: the journal says what became of it
+                Some(cu) => match cu.fate(&o) {
+                    Some(SignalStatus::Traded) => self
+                        .risk
+                        .restore(&self.market, &o)
+                        .ok_or(SignalStatus::NoSlot)
+                        .map_err(|_| None),
+                    Some(s) => Err(Some(s)),
+                    None => Err(None),
+                },
+                None => self.risk.check(&self.market, &o).map_err(Some),
+            };
+            let status = match decided {
                 Ok(intent) => {
                     out.to_exec(ToExec::Intent(intent));
                     SignalStatus::Traded
                 }
-                Err(s) => s,
+                Err(Some(s)) => s,
+                Err(None) => {
+                    // the replay produced a signal the journal does not have (or it could not
+                    // be re-booked): stop at the next boundary
+                    self.diverged = Some(Divergence {
+                        msg_seq: ev.msg_seq,
+                        signal_id: o.id,
+                        what: "signal differs from signals.jsonl",
+                    });
+                    return;
+                }
             };
             let traded = status == SignalStatus::Traded;
             match o.strategy {
@@ -268,6 +442,10 @@ impl DetectionCore {
                 }
             }
             self.signal_status[status as usize] += 1;
+            if self.signal_first[status as usize] == (0, 0) {
+                self.signal_first[status as usize] = (self.market.now_ns, ev.msg_seq);
+            }
+            self.ckpt_dirty = true;
             out.cold(ColdMsg::Signal(SignalRecord { opp: o, status }));
         }
         self.lat
@@ -289,8 +467,33 @@ impl DetectionCore {
                 self.risk.on_trade_done(&self.market, slot, &rec);
                 self.trades.add(&rec);
                 self.pnl.on_trade(&rec);
+                let own = self.pnl.trade_mark(&rec, &self.market);
+                let mtm = self.pnl.equity_mark(&self.market);
+                self.curve_trade(&rec, own, mtm, out);
+                let (now, msg) = (self.market.now_ns, self.last_msg_seq);
+                self.risk
+                    .limits
+                    .on_trade_done(now, msg, &rec, own, mtm, &self.market);
+                self.drain_limits(out);
+                self.ckpt_dirty = true;
+                self.ckpt_trade = true;
                 if let Some(st) = self.strategies.stat.as_mut() {
                     st.on_trade_done(&rec);
+                }
+                if let Some(tap) = &self.rebal {
+                    // R5.2: the books and balances the cold side plans with (fixed-size
+                    // copies, no allocation; the plan itself is computed there)
+                    for &i in &tap.instruments {
+                        out.cold(ColdMsg::Depth(crate::rebalance::DepthSnap::capture(
+                            &self.market,
+                            i,
+                        )));
+                    }
+                    out.cold(ColdMsg::Holdings(tap.holdings(
+                        &self.risk,
+                        rec.id,
+                        self.market.now_ns,
+                    )));
                 }
             }
             FromExec::Ack(k) => self.acked = k,
@@ -308,6 +511,34 @@ impl DetectionCore {
                     .with_text(b"venue disabled: it answered 418 (banned for too many requests)"),
                 ));
             }
+        }
+    }
+
+    /// Stop trading on the venues of bit mask `bits` for the rest of the run (R5.1: the live
+    /// reconciliation found their balances differ from the engine's): down and sticky like a
+    /// venue with bad data (a reconnect does not bring it back), books invalid.
+    fn halt_venues(&mut self, bits: u64, out: &mut impl CoreOutput) {
+        self.venues_halted |= bits;
+        for v in 0..self.market.venue_up.len().min(64) {
+            if bits & (1u64 << v) == 0 {
+                continue;
+            }
+            self.market.venue_bad[v] = true;
+            self.market.venue_up[v] = false;
+            for (k, s) in self.market.specs.iter().enumerate() {
+                if s.venue.idx() == v {
+                    self.market.books[k].invalidate();
+                }
+            }
+            out.cold(ColdMsg::Log(
+                LogRecord {
+                    ts_ns: self.market.now_ns,
+                    severity: crate::journal::Severity::Error,
+                    venue: crate::types::VenueId(v as u8),
+                    ..LogRecord::default()
+                }
+                .with_text(b"venue halted by the reconciliation: its balances differ"),
+            ));
         }
     }
 
@@ -333,6 +564,203 @@ impl DetectionCore {
     pub fn in_flight(&self) -> u32 {
         self.risk.in_flight()
     }
+
+    /// A venue reports maintenance (`on`) or its end (R4.4). Live venue code reaches this
+    /// through an [`crate::event::MdKind::VenueMaintenance`] event in the market-data ring (in
+    /// order with the venue's data); replays configure windows instead
+    /// (`[[risk.maintenance]]`).
+    pub fn set_maintenance(&mut self, venue: VenueId, on: bool) {
+        self.risk.guards.set_maintenance(venue.idx(), on);
+    }
+
+    fn drain_limits(&mut self, out: &mut impl CoreOutput) {
+        self.risk.limits.drain(&mut |e| match e {
+            LimitEvent::Breaker(b) => out.cold(ColdMsg::Breaker(b)),
+            LimitEvent::Day(d) => out.cold(ColdMsg::Day(d)),
+        });
+    }
+
+    /// Between two messages, before message number `self.messages` (0-based) is applied.
+    /// `settled` = every message sent to the execution side has been answered (always true in
+    /// a replay at this point; in paper only when nothing is on its way): only then are the
+    /// journals consistent enough to cut. Ends a resumed replay's catch-up where its journals
+    /// ended, takes a stop request, and sends a checkpoint when it is time (the first
+    /// boundary; after a trade completed; at most every 100 ms of data time while anything is
+    /// journaled; at least every second).
+    pub fn at_boundary(
+        &mut self,
+        settled: bool,
+        ctl: &Control,
+        out: &mut impl CoreOutput,
+    ) -> Boundary {
+        if self.diverged.is_some() || ctl.aborted() {
+            return Boundary::Abort;
+        }
+        if let Some(cu) = &self.catch_up {
+            if !(settled && self.messages >= cu.until_msg) {
+                // catching up: the journals are ahead of the run; a stop now ends the run
+                // without touching them (the next resume starts from the same point)
+                return match ctl.requested() {
+                    Some(c) => Boundary::Halt(c),
+                    None => Boundary::Continue,
+                };
+            }
+            self.end_catch_up(out);
+            if self.diverged.is_some() {
+                return Boundary::Abort;
+            }
+        }
+        let now = self.market.now_ns;
+        let halt = ctl.halted_venues() & !self.venues_halted;
+        if halt != 0 {
+            self.halt_venues(halt, out);
+        }
+        if let Some(c) = ctl.requested() {
+            if settled {
+                // the cut comes before the stop's cancels: a resumed replay continues from
+                // here as if it had not stopped
+                self.checkpoint(false, out);
+            }
+            return Boundary::Stop(c);
+        }
+        if settled
+            && (self.checkpoints == 0
+                || (self.ckpt_dirty
+                    && (self.ckpt_trade || now >= self.ckpt_last_ns + CHECKPOINT_MIN_NS))
+                || now >= self.ckpt_last_ns + CHECKPOINT_MAX_NS)
+        {
+            self.checkpoint(false, out);
+        }
+        Boundary::Continue
+    }
+
+    fn end_catch_up(&mut self, out: &mut impl CoreOutput) {
+        let Some(cu) = self.catch_up.take() else {
+            return;
+        };
+        if let Err(what) = cu.check_end(self) {
+            self.diverged = Some(Divergence {
+                msg_seq: self.last_msg_seq,
+                signal_id: 0,
+                what,
+            });
+            return;
+        }
+        out.to_exec(ToExec::CatchUp(false));
+        out.cold(ColdMsg::CatchUpEnd);
+        // the journals' last checkpoint is this very point
+        self.ckpt_last_ns = self.market.now_ns;
+        self.checkpoints = self.checkpoints.max(1);
+        self.ckpt_dirty = false;
+        self.ckpt_trade = false;
+    }
+
+    /// Send a journal cut (detection's half; the execution step adds its barrier).
+    pub fn checkpoint(&mut self, ended: bool, out: &mut impl CoreOutput) {
+        if self.catch_up.is_some() {
+            return;
+        }
+        self.checkpoints += 1;
+        let now = self.market.now_ns;
+        out.cold(ColdMsg::Checkpoint(CheckpointRecord {
+            seq: self.checkpoints,
+            msg: self.messages,
+            data_ns: now,
+            ended,
+            in_flight: self.risk.in_flight(),
+            signals: self.signal_status.iter().sum(),
+            trades_done: self.trades.attempted,
+            limits: self.risk.limits.snapshot(),
+            rate: self.risk.limits.rate.counts(now),
+        }));
+        out.to_exec(ToExec::Checkpoint(self.checkpoints));
+        self.ckpt_last_ns = now;
+        self.ckpt_dirty = false;
+        self.ckpt_trade = false;
+    }
+
+    /// Stop the run (kill switch, SIGTERM): the breaker goes to `stopped` (nothing new is
+    /// approved, unwinds included), the execution step is told to cancel every open order
+    /// ([`ToExec::CancelAll`]; live: on the wire), and the simulated venue answers every order
+    /// still on its way as cancelled. The trades in flight then finish with what they have.
+    pub fn stop(&mut self, cause: Cause, out: &mut impl CoreOutput) {
+        if self.stopped.is_some() {
+            return;
+        }
+        self.stopped = Some(cause);
+        let now = self.market.now_ns;
+        self.risk.limits.stop(now, self.last_msg_seq, cause);
+        self.drain_limits(out);
+        out.to_exec(ToExec::CancelAll);
+        self.sim
+            .cancel_all(now, &mut |f| out.to_exec(ToExec::Fill(f)));
+    }
+
+    /// The run is over and every trade final: the day's results so far go out, and after a
+    /// normal end (`ended`: the data ended, not a stop) a last checkpoint says nothing
+    /// follows.
+    pub fn finish(&mut self, ended: bool, out: &mut impl CoreOutput) {
+        if self.catch_up.is_some() && !ended {
+            // halted during a resumed replay's catch-up: the journals stay as they are
+            return;
+        }
+        // a last mark at the final books: the day's result is the report's mark to market
+        let mtm = self.pnl.equity_mark(&self.market);
+        let (now, msg) = (self.market.now_ns, self.last_msg_seq);
+        if self.status_latency {
+            self.publish_latency();
+        }
+        out.cold(ColdMsg::Curve(CurvePoint {
+            kind: CurveKind::End,
+            ts_ns: now,
+            last_ns: now,
+            mtm_usd: mtm,
+            ..CurvePoint::default()
+        }));
+        self.risk.limits.on_mark(now, msg, mtm, &self.market);
+        self.risk.limits.end(now);
+        self.drain_limits(out);
+        if self.catch_up.is_some() {
+            // a resumed replay whose journals ended with the data: the catch-up ran to the end
+            self.end_catch_up(out);
+            if self.diverged.is_some() {
+                return;
+            }
+        }
+        if ended {
+            self.checkpoint(true, out);
+        }
+    }
+}
+
+/// A checkpoint at most this often while journal records are being written (data time).
+pub const CHECKPOINT_MIN_NS: u64 = 100_000_000;
+/// A checkpoint at least this often (data time).
+pub const CHECKPOINT_MAX_NS: u64 = 1_000_000_000;
+
+/// What a driver does at a message boundary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Boundary {
+    /// Apply the next message.
+    Continue,
+    /// Stop the run ([`DetectionCore::stop`]), let the trades in flight finish, write the
+    /// report.
+    Stop(Cause),
+    /// A stop asked for during a resumed replay's catch-up: end now, journals untouched.
+    Halt(Cause),
+    /// The journals of a resumed replay disagree with it: end with an error.
+    Abort,
+}
+
+/// Where a resumed replay stopped agreeing with its journals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Divergence {
+    /// Index of the message being applied.
+    pub msg_seq: u64,
+    /// Signal concerned (0 if none).
+    pub signal_id: u64,
+    /// What differed.
+    pub what: &'static str,
 }
 
 #[cfg(test)]
@@ -412,6 +840,127 @@ mod tests {
         let mut out = Collect::default();
         core.end_of_data(&mut out);
         assert_eq!(out.to_exec.len(), 30);
+    }
+
+    /// Run everything the core staged through the execution step and its answers back
+    /// through the core, until nothing is left; returns the execution step's journal records.
+    fn settle(
+        core: &mut DetectionCore,
+        ex: &mut crate::exec::Executor,
+        out: &mut Collect,
+    ) -> Vec<ColdMsg> {
+        let mut cold = vec![];
+        while !out.to_exec.is_empty() {
+            let batch: Vec<ToExec> = out.to_exec.drain(..).collect();
+            for m in batch {
+                let mut back = vec![];
+                ex.handle(m, &mut |f| back.push(f), &mut |c| cold.push(c));
+                for f in back {
+                    core.on_exec(f, out);
+                }
+            }
+        }
+        cold
+    }
+
+    #[test]
+    fn a_stop_cancels_the_orders_on_their_way_and_sends_nothing_more() {
+        use crate::journal::{OrderState, TradeStatus};
+        let s = two_venue_setup(
+            1.0,
+            1.0,
+            "[detection]\nmin_profit_usd = 0.01\nmin_depth_usd = 1.0\nmin_net_spread_bps = 1.0",
+        );
+        let mut core = DetectionCore::new(&s);
+        let mut ex = crate::exec::Executor::new(&s);
+        // a sells at 100.00, b buys at 100.50
+        let t = 1_000_000_000;
+        set_book(
+            &mut core.market,
+            InstrumentId(0),
+            &[(9_950, 1_000)],
+            &[(10_000, 1_000)],
+            t,
+        );
+        set_book(
+            &mut core.market,
+            InstrumentId(1),
+            &[(10_050, 1_000)],
+            &[(10_100, 1_000)],
+            t,
+        );
+        let mut opp = None;
+        core.spatial.evaluate(
+            &core.market,
+            &[InstrumentId(0)],
+            &crate::signal::Unlimited,
+            (0, 0),
+            &mut |o, _| {
+                if o.buy.venue.0 == 0 {
+                    opp = Some(o)
+                }
+            },
+        );
+        let opp = opp.expect("an opportunity");
+        let mut out = Collect::default();
+        out.to_exec
+            .push(ToExec::Intent(core.risk.check(&core.market, &opp).unwrap()));
+        let sent = settle(&mut core, &mut ex, &mut out);
+        assert_eq!(core.sim.pending(), 2, "both legs on their way");
+        assert_eq!(sent.len(), 2);
+        // the kill switch: every open order is cancelled, the trade finishes with nothing
+        core.stop(Cause::KillSwitchFile, &mut out);
+        assert!(matches!(out.to_exec.first(), Some(ToExec::CancelAll)));
+        let cold = settle(&mut core, &mut ex, &mut out);
+        assert_eq!(core.sim.pending(), 0, "no order left open");
+        assert_eq!(core.in_flight(), 0);
+        let ev: Vec<OrderState> = cold
+            .iter()
+            .filter_map(|c| match c {
+                ColdMsg::Order(o) => Some(o.state),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            ev,
+            vec![
+                OrderState::CancelSent,
+                OrderState::CancelSent,
+                OrderState::Cancelled,
+                OrderState::Cancelled,
+            ]
+        );
+        assert!(
+            !cold.iter().any(|c| matches!(c, ColdMsg::Fill(_))),
+            "nothing filled"
+        );
+        let done = cold
+            .iter()
+            .find_map(|c| match c {
+                ColdMsg::Trade(t) => Some(*t),
+                _ => None,
+            })
+            .expect("the trade is final");
+        assert_eq!(done.status, TradeStatus::Missed);
+        assert_eq!(core.sim.stop_cancelled, 2);
+        assert_eq!(ex.stats.cancels_requested, 2);
+        // nothing new is approved, unwinds included
+        assert_eq!(
+            core.risk.check(&core.market, &opp).unwrap_err(),
+            SignalStatus::Stopped
+        );
+        let req = crate::risk::UnwindRequest {
+            trade_id: opp.id,
+            instrument: InstrumentId(0),
+            side: Side::Sell,
+            qty: Qty(1_000),
+            residual_base: crate::types::Amount::from_f64(1.0),
+            ..Default::default()
+        };
+        assert_eq!(
+            core.risk.approve_unwind(&core.market, &req).unwrap_err(),
+            SignalStatus::Stopped
+        );
     }
 
     #[test]

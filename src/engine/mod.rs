@@ -5,8 +5,10 @@
 //! ([`crate::feed::ws_source`]); both share the same threads. [`single::run_single`] drives
 //! the same core and execution step on one thread (replay only). [`run`] picks by the config.
 //!
-//! Paper mode processes messages in arrival order (detection's `ordered = false`) and the
-//! fill simulator fires by wall clock.
+//! Paper mode processes messages in arrival order (detection's `ordered = false`); the fill
+//! simulator fills an order before the first message received after its arrival (data time,
+//! as in replay), or, when no message comes, once the wall clock is
+//! [`PAPER_FILL_SLACK_NS`] past its arrival.
 //!
 //! Determinism in replay: the detection thread consumes messages in the reader's merge order
 //! (each event carries its message index), whatever the feed threads' timing, and it lets
@@ -18,13 +20,21 @@ pub mod core;
 pub mod live;
 pub mod single;
 
-use self::core::{CoreOutput, DetectionCore};
+/// Paper mode: with no message waiting, a simulated order is filled once the wall clock is
+/// this far past its arrival at the venue (plus feed latency). Any message received before
+/// the arrival has left the feed thread by then, so the order meets the same books as in a
+/// replay of the session's recording (R1.6), where it fills before the first later message.
+pub const PAPER_FILL_SLACK_NS: u64 = 5_000_000;
+
+use self::core::{Boundary, CoreOutput, DetectionCore};
 use crate::book::Market;
 use crate::clock;
 use crate::config::Setup;
+use crate::control::Control;
 use crate::detect::spatial::Spatial;
 use crate::event::{MdEvent, MdKind};
 use crate::exec::{self, Executor, FromExec, ToExec};
+use crate::feed::recorder;
 use crate::feed::replay_source::ReplaySource;
 use crate::feed::ws_source::{NetReport, NetStats, WsSource, WsSourceConfig};
 use crate::feed::{FeedSource, FeedThread, VenueCounters};
@@ -93,8 +103,69 @@ pub struct DetOutput {
     pub opps_overflow: u64,
     /// Cash flows and inventory of every fill (mark to market at the report).
     pub pnl: crate::pnl::PnlBook,
+    /// Per signal status: data time and message index of its first signal.
+    pub signal_first: [(u64, u64); core::SIGNAL_STATUSES],
+    /// The run was stopped (kill switch, SIGTERM, runtime limit) and why.
+    pub stopped: Option<crate::risk::limits::Cause>,
+    /// A stop asked for during a resumed replay's catch-up ended the run there.
+    pub halted: Option<crate::risk::limits::Cause>,
+    /// A resumed replay disagreed with its journals.
+    pub diverged: Option<core::Divergence>,
+    /// Journal checkpoints sent.
+    pub checkpoints: u64,
     /// Triangles (R2.2) and the statistical pair (R2.3), with their statistics.
     pub strategies: crate::detect::Strategies,
+}
+
+impl DetOutput {
+    pub(crate) fn from_core(
+        core: DetectionCore,
+        lc: &LoopCounters,
+        halted: Option<crate::risk::limits::Cause>,
+    ) -> DetOutput {
+        let DetectionCore {
+            market,
+            spatial,
+            premium,
+            strategies,
+            risk,
+            sim,
+            lat,
+            trades,
+            pnl,
+            signal_status,
+            messages,
+            opps_overflow,
+            signal_first,
+            stopped,
+            diverged,
+            checkpoints,
+            ..
+        } = core;
+        DetOutput {
+            sim,
+            market,
+            spatial,
+            risk,
+            lat,
+            messages,
+            signal_status,
+            trades,
+            merge_skips: lc.merge_skips,
+            journal_dropped: lc.journal_dropped,
+            exec_ring_full: lc.exec_ring_full,
+            resync_dropped: lc.resync_dropped,
+            opps_overflow,
+            premium,
+            pnl,
+            signal_first,
+            stopped,
+            halted,
+            diverged,
+            checkpoints,
+            strategies: strategies.finish(),
+        }
+    }
 }
 
 /// Everything a run produced.
@@ -117,8 +188,12 @@ pub struct RunResult {
     pub net: Vec<VenueNet>,
     /// The run was stopped by SIGINT/SIGTERM.
     pub stopped_by_signal: bool,
+    /// What a resume found and did (`resumed: false` for a fresh run).
+    pub resume: crate::resume::ResumeInfo,
     /// Live mode: the venues' balances and positions at the end against the engine's.
-    pub reconciliation: Vec<Result<live::Reconciled, String>>,
+    pub reconciliation: Option<live::Reconciliation>,
+    /// Paper/live with `[recorder]`: what was recorded (R1.6).
+    pub recorder: Option<recorder::RecorderSummary>,
 }
 
 /// A run failed to start or a thread failed.
@@ -136,10 +211,17 @@ pub enum EngineError {
     /// A thread panicked.
     #[error("thread {0} panicked")]
     Panic(String),
+    /// The output directory's journals cannot be continued.
+    #[error(transparent)]
+    Resume(#[from] crate::resume::ResumeError),
+    /// A journal could not be kept: a resumed replay disagreed with it, or the OS refused a
+    /// write (disk full). The message says which.
+    #[error("{0}")]
+    JournalMismatch(String),
 }
 
 /// Totals over finished trades (amounts in 1e-8 USD-equivalent quote units).
-#[derive(Clone, Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct TradeTotals {
     /// Trades sent to execution and finished.
     pub attempted: u64,
@@ -197,6 +279,12 @@ struct DetIo {
     from_exec: Consumer<FromExec>,
     cold: Producer<ColdMsg>,
     progress: Arc<Progress>,
+    /// Stop requests (kill switch, signals) and the cold thread's abort.
+    ctl: Arc<Control>,
+    /// Set by detection when it stops early: the replay reader and the feeds end.
+    stop: Arc<AtomicBool>,
+    /// A resume's part for the core.
+    resume: crate::resume::Prepared,
 }
 
 /// The detection thread's [`CoreOutput`]: execution messages are staged and pushed after the
@@ -261,8 +349,10 @@ fn flush_to_exec(
     core: &mut DetectionCore,
     sent: &mut u64,
     counters: &mut LoopCounters,
+    waiter: &Waiter,
 ) {
     loop {
+        let pushed = !staged.is_empty();
         for m in staged.drain(..) {
             let mut m = m;
             loop {
@@ -279,6 +369,10 @@ fn flush_to_exec(
                 }
             }
             *sent += 1;
+        }
+        if pushed {
+            // the execution thread may be asleep on the doorbell (`wait = "block"`)
+            waiter.notify();
         }
         if deferred.is_empty() {
             return;
@@ -300,7 +394,7 @@ fn flush_to_exec(
 
 /// Loop counters of the detection thread.
 #[derive(Default)]
-struct LoopCounters {
+pub(crate) struct LoopCounters {
     merge_skips: u64,
     journal_dropped: u64,
     exec_ring_full: u64,
@@ -309,6 +403,13 @@ struct LoopCounters {
 
 fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: bool) -> DetOutput {
     let mut core = DetectionCore::new(setup);
+    io.resume.install(&mut core);
+    // replay, and paper (simulated fills): data time passes a simulated order's arrival only
+    // after execution answered everything it was sent, so the order meets the books it would
+    // in a replay (paper: of the session's recording). Live sends no simulated orders.
+    let sim_in_data_time = ordered || setup.cfg.mode == crate::config::Mode::Paper;
+    let mut stop_cause = None;
+    let mut halted = None;
     let mut staged: Vec<ToExec> =
         Vec::with_capacity(core::MAX_OPPS + 4 * setup.cfg.risk.max_in_flight as usize + 16);
     let n = io.md.len();
@@ -343,6 +444,7 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
                 &mut core,
                 &mut sent,
                 &mut lc,
+                &waiter,
             );
         }};
     }
@@ -355,10 +457,14 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
                 &mut core,
                 &mut sent,
                 &mut lc,
+                &waiter,
             )
         };
     }
 
+    if core.catch_up.is_some() {
+        staged.push(ToExec::CatchUp(true));
+    }
     crate::alloc_probe::enter_hot();
     'outer: loop {
         pump!();
@@ -397,6 +503,33 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
                         if done.iter().all(|d| *d) {
                             break 'outer;
                         }
+                        if !ordered && io.ctl.requested().is_some() {
+                            // paper: a quiet feed must not delay a stop
+                            let settled = sent == core.acked;
+                            match core.at_boundary(settled, &io.ctl, &mut out!()) {
+                                Boundary::Continue => {}
+                                Boundary::Stop(c) => {
+                                    stop_cause = Some(c);
+                                    break 'outer;
+                                }
+                                Boundary::Halt(c) => {
+                                    halted = Some(c);
+                                    break 'outer;
+                                }
+                                Boundary::Abort => break 'outer,
+                            }
+                            flush!();
+                        }
+                        if !ordered && core.next_due().is_some() {
+                            // paper, no message waiting: fill the orders that arrived more
+                            // than the pipeline's slack ago (a message received before them
+                            // has reached the ring by then)
+                            let before = clock.now_ns().saturating_sub(PAPER_FILL_SLACK_NS);
+                            if core.next_due().is_some_and(|t| t < before) {
+                                core.fire_due(before, &mut out!());
+                                flush!();
+                            }
+                        }
                         if ordered && all_have && min_seq.0 != u64::MAX {
                             // every live ring has data but none has the next index: skip ahead
                             lc.merge_skips += 1;
@@ -416,7 +549,7 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
                 continue;
             };
             let recv = head.recv_ns;
-            if ordered {
+            if sim_in_data_time {
                 loop {
                     if sent != core.acked {
                         pump!();
@@ -434,8 +567,24 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
                     }
                 }
             } else {
-                core.fire_due(clock.now_ns(), &mut out!());
+                core.fire_due(recv, &mut out!());
                 flush!();
+            }
+            // a message boundary: stop requests, journal cuts, a resume's catch-up end
+            let settled = sent == core.acked;
+            let b = core.at_boundary(settled, &io.ctl, &mut out!());
+            flush!();
+            match b {
+                Boundary::Continue => {}
+                Boundary::Stop(c) => {
+                    stop_cause = Some(c);
+                    break 'outer;
+                }
+                Boundary::Halt(c) => {
+                    halted = Some(c);
+                    break 'outer;
+                }
+                Boundary::Abort => break 'outer,
             }
             cur = Some(r);
         }
@@ -455,11 +604,24 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
             Progress::set(&p.data_ns, core.market.now_ns);
             Progress::set(&p.signals, core.signal_status.iter().sum());
             Progress::set(&p.approved, core.risk.approved);
+            // the replay reader may be asleep waiting for this progress (`lead_msgs`)
+            waiter.notify();
             cur = None;
             waiter.reset();
         }
     }
-    // data ended: orders still travelling find no more data; wait for every trade to finish
+    let early =
+        stop_cause.is_some() || halted.is_some() || core.diverged.is_some() || io.ctl.aborted();
+    if early {
+        // the replay reader and the feeds end; what they still hold is not applied
+        io.stop.store(true, Ordering::Relaxed);
+    }
+    if let Some(c) = stop_cause {
+        core.stop(c, &mut out!());
+        flush!();
+    }
+    // data ended (or a stop): orders still travelling find no more data; wait for every
+    // trade to finish
     // (live: bounded by the execution window and a margin, then logged)
     let give_up = std::time::Instant::now()
         + std::time::Duration::from_nanos(setup.cfg.execution.window_ns)
@@ -492,43 +654,22 @@ fn detection_loop(setup: &Setup, mut io: DetIo, mut waiter: Waiter, ordered: boo
         }
         waiter.idle();
     }
+    if halted.is_none() && core.diverged.is_none() && !io.ctl.aborted() {
+        core.finish(!early, &mut out!());
+        flush!();
+        loop {
+            pump!();
+            if sent == core.acked {
+                break;
+            }
+            waiter.idle();
+        }
+    }
     while io.to_exec.push(ToExec::Shutdown).is_err() {
         std::hint::spin_loop();
     }
     crate::alloc_probe::leave_hot();
-    let DetectionCore {
-        market,
-        spatial,
-        premium,
-        strategies,
-        risk,
-        sim,
-        lat,
-        trades,
-        pnl,
-        signal_status,
-        messages,
-        opps_overflow,
-        ..
-    } = core;
-    DetOutput {
-        sim,
-        market,
-        spatial,
-        risk,
-        lat,
-        messages,
-        signal_status,
-        trades,
-        merge_skips: lc.merge_skips,
-        journal_dropped: lc.journal_dropped,
-        exec_ring_full: lc.exec_ring_full,
-        resync_dropped: lc.resync_dropped,
-        opps_overflow,
-        premium,
-        pnl,
-        strategies: strategies.finish(),
-    }
+    DetOutput::from_core(core, &lc, halted)
 }
 
 fn drain_exec(rx: &mut Consumer<FromExec>, core: &mut DetectionCore, out: &mut impl CoreOutput) {
@@ -549,11 +690,19 @@ fn waiter(setup: &Setup) -> Waiter {
     Waiter::new(t.wait, t.spins_before_yield, t.park_ns)
 }
 
-/// Run `setup` by its mode: a replay on the single-thread path (default) or the threaded one
-/// (`threads.mode = "threaded"`), paper and live on the threaded path.
+/// Run `setup` by its mode: a replay on the single-thread path (default at `pace = "max"`) or
+/// the threaded one (`threads.mode = "threaded"`, and the default at `pace = "recorded"`: a
+/// paced replay stands in for a live feed, so it runs the live shape), paper and live on the
+/// threaded path.
 pub fn run(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineError> {
     use crate::config::{Mode, ThreadMode};
+    let paced = setup
+        .cfg
+        .replay
+        .as_ref()
+        .is_some_and(|r| r.pace == crate::replay::Pace::Recorded);
     match (setup.cfg.mode, setup.cfg.threads.mode) {
+        (Mode::Replay, ThreadMode::Auto) if paced => run_replay(setup, out_dir),
         (Mode::Replay, ThreadMode::Single | ThreadMode::Auto) => single::run_single(setup, out_dir),
         (Mode::Replay, ThreadMode::Threaded) => run_replay(setup, out_dir),
         (Mode::Live, _) => run_live(setup, out_dir),
@@ -565,6 +714,7 @@ pub fn run(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineError> {
 /// (the report is written by the caller from the result).
 pub fn run_replay(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineError> {
     std::fs::create_dir_all(out_dir)?;
+    let prepared = crate::resume::prepare(setup, out_dir)?;
     let t0 = std::time::Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let counters = new_counters(setup);
@@ -585,7 +735,7 @@ pub fn run_replay(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineErro
             route[v.idx()] = fi;
         }
         let sources: Vec<Box<dyn FeedSource>> = vec![Box::new(ReplaySource::new(brx))];
-        feeds.add(setup, fi, sources, &counters, &stop)?;
+        feeds.add(setup, fi, sources, &counters, &stop, None)?;
     }
     let reader = ReplayReader::open(
         &setup.replay_files,
@@ -596,7 +746,9 @@ pub fn run_replay(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineErro
         stop.clone(),
     )?
     .with_lead(progress.clone(), rp.lead_msgs)
-    .with_limit(rp.max_messages);
+    .with_waiter(waiter(setup))
+    .with_limit(rp.max_messages)
+    .with_fast_forward(prepared.journals.catch_up_msg.unwrap_or(0));
     let mut res = run_pipeline(
         setup,
         out_dir,
@@ -604,8 +756,11 @@ pub fn run_replay(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineErro
         progress,
         feeds,
         true,
+        prepared,
+        stop.clone(),
         Vec::new(),
-        |_feeds_done: &dyn Fn() -> bool| {
+        None,
+        |_feeds_done: &dyn Fn() -> bool, _ctl: &Control| {
             let reader_handle = std::thread::Builder::new()
                 .name("arbot-replay".into())
                 .spawn(move || reader.run())?;
@@ -642,21 +797,16 @@ fn run_live_or_paper(
     mut live_prep: Option<live::LivePrep>,
 ) -> Result<RunResult, EngineError> {
     std::fs::create_dir_all(out_dir)?;
+    let prepared = crate::resume::prepare(setup, out_dir)?;
     let t0 = std::time::Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
-    // Ctrl-C / SIGTERM set a flag the waiting loop below turns into `stop` (an OS call, no
-    // work in the signal handler itself)
-    let signal = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, signal.clone())
-            .map_err(|e| EngineError::Setup(format!("signal handler: {e}")))?;
-    }
     let counters = new_counters(setup);
     let progress = Arc::new(Progress::default());
     let mut feeds = Feeds::default();
     let mut fetchers = Vec::new();
     let mut net = Vec::new();
     let mut fetch_stats = Vec::new();
+    let mut recorded = Vec::new();
     for (fi, (_, venues, _)) in setup.feeds.iter().enumerate() {
         let mut sources: Vec<Box<dyn FeedSource>> = Vec::new();
         for v in venues {
@@ -746,16 +896,56 @@ fn run_live_or_paper(
             let report = Arc::new(NetReport::default());
             net.push((v.idx(), report.clone()));
             let log = Some(feeds.log_producer());
-            sources.push(Box::new(
+            let ws: Box<dyn FeedSource> = Box::new(
                 WsSource::new(cfg, snapshots, log, report)
                     .map_err(|e| EngineError::Setup(format!("venue {}: {e}", vs.name)))?
                     .with_protocol(proto),
-            ));
+            );
+            sources.push(match &setup.cfg.recorder {
+                // R1.6: every frame and snapshot this source hands on, also to the recorder
+                Some(rc) => {
+                    let (tx, rx, c) = recorder::channel(rc.ring_bytes as usize);
+                    recorded.push(recorder::RecordedVenue {
+                        venue: *v,
+                        name: vs.name.clone(),
+                        instruments: setup
+                            .instruments
+                            .iter()
+                            .filter(|i| i.venue == *v)
+                            .map(|i| (i.id, i.symbol.clone()))
+                            .collect(),
+                        rx,
+                        counters: c.clone(),
+                    });
+                    Box::new(recorder::RecordingSource::new(ws, tx, c))
+                }
+                None => ws,
+            });
         }
-        feeds.add(setup, fi, sources, &counters, &stop)?;
+        // live sources number messages per connection: one index per feed thread instead
+        let renumber = Some((fi as u64, setup.feeds.len() as u64));
+        feeds.add(setup, fi, sources, &counters, &stop, renumber)?;
     }
+    let rec_stop = Arc::new(AtomicBool::new(false));
+    let rec_thread = match &setup.cfg.recorder {
+        Some(rc) => {
+            let r = recorder::Recorder {
+                dir: rc.dir.clone(),
+                flush_interval_ns: rc.flush_interval_ns,
+                venues: std::mem::take(&mut recorded),
+                log: feeds.log_producer(),
+                stop: rec_stop.clone(),
+            };
+            Some(
+                std::thread::Builder::new()
+                    .name("arbot-recorder".into())
+                    .spawn(move || r.run())?,
+            )
+        }
+        None => None,
+    };
+    let mut rec_summary = None;
     let max_ns = setup.cfg.run.max_runtime_ns;
-    let stop2 = stop.clone();
     let live_orders: Vec<(VenueId, crate::exec::live::LiveVenue)> = live_prep
         .as_mut()
         .map(|p| {
@@ -765,29 +955,51 @@ fn run_live_or_paper(
                 .collect()
         })
         .unwrap_or_default();
-    let mut res = run_pipeline(
+    // the runtime reconciliation books trades from this run's records: not after a resume,
+    // whose earlier trades it would not have
+    let recon = match (&live_prep, prepared.info.resumed) {
+        (Some(p), false) => live::Reconciler::new(setup, p),
+        _ => None,
+    };
+    let res = run_pipeline(
         setup,
         out_dir,
         counters,
         progress,
         feeds,
         false,
+        prepared,
+        stop.clone(),
         live_orders,
-        |feeds_done: &dyn Fn() -> bool| {
+        recon,
+        |feeds_done: &dyn Fn() -> bool, ctl: &Control| {
+            // SIGTERM/SIGINT, the kill switch and the runtime limit reach detection through
+            // `ctl`: it cancels open orders (live: on the venues, `Executor::cancel_all`),
+            // lets the trades in flight finish, stops the feeds
             loop {
                 if feeds_done() {
                     break;
                 }
-                if signal.load(Ordering::Relaxed)
-                    || (max_ns > 0 && t0.elapsed().as_nanos() as u64 >= max_ns)
-                {
-                    stop2.store(true, Ordering::Relaxed);
+                if max_ns > 0 && t0.elapsed().as_nanos() as u64 >= max_ns {
+                    ctl.runtime.store(true, Ordering::Relaxed);
                 }
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
+            // the feed threads are gone (their recorder rings with them): the recorder
+            // drains what is left and finishes its files while the logger still runs
+            rec_stop.store(true, Ordering::Release);
+            if let Some(h) = rec_thread {
+                rec_summary = Some(
+                    h.join()
+                        .map_err(|_| EngineError::Panic("arbot-recorder".into()))?,
+                );
+            }
             Ok(Vec::new())
         },
-    )?;
+    );
+    rec_stop.store(true, Ordering::Release);
+    let mut res = res?;
+    res.recorder = rec_summary;
     stop.store(true, Ordering::Relaxed);
     for f in fetchers {
         let _ = f.join();
@@ -803,15 +1015,17 @@ fn run_live_or_paper(
         out[vi].snapshot_fetch_failures = st.failed.load(Ordering::Relaxed);
     }
     res.net = out;
-    res.stopped_by_signal = signal.load(Ordering::Relaxed);
+    res.stopped_by_signal = matches!(res.det.stopped, Some(crate::risk::limits::Cause::Terminate));
     if let Some(mut p) = live_prep {
         p.stop();
-        res.reconciliation = live::reconcile(
+        let fills = res.exec.live_venues().map(|l| l.stats.fills).sum();
+        res.reconciliation = Some(live::reconcile(
             setup,
-            &p,
+            &p.views(),
             &res.det.risk.balances(),
-            &res.det.risk.positions(),
-        );
+            &res.det.risk.position_costs(),
+            fills,
+        ));
     }
     res.wall_ns = t0.elapsed().as_nanos() as u64;
     Ok(res)
@@ -832,11 +1046,16 @@ fn t_raw(setup: &Setup) -> usize {
     setup.cfg.threads.raw_ring_bytes
 }
 
-fn new_counters(setup: &Setup) -> Vec<Arc<VenueCounters>> {
+pub(crate) fn new_counters(setup: &Setup) -> Vec<Arc<VenueCounters>> {
     setup
         .venues
         .iter()
-        .map(|_| Arc::new(VenueCounters::default()))
+        .map(|_| {
+            let c = VenueCounters::default();
+            c.set_health(&crate::health::Limits::from_run(&setup.cfg.run));
+            c.reserve_sample(crate::health::SAMPLE_BYTES);
+            Arc::new(c)
+        })
         .collect()
 }
 
@@ -864,6 +1083,7 @@ impl Feeds {
         sources: Vec<Box<dyn FeedSource>>,
         counters: &[Arc<VenueCounters>],
         stop: &Arc<AtomicBool>,
+        renumber: Option<(u64, u64)>,
     ) -> Result<(), EngineError> {
         let (name, venues, core) = &setup.feeds[fi];
         let (ptx, prx) = channel::<MdEvent>(setup.cfg.threads.md_ring_capacity);
@@ -889,6 +1109,8 @@ impl Feeds {
                 stop: stop.clone(),
                 log: ltx,
                 control: crx,
+                renumber,
+                stall_resync_ns: setup.cfg.threads.stall_resync_ns,
             },
         ));
         Ok(())
@@ -897,7 +1119,7 @@ impl Feeds {
 
 /// Start the cold, execution, detection and feed threads; run `input` on this thread (it
 /// returns when the input has ended; it gets a probe telling whether every feed thread has
-/// finished); then join everything.
+/// finished, and the stop requests); then join everything.
 #[allow(clippy::too_many_arguments)]
 fn run_pipeline(
     setup: &Setup,
@@ -906,8 +1128,11 @@ fn run_pipeline(
     progress: Arc<Progress>,
     feeds: Feeds,
     ordered: bool,
+    mut prepared: crate::resume::Prepared,
+    stop: Arc<AtomicBool>,
     live_orders: Vec<(VenueId, crate::exec::live::LiveVenue)>,
-    input: impl FnOnce(&dyn Fn() -> bool) -> Result<Vec<FileStats>, EngineError>,
+    recon: Option<live::Reconciler>,
+    input: impl FnOnce(&dyn Fn() -> bool, &Control) -> Result<Vec<FileStats>, EngineError>,
 ) -> Result<RunResult, EngineError> {
     let _ = clock::Clock::get();
     let _ = crate::affinity::available_cores();
@@ -930,17 +1155,28 @@ fn run_pipeline(
     let (det_cold_tx, det_cold_rx) = channel::<ColdMsg>(1 << 14);
     let (exec_cold_tx, exec_cold_rx) = channel::<ColdMsg>(1 << 12);
     let done = Arc::new(AtomicBool::new(false));
-    let names = crate::logger::Names::new(setup);
+    let names = crate::logger::Names::new(setup).with_bad_data(setup, counters.clone());
     let run = &setup.cfg.run;
     let (lmax, lkeep, sint) = (run.log_max_bytes, run.log_keep, run.stats_interval_ns);
     let out_dir_owned = out_dir.to_path_buf();
+    let (ctl, watcher) = crate::control::start(crate::control::kill_file(
+        &setup.cfg.run.kill_switch_file,
+        out_dir,
+    ))?;
+    let mismatch = Arc::new(std::sync::Mutex::new(None));
     let linputs = crate::logger::LoggerInputs {
         feed_logs,
         cold: vec![det_cold_rx, exec_cold_rx],
         counters: counters.clone(),
         progress: progress.clone(),
         done: done.clone(),
+        journals: std::mem::take(&mut prepared.journals),
+        abort: ctl.abort.clone(),
+        mismatch: mismatch.clone(),
+        rebalance: crate::rebalance::Planner::new(setup),
+        reconcile: recon.map(|r| r.attach(ctl.clone(), progress.clone())),
     };
+    let resume_info = std::mem::take(&mut prepared.info);
     let mut pinned = Vec::new();
     let logger = std::thread::Builder::new()
         .name("arbot-logger".into())
@@ -973,6 +1209,9 @@ fn run_pipeline(
         from_exec: from_exec_rx,
         cold: det_cold_tx,
         progress: progress.clone(),
+        ctl: ctl.clone(),
+        stop: stop.clone(),
+        resume: prepared,
     };
     let det_handle = std::thread::Builder::new()
         .name("arbot-detect".into())
@@ -997,7 +1236,7 @@ fn run_pipeline(
             })?,
         ));
     }
-    let files = input(&|| running.load(Ordering::Acquire) == 0)?;
+    let files = input(&|| running.load(Ordering::Acquire) == 0, &ctl)?;
     for (name, core, h) in feed_handles {
         let ok = h.join().map_err(|_| EngineError::Panic(name.clone()))?;
         pinned.push((name, core, ok));
@@ -1014,6 +1253,42 @@ fn run_pipeline(
     let logger = logger
         .join()
         .map_err(|_| EngineError::Panic("logger".into()))??;
+    watcher.finish();
+    finish_run(
+        det,
+        exec,
+        counters,
+        files,
+        logger,
+        t0,
+        pinned,
+        resume_info,
+        &mismatch,
+    )
+}
+
+/// Gather a run's result; a resumed replay that disagreed with its journals is an error.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn finish_run(
+    det: DetOutput,
+    exec: Executor,
+    counters: Vec<Arc<VenueCounters>>,
+    files: Vec<FileStats>,
+    logger: crate::logger::LoggerStats,
+    t0: std::time::Instant,
+    pinned: Vec<(String, Option<usize>, bool)>,
+    resume: crate::resume::ResumeInfo,
+    mismatch: &std::sync::Mutex<Option<String>>,
+) -> Result<RunResult, EngineError> {
+    if let Some(m) = mismatch.lock().ok().and_then(|mut m| m.take()) {
+        return Err(EngineError::JournalMismatch(m));
+    }
+    if let Some(d) = det.diverged {
+        return Err(EngineError::JournalMismatch(format!(
+            "resumed replay does not match its journals: {} (message {}, signal {})",
+            d.what, d.msg_seq, d.signal_id
+        )));
+    }
     Ok(RunResult {
         det,
         exec,
@@ -1024,6 +1299,8 @@ fn run_pipeline(
         pinned,
         net: Vec::new(),
         stopped_by_signal: false,
-        reconciliation: Vec::new(),
+        resume,
+        reconciliation: None,
+        recorder: None,
     })
 }

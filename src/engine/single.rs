@@ -11,15 +11,15 @@
 //! executed.
 #![forbid(unsafe_code)]
 
-use super::core::{CoreOutput, DetectionCore};
-use super::{DetOutput, EngineError, RunResult};
+use super::core::{Boundary, CoreOutput, DetectionCore};
+use super::{DetOutput, EngineError, LoopCounters, RunResult};
 use crate::clock;
 use crate::config::Setup;
 use crate::event::MdEvent;
 use crate::exec::{Executor, FromExec, ToExec};
 use crate::feed::{EventSink, VenueCounters, VenueHandler};
 use crate::journal::{ColdMsg, LogRecord};
-use crate::replay::Merger;
+use crate::replay::{MergedSource, Merger};
 use crate::ring::{channel, Producer};
 use crate::stats::Progress;
 use crate::types::{InstrumentId, VenueId};
@@ -92,7 +92,20 @@ fn execute_with(
 /// Replay `setup`'s files on this thread (plus the cold logger thread) to the end; writes the
 /// same files as [`super::run_replay`].
 pub fn run_single(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineError> {
+    let merger = Merger::open(&setup.replay_files)?;
+    run_single_from(setup, out_dir, merger)
+}
+
+/// [`run_single`] over messages from `merger` instead of `setup`'s files (e.g. a
+/// [`crate::replay::MemoryReplay`] of them, for a benchmark without I/O); the venues of its
+/// messages index `setup.venues`.
+pub fn run_single_from<S: MergedSource>(
+    setup: &Setup,
+    out_dir: &Path,
+    mut merger: S,
+) -> Result<RunResult, EngineError> {
     std::fs::create_dir_all(out_dir)?;
+    let mut prepared = crate::resume::prepare(setup, out_dir)?;
     let t0 = std::time::Instant::now();
     let _ = clock::Clock::get();
     let rp = setup
@@ -100,18 +113,13 @@ pub fn run_single(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineErro
         .replay
         .as_ref()
         .ok_or_else(|| EngineError::Setup("no [replay] section".into()))?;
-    let counters: Vec<Arc<VenueCounters>> = setup
-        .venues
-        .iter()
-        .map(|_| Arc::new(VenueCounters::default()))
-        .collect();
+    let counters: Vec<Arc<VenueCounters>> = super::new_counters(setup);
     let mut handlers: Vec<Box<dyn VenueHandler>> = setup
         .venues
         .iter()
         .map(|v| setup.handler(v.id, counters[v.id.idx()].clone()))
         .collect::<Result<_, _>>()
         .map_err(EngineError::Setup)?;
-    let mut merger = Merger::open(&setup.replay_files)?;
     let progress = Arc::new(Progress::default());
     let done = Arc::new(AtomicBool::new(false));
     let (cold_tx, cold_rx) = channel::<ColdMsg>(1 << 14);
@@ -119,20 +127,32 @@ pub fn run_single(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineErro
     let (mut log_tx, log_rx) = channel::<LogRecord>(1 << 12);
     let run = &setup.cfg.run;
     let (lmax, lkeep, sint) = (run.log_max_bytes, run.log_keep, run.stats_interval_ns);
-    let names = crate::logger::Names::new(setup);
+    let names = crate::logger::Names::new(setup).with_bad_data(setup, counters.clone());
     let out_dir_owned = out_dir.to_path_buf();
+    let (ctl, watcher) = crate::control::start(crate::control::kill_file(
+        &setup.cfg.run.kill_switch_file,
+        out_dir,
+    ))?;
+    let mismatch = Arc::new(std::sync::Mutex::new(None));
     let linputs = crate::logger::LoggerInputs {
         feed_logs: vec![log_rx],
         cold: vec![cold_rx, exec_cold_rx],
         counters: counters.clone(),
         progress: progress.clone(),
         done: done.clone(),
+        journals: std::mem::take(&mut prepared.journals),
+        abort: ctl.abort.clone(),
+        mismatch: mismatch.clone(),
+        rebalance: crate::rebalance::Planner::new(setup),
+        reconcile: None,
     };
+    let resume_info = std::mem::take(&mut prepared.info);
     let logger = std::thread::Builder::new()
         .name("arbot-logger".into())
         .spawn(move || crate::logger::run(names, &out_dir_owned, lmax, lkeep, sint, linputs))?;
 
     let mut core = DetectionCore::new(setup);
+    prepared.install(&mut core);
     let mut ex = Executor::new(setup);
     let mut out = SingleOut {
         staged: Vec::with_capacity(256),
@@ -151,8 +171,17 @@ pub fn run_single(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineErro
     let mut back: Vec<FromExec> = Vec::with_capacity(64);
     let mut batch: Vec<ToExec> = Vec::with_capacity(256);
     let mut events: Vec<MdEvent> = Vec::with_capacity(1 << 16);
+    // one sink for the run (building one per message cleared its 5 KB stage every message)
+    let mut sink = EventSink::to_vec(&mut events).with_log(&mut log_tx);
     let clock = clock::Clock::get();
     let limit = rp.max_messages;
+    if core.catch_up.is_some() {
+        ex.handle(ToExec::CatchUp(true), &mut |_| {}, &mut |c| {
+            exec_out.push_cold(c)
+        });
+    }
+    let mut stop_cause = None;
+    let mut halted = None;
     crate::alloc_probe::enter_hot();
     let result = (|| -> Result<(), EngineError> {
         while let Some((venue, meta, payload)) = merger.peek() {
@@ -174,23 +203,45 @@ pub fn run_single(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineErro
                     &mut batch,
                 );
             }
+            // a message boundary: stop requests, journal cuts, a resume's catch-up end
+            let b = core.at_boundary(true, &ctl, &mut out);
+            execute_with(
+                &mut core,
+                &mut ex,
+                &mut out,
+                &mut exec_out,
+                &mut back,
+                &mut batch,
+            );
+            match b {
+                Boundary::Continue => {}
+                Boundary::Stop(c) => {
+                    stop_cause = Some(c);
+                    break;
+                }
+                Boundary::Halt(c) => {
+                    halted = Some(c);
+                    break;
+                }
+                Boundary::Abort => break,
+            }
             let Some(h) = handlers.get_mut(venue.idx()) else {
                 merger.advance(true)?;
                 continue;
             };
-            events.clear();
-            {
-                let mut sink = EventSink::to_vec(&mut events).with_log(&mut log_tx);
-                sink.begin(venue, &meta, clock.raw());
-                VenueCounters::inc(&h.counters().messages);
-                h.on_message(payload, &meta, &mut sink);
-                sink.end();
-                VenueCounters::add(&h.counters().events, sink.events);
-            }
+            let events_before = sink.events;
+            sink.begin(venue, &meta, clock.raw());
+            VenueCounters::inc(&h.counters().messages);
+            h.on_message(payload, &meta, &mut sink);
+            sink.end();
+            VenueCounters::add(&h.counters().events, sink.events - events_before);
             // a replay cannot fetch snapshots: the recording holds them
             h.snapshot_wanted(&mut |_| {});
-            for ev in &events {
-                core.on_event(ev, clock.raw(), &mut out);
+            if let Some(events) = sink.vec_mut() {
+                for ev in events.iter() {
+                    core.on_event(ev, clock.raw(), &mut out);
+                }
+                events.clear();
             }
             execute_with(
                 &mut core,
@@ -204,9 +255,33 @@ pub fn run_single(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineErro
             Progress::set(&progress.data_ns, core.market.now_ns);
             merger.advance(true)?;
         }
+        let early =
+            stop_cause.is_some() || halted.is_some() || core.diverged.is_some() || ctl.aborted();
+        if let Some(c) = stop_cause {
+            core.stop(c, &mut out);
+            execute_with(
+                &mut core,
+                &mut ex,
+                &mut out,
+                &mut exec_out,
+                &mut back,
+                &mut batch,
+            );
+        }
         // data ended: orders still travelling find no more data
         while core.sim.pending() > 0 {
             core.end_of_data(&mut out);
+            execute_with(
+                &mut core,
+                &mut ex,
+                &mut out,
+                &mut exec_out,
+                &mut back,
+                &mut batch,
+            );
+        }
+        if halted.is_none() && core.diverged.is_none() && !ctl.aborted() {
+            core.finish(!early, &mut out);
             execute_with(
                 &mut core,
                 &mut ex,
@@ -227,49 +302,17 @@ pub fn run_single(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineErro
     let logger = logger
         .join()
         .map_err(|_| EngineError::Panic("logger".into()))??;
+    watcher.finish();
     result?;
-    let DetectionCore {
-        market,
-        spatial,
-        premium,
-        strategies,
-        risk,
-        sim,
-        lat,
-        trades,
-        pnl,
-        signal_status,
-        messages,
-        opps_overflow,
-        ..
-    } = core;
-    Ok(RunResult {
-        det: DetOutput {
-            sim,
-            market,
-            spatial,
-            risk,
-            lat,
-            messages,
-            signal_status,
-            trades,
-            merge_skips: 0,
-            journal_dropped: 0,
-            exec_ring_full: 0,
-            resync_dropped: 0,
-            opps_overflow,
-            premium,
-            pnl,
-            strategies: strategies.finish(),
-        },
-        exec: ex,
+    super::finish_run(
+        DetOutput::from_core(core, &LoopCounters::default(), halted),
+        ex,
         counters,
         files,
         logger,
-        wall_ns: t0.elapsed().as_nanos() as u64,
-        pinned: vec![("single".into(), None, false)],
-        net: Vec::new(),
-        stopped_by_signal: false,
-        reconciliation: Vec::new(),
-    })
+        t0,
+        vec![("single".into(), None, false)],
+        resume_info,
+        &mismatch,
+    )
 }

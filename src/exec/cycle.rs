@@ -115,6 +115,8 @@ impl Executor {
             outstanding: first as u8,
             unwinding: false,
             next_leg: first as u8,
+            open: [None; MAX_TRADE_LEGS],
+            last_ns: o.detected_ns,
         };
         let send_ns = self.send_time(o.detected_ns);
         for k in 0..first {
@@ -196,7 +198,8 @@ impl Executor {
         let s = self.slots[si];
         let o = s.opp;
         if !s.unwinding {
-            if c.sequential && s.next_leg < 3 {
+            // after a stop nothing more is sent: the cycle ends with what it has
+            if c.sequential && s.next_leg < 3 && !self.stopped {
                 let k = s.next_leg as usize;
                 let prev = s.legs[k - 1];
                 if prev.filled_qty.0 > 0 {

@@ -14,7 +14,7 @@
 //!          Unknown ──query every query_interval_ns──▶ Working / Final
 //! ```
 //!
-//! Final = FILLED, CANCELED, EXPIRED or REJECTED. Our client order id (`trade_id·4 + leg`)
+//! Final = FILLED, CANCELED, EXPIRED or REJECTED. Our client order id (`trade_id·8 + leg`)
 //! makes retries idempotent: a query or cancel names the order by it. Fills come from the
 //! answer (Binance `FULL`) and from the private stream, de-duplicated by trade id; the
 //! cumulative quantity and quote the venue reports are the truth for the leg's totals.
@@ -125,6 +125,10 @@ struct LiveOrder {
     cancel_sent: bool,
     cum_qty: Qty,
     cum_quote: Amount,
+    /// Quantity of the executions applied to `fill` (each one seen with its price and fee).
+    exec_qty: Qty,
+    /// The venue's average price of all executions (0 until an answer gives it).
+    avg_px: Price,
     fill: LegFill,
     trade_ids: [u64; 32],
     n_trade_ids: u8,
@@ -193,6 +197,9 @@ pub struct LiveVenue {
     stream_addr: Option<SocketAddr>,
     stream: Option<WsConn>,
     stream_open: bool,
+    /// A message has been read on the current stream connection (tungstenite's read buffer
+    /// is set up by the first frame: that read is cold work, like the feeds' first frame).
+    stream_warm: bool,
     stream_retry_ns: u64,
     body: Vec<u8>,
     msg: Vec<u8>,
@@ -229,6 +236,13 @@ pub struct LiveStats {
     pub parse_errors: u64,
     /// Orders that waited for a free connection.
     pub queued: u64,
+    /// Orders final with some quantity filled.
+    pub fills: u64,
+    /// Orders final with quantity the venue reported no execution (price, commission) for:
+    /// its fee is the configured taker fee, an estimate (see `finish`).
+    pub fees_estimated: u64,
+    /// Answers that arrived after the user stream had made their order final (ignored).
+    pub late_answers: u64,
 }
 
 fn now_ns() -> u64 {
@@ -285,6 +299,7 @@ impl LiveVenue {
             stream_addr: None,
             stream: None,
             stream_open: false,
+            stream_warm: false,
             stream_retry_ns: 0,
             body: Vec::with_capacity(HttpParams::default().max_response_bytes),
             msg: Vec::with_capacity(1 << 16),
@@ -339,10 +354,6 @@ impl LiveVenue {
             .count()
     }
 
-    fn spec(&self, i: InstrumentId) -> Option<&LiveInst> {
-        self.insts.iter().find(|x| x.id == i)
-    }
-
     /// Venue time now, ms (local clock plus the keeper's measured offset).
     fn venue_ms(&self, now: u64) -> u64 {
         ((now / 1_000_000) as i64 + self.clock.offset_ms.load(Ordering::Relaxed)).max(0) as u64
@@ -363,6 +374,7 @@ impl LiveVenue {
         fields: &crate::venues::OrderFields<'_>,
         slot: u8,
         leg: u8,
+        unwind: bool,
         instrument: InstrumentId,
         limit: Price,
         qty: Qty,
@@ -381,6 +393,7 @@ impl LiveVenue {
             fields.client_id,
             slot,
             leg,
+            unwind,
             instrument,
             fields.side,
             qty,
@@ -404,6 +417,7 @@ impl LiveVenue {
         client_id: u64,
         slot: u8,
         leg: u8,
+        unwind: bool,
         instrument: InstrumentId,
         side: Side,
         qty: Qty,
@@ -416,7 +430,13 @@ impl LiveVenue {
             self.rate.held_back += 1;
             return Err(LegStatus::Rejected);
         }
-        let k = match self.orders.iter().position(|o| o.phase == Phase::Done) {
+        // a finished order's slot, unless a connection still waits for an answer about it
+        // (the stream can make an order final before its REST answer arrives)
+        let conns = &self.conns;
+        let free = |k: usize| !conns.iter().any(|c| c.busy.is_some_and(|f| f.order == k));
+        let k = match (0..self.orders.len())
+            .find(|&k| self.orders[k].phase == Phase::Done && free(k))
+        {
             Some(k) => k,
             None if self.orders.len() < self.orders.capacity() => {
                 self.orders.push(blank_order());
@@ -428,7 +448,7 @@ impl LiveVenue {
             venue: self.venue,
             instrument,
             side,
-            unwind: leg == 2,
+            unwind,
             order_qty: qty,
             limit_px: limit,
             arrival_ns: now,
@@ -453,6 +473,8 @@ impl LiveVenue {
             cancel_sent: false,
             cum_qty: Qty(0),
             cum_quote: Amount(0),
+            exec_qty: Qty(0),
+            avg_px: Price(0),
             fill,
             trade_ids: [0; 32],
             n_trade_ids: 0,
@@ -533,12 +555,24 @@ impl LiveVenue {
             venue: self.venue,
             instrument: o.instrument,
             client_id: o.client_id,
+            trade_id: o.client_id / 8,
+            leg: o.leg,
             order_id: o.order_id,
             side: o.side,
             state: crate::journal::OrderState::parse(state),
             qty: o.qty,
-            filled_qty: o.cum_qty,
-            cum_quote: o.cum_quote,
+            // final: the leg's totals (the venue's cumulative figures where it gave them,
+            // else its executions: a futures stream message carries no cumulative notional)
+            filled_qty: if o.phase == Phase::Done {
+                o.fill.filled_qty
+            } else {
+                o.cum_qty
+            },
+            cum_quote: if o.phase == Phase::Done {
+                o.fill.quote
+            } else {
+                o.cum_quote
+            },
             limit_px: o.limit,
             err_code: o.err_code,
             live: true,
@@ -598,7 +632,10 @@ impl LiveVenue {
                 if let Some(s) = self.stream.as_mut() {
                     let _cold = Cold::enter(); // the upgrade allocates its buffers
                     match s.drive() {
-                        Step::Open => self.stream_open = true,
+                        Step::Open => {
+                            self.stream_open = true;
+                            self.stream_warm = false;
+                        }
                         Step::Pending => {}
                         Step::Failed(_) => {
                             self.stream = None;
@@ -754,8 +791,18 @@ impl LiveVenue {
             return;
         }
         let k = f.order;
+        if self.orders[k].phase == Phase::Done {
+            // the order became final on the user stream before this answer came: the answer
+            // adds nothing (and an error in it must not finish the order a second time)
+            self.stats.late_answers += 1;
+            return;
+        }
         let mut u = self.update;
         match self.entry.parse_order(meta.status, body, &mut u) {
+            Ok(()) if u.client_id != 0 && u.client_id != self.orders[k].client_id => {
+                // not about the order this request was for: never applied to another order
+                self.stats.parse_errors += 1;
+            }
             Ok(()) => {
                 self.orders[k].not_found = 0;
                 self.apply(k, &u, now, events);
@@ -838,8 +885,12 @@ impl LiveVenue {
                 return;
             };
             let msg = &mut self.msg;
-            match s.read() {
+            let cold = (!self.stream_warm).then(Cold::enter);
+            let r = s.read();
+            drop(cold);
+            match r {
                 Ok(Some(tungstenite::Message::Text(t))) => {
+                    self.stream_warm = true;
                     msg.clear();
                     msg.extend_from_slice(t.as_bytes());
                 }
@@ -879,7 +930,9 @@ impl LiveVenue {
         if self.orders[k].phase == Phase::Done {
             return;
         }
-        let Some(li) = self.spec(self.orders[k].instrument).cloned() else {
+        let inst = self.orders[k].instrument;
+        // borrowed field by field (no clone of the spec: this is the hot path)
+        let Some(li) = self.insts.iter().find(|x| x.id == inst) else {
             return;
         };
         let o = &mut self.orders[k];
@@ -897,7 +950,11 @@ impl LiveVenue {
                 o.trade_ids[o.n_trade_ids as usize] = f.trade_id;
                 o.n_trade_ids += 1;
             }
-            add_exec(&mut o.fill, f, &li);
+            add_exec(&mut o.fill, f, li);
+            o.exec_qty.0 += f.qty.0;
+        }
+        if let Some(px) = u.avg_px {
+            o.avg_px = px;
         }
         // cumulative figures are the truth for the totals
         if let Some(q) = u.cum_qty {
@@ -922,48 +979,81 @@ impl LiveVenue {
     }
 
     fn finish(&mut self, k: usize, now: u64, events: &mut impl FnMut(LiveEvent)) {
-        let Some(li) = self.spec(self.orders[k].instrument).cloned() else {
+        let inst = self.orders[k].instrument;
+        // borrowed field by field (no clone of the spec: this is the hot path)
+        let Some(li) = self.insts.iter().find(|x| x.id == inst) else {
             return;
         };
         let o = &mut self.orders[k];
         let spec = &li.spec;
         let f = &mut o.fill;
-        f.filled_qty = o.cum_qty;
-        // totals from the venue's cumulative figures where it gave them
-        if o.cum_qty.0 > 0 {
-            let vwap_px = if f.base.0 > 0 && f.filled_qty.0 > 0 {
-                None
+        // `fill` holds the executions seen one by one (price, quantity, exact commission).
+        // The venue's cumulative quantity can be more: a futures `RESULT` answer lists no
+        // executions, a stream message only its last one. That remainder is priced at the
+        // venue's average price (else the limit) and its fee estimated from the configured
+        // taker fee, in the asset the venue charges it in; the totals then come from the
+        // venue's cumulative figures where it gave them.
+        let (exec_quote, exec_base) = (f.quote, f.base);
+        let filled = Qty(o.cum_qty.0.max(o.exec_qty.0));
+        let rest = Qty(filled.0 - o.exec_qty.0);
+        if rest.0 > 0 {
+            let px = if o.avg_px.0 > 0 { o.avg_px } else { f.limit_px };
+            let n = f.n_fills as usize;
+            if n < MAX_FILLS {
+                f.fills[n] = (px, rest);
+                f.n_fills += 1;
             } else {
-                Some(f.limit_px)
-            };
+                // merged into the last entry, as `add_exec` does (its price: the last one)
+                let last = &mut f.fills[MAX_FILLS - 1];
+                *last = (px, Qty(last.1 .0 + rest.0));
+                f.merged_levels += 1;
+            }
+            f.quote.0 += spec.quote_amount(rest, px).0;
+            f.base.0 += spec.base_amount(rest, px).0;
+        }
+        f.filled_qty = filled;
+        if o.cum_qty.0 > 0 && o.cum_qty.0 >= o.exec_qty.0 {
             if spec.kind.is_inverse() {
-                f.quote = spec.quote_amount(o.cum_qty, Price(1));
+                f.quote = spec.quote_amount(filled, Price(1));
                 if o.cum_quote.0 > 0 {
                     f.base = o.cum_quote; // COIN-M `cumBase`
-                } else if let Some(px) = vwap_px {
-                    f.base = spec.base_amount(o.cum_qty, px);
                 }
             } else {
                 if o.cum_quote.0 > 0 {
                     f.quote = o.cum_quote;
                 }
-                f.base = spec.base_amount(o.cum_qty, Price(1));
+                f.base = spec.base_amount(filled, Price(1));
             }
         }
-        if f.fee.0 == 0 && f.quote.0 > 0 {
-            // the answer carried no commission (futures RESULT, or BNB): estimate it from the
-            // configured taker fee (the stream's commission replaces it when it comes first)
-            f.fee = apply_bps(f.quote, li.fee);
+        if rest.0 > 0 {
+            let (rest_quote, rest_base) = (
+                Amount((f.quote.0 - exec_quote.0).max(0)),
+                Amount((f.base.0 - exec_base.0).max(0)),
+            );
+            if o.exec_qty.0 == 0 {
+                f.fee_asset = charged_in(spec.kind, o.side);
+            }
+            let fee_usd = apply_bps(rest_quote, li.fee);
+            f.fee.0 += fee_usd.0;
+            match f.fee_asset {
+                FeeAsset::Quote => f.fee_native.0 += fee_usd.0,
+                FeeAsset::Base => f.fee_native.0 += apply_bps(rest_base, li.fee).0,
+                FeeAsset::Other(_) => {}
+            }
+            self.stats.fees_estimated += 1;
         }
         f.known_ns = now;
         f.status = match o.status {
             OrderStatus::Filled => LegStatus::Filled,
             OrderStatus::Rejected => LegStatus::Rejected,
-            _ if o.cum_qty.0 > 0 => LegStatus::Partial,
+            _ if filled.0 > 0 => LegStatus::Partial,
             OrderStatus::Cancelled => LegStatus::Cancelled,
             _ => LegStatus::Unfilled,
         };
         o.phase = Phase::Done;
+        if filled.0 > 0 {
+            self.stats.fills += 1;
+        }
         let (slot, leg, fill) = (o.slot, o.leg, o.fill);
         let state = o.status.as_str();
         let ev = self.event(k, state, now);
@@ -1007,6 +1097,8 @@ fn blank_order() -> LiveOrder {
         cancel_sent: false,
         cum_qty: Qty(0),
         cum_quote: Amount(0),
+        exec_qty: Qty(0),
+        avg_px: Price(0),
         fill: LegFill::default(),
         trade_ids: [0; 32],
         n_trade_ids: 0,
@@ -1017,6 +1109,18 @@ fn blank_order() -> LiveOrder {
 
 /// Add one execution to a leg: its level entry, its quote/base and its fee (USD-equivalent
 /// and in the asset the venue charged).
+/// The asset a Binance-style venue charges a taker fee in when no execution said: spot, the
+/// asset received (buy: base, sell: quote); futures, the margin asset (linear: quote,
+/// inverse: base). A BNB discount would charge BNB instead: then the executions say so.
+fn charged_in(kind: crate::instrument::InstrumentKind, side: Side) -> FeeAsset {
+    match (kind, side) {
+        (crate::instrument::InstrumentKind::Spot, Side::Buy) => FeeAsset::Base,
+        (crate::instrument::InstrumentKind::Spot, Side::Sell) => FeeAsset::Quote,
+        (k, _) if k.is_inverse() => FeeAsset::Base,
+        _ => FeeAsset::Quote,
+    }
+}
+
 fn add_exec(f: &mut LegFill, e: &ExecFill, li: &LiveInst) {
     let spec = &li.spec;
     let q = spec.quote_amount(e.qty, e.px);

@@ -21,7 +21,8 @@ pub mod sim;
 use crate::clock;
 use crate::config::{OrderTypeConfig, Setup, UnwindPolicy};
 use crate::journal::{
-    ColdMsg, LegFill, LegStatus, OrderEvent, OrderState, TradeRecord, TradeStatus, MAX_TRADE_LEGS,
+    ColdMsg, FillRecord, LegFill, LegStatus, OrderEvent, OrderState, TradeRecord, TradeStatus,
+    MAX_TRADE_LEGS,
 };
 use crate::ring::{Consumer, Producer};
 use crate::risk::{ApprovedIntent, ApprovedUnwind, UnwindRequest};
@@ -44,6 +45,16 @@ pub enum ToExec {
     UnwindRefused(UnwindRequest),
     /// A simulated venue answered.
     Fill(SimFill),
+    /// Kill switch / stop (R4.5): cancel every open order and send nothing more
+    /// ([`Executor::cancel_all`]).
+    CancelAll,
+    /// A journal cut: forward [`ColdMsg::Barrier`] with this number to the cold thread, in
+    /// order with this step's own journal records.
+    Checkpoint(u64),
+    /// A resumed replay catches up (`true`) until the point where its journals ended
+    /// (`false`): the trades it re-derives are tracked as usual, but no order is encoded or
+    /// signed (nothing is sent again).
+    CatchUp(bool),
     /// No more input: exit when idle.
     Shutdown,
 }
@@ -64,7 +75,7 @@ pub enum FromExec {
     Ack(u64),
 }
 
-/// Proof, required by every [`crate::venues::OrderEncoder`] call, that the order comes from
+/// Proof, required by every [`crate::venues::OrderEntry`] call, that the order comes from
 /// an approval being consumed: only this module makes one.
 #[derive(Debug)]
 pub struct SendToken {
@@ -93,6 +104,19 @@ struct TradeSlot {
     unwinding: bool,
     /// Triangles sent in sequence: the next cycle leg to send.
     next_leg: u8,
+    /// Per leg: sent and not yet final (what a stop cancels).
+    open: [Option<OpenLeg>; MAX_TRADE_LEGS],
+    /// Data time of the trade's latest step (send, answer).
+    last_ns: u64,
+}
+
+/// A leg sent and not yet final: what its journal lines need when a stop cancels it.
+#[derive(Clone, Copy, Debug)]
+struct OpenLeg {
+    inst: InstrumentId,
+    side: Side,
+    qty: crate::types::Qty,
+    limit_px: crate::types::Price,
 }
 
 /// Static per-instrument data the execution thread needs.
@@ -125,6 +149,8 @@ pub struct ExecStats {
     pub ring_full: u64,
     /// Live legs that could not be sent (venue rate-limited or banned, no connection).
     pub not_sent: u64,
+    /// Cancels requested by the kill switch or a stop (orders open then).
+    pub cancels_requested: u64,
 }
 
 /// One order the execution step sends.
@@ -148,7 +174,7 @@ struct LegOrder {
 
 /// Client order id of leg `leg` of trade `trade_id` (up to 8 legs per trade).
 fn client_id(trade_id: u64, leg: u8) -> u64 {
-    trade_id * 8 + leg as u64
+    crate::journals::client_order_id(trade_id, leg)
 }
 
 /// The execution thread's state.
@@ -180,11 +206,16 @@ pub struct Executor {
     pub tick_to_wire: Latency,
     /// signal created → intent dequeued here.
     pub intent_hop: Latency,
-    /// Order encoding + signing.
+    /// Order encoding + signing; live: encoding + signing + the socket write (reported as
+    /// `order_encode_sign_write`).
     pub encode: Latency,
     processed: u64,
     /// Venues that answered 418 (disabled; reported to detection once).
     banned: Vec<bool>,
+    /// A resumed replay is catching up: nothing is encoded.
+    catching_up: bool,
+    /// The kill switch or a stop cancelled everything: nothing more is sent.
+    stopped: bool,
 }
 
 /// Fixed, non-secret key used to sign simulated orders, so replay/paper measure the real
@@ -240,6 +271,8 @@ impl Executor {
             encode: Latency::new(),
             processed: 0,
             banned: vec![false; setup.venues.len()],
+            catching_up: false,
+            stopped: false,
         }
     }
 
@@ -273,6 +306,17 @@ impl Executor {
         out: &mut impl FnMut(FromExec),
         cold: &mut impl FnMut(ColdMsg),
     ) {
+        if let Some(s) = self.slots.get_mut(o.slot as usize) {
+            if s.busy && s.opp.id == o.trade_id && (o.leg as usize) < MAX_TRADE_LEGS {
+                s.open[o.leg as usize] = Some(OpenLeg {
+                    inst: o.inst,
+                    side: o.side,
+                    qty: o.qty,
+                    limit_px: o.limit_px,
+                });
+                s.last_ns = s.last_ns.max(o.send_ns);
+            }
+        }
         let ie = &self.insts[o.inst.idx()];
         let v = ie.venue.idx();
         let client_id = client_id(o.trade_id, o.leg);
@@ -305,6 +349,7 @@ impl Executor {
                 &fields,
                 o.slot,
                 o.leg,
+                o.unwind,
                 o.inst,
                 o.limit_px,
                 o.qty,
@@ -338,15 +383,20 @@ impl Executor {
             debug_assert!(false, "order for a venue without order entry");
             return;
         };
-        let t0 = clock::raw();
-        let _bytes = enc.place(&fields);
-        self.encode.record_since(t0);
+        if !self.catching_up {
+            // a resumed replay's catch-up re-derives what was sent: nothing is signed again
+            let t0 = clock::raw();
+            let _bytes = enc.place(&fields);
+            self.encode.record_since(t0);
+        }
         let so = self.sim_order(&o);
         cold(ColdMsg::Order(OrderEvent {
             ts_ns: o.send_ns,
             venue: ie.venue,
             instrument: o.inst,
             client_id,
+            trade_id: o.trade_id,
+            leg: o.leg,
             side: o.side,
             state: OrderState::Sent,
             qty: o.qty,
@@ -368,6 +418,16 @@ impl Executor {
             ToExec::Unwind(u) => self.on_unwind(u, out, cold),
             ToExec::UnwindRefused(r) => self.on_unwind_refused(&r, out, cold),
             ToExec::Fill(f) => self.on_fill(f, out, cold),
+            ToExec::CancelAll => {
+                let now = if self.is_live() {
+                    clock::Clock::get().now_ns()
+                } else {
+                    0
+                };
+                self.cancel_all(now, cold)
+            }
+            ToExec::Checkpoint(seq) => cold(ColdMsg::Barrier(seq)),
+            ToExec::CatchUp(on) => self.catching_up = on,
             ToExec::Shutdown => {}
         }
         self.processed += 1;
@@ -411,15 +471,47 @@ impl Executor {
         }
     }
 
-    /// Cancel every live order that is not final (kill switch, shutdown); their final states
-    /// arrive through [`Executor::poll_live`].
+    /// Kill switch / stop (R4.5) and shutdown: cancel every open order and send nothing more
+    /// (intents and unwinds that still arrive are not sent: the gate refuses new ones once
+    /// stopped).
+    ///
+    /// Live venues: a cancel goes out for every order that is not final (their `cancel_sent`
+    /// lines come from the venue's order entry; the final states arrive through
+    /// [`Executor::poll_live`]). Simulated venue (replay, paper): its orders wait in the fill
+    /// simulator on the detection thread, which answers each one `stop_cancelled` right after
+    /// this message; here each open order gets its `cancel_sent` journal line (at the trade's
+    /// latest data time: replays stay deterministic).
     pub fn cancel_all(&mut self, now: u64, cold: &mut impl FnMut(ColdMsg)) {
+        self.stopped = true;
         for lv in self.live.iter_mut().flatten() {
             lv.cancel_all(now, &mut |e| {
                 if let live::LiveEvent::Transition(ev) = e {
                     cold(ColdMsg::Order(ev))
                 }
             });
+        }
+        for s in self.slots.iter().filter(|s| s.busy) {
+            for (k, l) in s.open.iter().enumerate() {
+                let Some(l) = l else { continue };
+                let venue = self.insts[l.inst.idx()].venue;
+                if self.live[venue.idx()].is_some() {
+                    continue;
+                }
+                self.stats.cancels_requested += 1;
+                cold(ColdMsg::Order(OrderEvent {
+                    ts_ns: s.last_ns,
+                    venue,
+                    instrument: l.inst,
+                    client_id: client_id(s.opp.id, k as u8),
+                    trade_id: s.opp.id,
+                    leg: k as u8,
+                    side: l.side,
+                    state: OrderState::CancelSent,
+                    qty: l.qty,
+                    limit_px: l.limit_px,
+                    ..OrderEvent::default()
+                }));
+            }
         }
     }
 
@@ -456,6 +548,10 @@ impl Executor {
         let now = clock::raw();
         // the approval is consumed here: its token signs these legs and nothing else
         let (o, slot) = it.into_parts();
+        if self.stopped {
+            // cannot happen (a stopped gate approves nothing); never send after a kill
+            return;
+        }
         let token = SendToken::new();
         self.stats.intents += 1;
         self.intent_hop.record_between(o.signal_tsc, now);
@@ -471,6 +567,8 @@ impl Executor {
             outstanding: 2,
             unwinding: false,
             next_leg: 2,
+            open: [None; MAX_TRADE_LEGS],
+            last_ns: o.detected_ns,
         };
         let send_ns = self.send_time(o.detected_ns);
         for (k, leg) in [o.buy, o.sell].iter().enumerate() {
@@ -511,7 +609,7 @@ impl Executor {
         let st = match f.fill.status {
             LegStatus::Filled => OrderState::Filled,
             LegStatus::Partial => OrderState::Expired,
-            LegStatus::Cancelled => OrderState::Cancelled,
+            LegStatus::Cancelled | LegStatus::StopCancelled => OrderState::Cancelled,
             LegStatus::Rejected | LegStatus::NoBook | LegStatus::DataEnded => OrderState::Rejected,
             _ => OrderState::Expired,
         };
@@ -520,6 +618,8 @@ impl Executor {
             venue: f.fill.venue,
             instrument: f.fill.instrument,
             client_id: client_id(f.trade_id, f.leg),
+            trade_id: f.trade_id,
+            leg: f.leg,
             side: f.fill.side,
             state: st,
             qty: f.fill.order_qty,
@@ -546,6 +646,18 @@ impl Executor {
         };
         if !s.busy || s.opp.id != trade_id {
             return;
+        }
+        if let Some(l) = s.open.get_mut(leg as usize) {
+            *l = None;
+        }
+        s.last_ns = s.last_ns.max(fill.known_ns);
+        if fill.filled_qty.0 != 0 {
+            cold(ColdMsg::Fill(FillRecord {
+                trade_id,
+                leg,
+                ts_ns: fill.known_ns,
+                fill,
+            }));
         }
         let opp = s.opp;
         if let Strategy::Triangle(c) = opp.strategy {
@@ -619,7 +731,7 @@ impl Executor {
         let Some(s) = self.slots.get(r.slot as usize) else {
             return;
         };
-        if !s.busy || s.opp.id != r.trade_id {
+        if !s.busy || s.opp.id != r.trade_id || self.stopped {
             return;
         }
         self.stats.unwinds += 1;
@@ -775,14 +887,17 @@ fn push_blocking(
     let mut m = m;
     loop {
         match tx.push(m) {
-            Ok(()) => return,
+            Ok(()) => {
+                waiter.notify();
+                return;
+            }
             Err(back) => {
                 m = back;
                 *ring_full += 1;
                 if tx.is_abandoned() {
                     return;
                 }
-                waiter.idle();
+                waiter.backoff();
             }
         }
     }
@@ -899,7 +1014,7 @@ mod tests {
             &mut m,
             InstrumentId(1),
             &[(10_050, 1_000)],
-            &[(11_000, 10_000)],
+            &[(10_500, 10_000)],
             1,
         );
         let mut sp = Spatial::new(&s);

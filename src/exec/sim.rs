@@ -93,6 +93,8 @@ pub struct FillSim {
     pub no_book: u64,
     /// Orders cancelled at their trade's execution window before reaching the venue.
     pub window_cancelled: u64,
+    /// Orders cancelled by the kill switch or a stop.
+    pub stop_cancelled: u64,
 }
 
 impl FillSim {
@@ -114,6 +116,7 @@ impl FillSim {
             filled: 0,
             no_book: 0,
             window_cancelled: 0,
+            stop_cancelled: 0,
         }
     }
 
@@ -161,6 +164,29 @@ impl FillSim {
             let mut fill = blank(&o);
             fill.status = LegStatus::DataEnded;
             fill.known_ns = o.arrival_ns;
+            out(SimFill {
+                trade_id: o.trade_id,
+                slot: o.slot,
+                leg: o.leg,
+                fill,
+            });
+        }
+    }
+
+    /// The kill switch or a stop (SIGTERM) cancels every order still on its way: each is
+    /// answered `stop_cancelled` (nothing filled), known one order latency after `now`.
+    ///
+    /// This is the simulated side of `ToExec::CancelAll` and an optimistic one: it treats the
+    /// cancel as if it overtook the order. A real venue matches an IOC order the moment it
+    /// arrives, before a cancel sent later can reach it, so live the kill switch can only
+    /// cancel orders that rest on the book.
+    pub fn cancel_all(&mut self, now: Nanos, out: &mut impl FnMut(SimFill)) {
+        for o in self.pending.drain(..) {
+            let mut fill = blank(&o);
+            fill.status = LegStatus::StopCancelled;
+            let back = self.order_latency.get(o.venue.idx()).copied().unwrap_or(0);
+            fill.known_ns = now.max(o.send_ns) + back;
+            self.stop_cancelled += 1;
             out(SimFill {
                 trade_id: o.trade_id,
                 slot: o.slot,
@@ -381,5 +407,24 @@ mod tests {
             got.push(f.fill.arrival_ns)
         });
         assert_eq!(got, vec![10, 20, 30]);
+    }
+
+    #[test]
+    fn a_stop_cancels_every_order_still_on_its_way() {
+        let mut s = sim();
+        s.add(order(Side::Buy, 1_000, 10_010, 30));
+        s.add(order(Side::Sell, 1_000, 9_990, 10));
+        let mut got = vec![];
+        s.cancel_all(5, &mut |f| {
+            got.push((f.fill.status, f.fill.filled_qty, f.fill.known_ns))
+        });
+        assert_eq!(
+            got,
+            vec![
+                (LegStatus::StopCancelled, Qty(0), 5 + 1_000_000),
+                (LegStatus::StopCancelled, Qty(0), 5 + 1_000_000)
+            ]
+        );
+        assert_eq!((s.pending(), s.stop_cancelled), (0, 2));
     }
 }

@@ -8,9 +8,13 @@
 //!
 //! Back-pressure: if the ring is full the sink counts it (`ring_full`) and retries with the
 //! thread's wait strategy; book data is never dropped (a dropped level would corrupt the book).
+//! A live feed thread that waited longer than `threads.stall_resync_ns` (detection stalled)
+//! then asks its sources to reconnect ([`FeedSource::request_reconnect`]): what the sockets
+//! buffered meanwhile is stale, so the books are rebuilt from fresh snapshots instead.
 #![forbid(unsafe_code)]
 
 pub mod protocol;
+pub mod recorder;
 pub mod replay_source;
 pub mod ws_source;
 
@@ -67,6 +71,9 @@ pub struct VenueCounters {
     pub syncs: AtomicU64,
     /// Times a synced book was invalidated and a new sync started.
     pub resyncs: AtomicU64,
+    /// Live: reconnects after detection held the feed thread up longer than
+    /// `threads.stall_resync_ns`.
+    pub stall_reconnects: AtomicU64,
     /// Sequence gaps.
     pub gaps: AtomicU64,
     /// Messages that could not be parsed (counted and skipped).
@@ -89,6 +96,26 @@ pub struct VenueCounters {
     pub disconnects: AtomicU64,
     /// Successful connects after the first one (live sources).
     pub reconnects: AtomicU64,
+    /// 1 once the venue was marked unhealthy for bad data ([`crate::health`]; sticky).
+    pub unhealthy: AtomicU64,
+    /// Messages of the check window that crossed the limit.
+    pub bad_window_msgs: AtomicU64,
+    /// Parse errors in that window.
+    pub bad_window_errors: AtomicU64,
+    /// Bad-data check: first check after this many messages ([`crate::health::Limits`]).
+    pub health_first_msgs: AtomicU64,
+    /// Bad-data check: one check per this many messages (0 = no check).
+    pub health_window_msgs: AtomicU64,
+    /// Bad-data check: parse-error share allowed, parts per million.
+    pub health_max_ppm: AtomicU64,
+    /// Bad-data check: messages at the last check.
+    pub health_m0: AtomicU64,
+    /// Bad-data check: parse errors at the last check.
+    pub health_b0: AtomicU64,
+    /// The first unparsable message (room reserved at start: [`VenueCounters::reserve_sample`]).
+    sample: std::sync::Mutex<Vec<u8>>,
+    sample_tag: AtomicU64,
+    sample_set: AtomicBool,
 }
 
 impl VenueCounters {
@@ -105,6 +132,48 @@ impl VenueCounters {
     /// Read a counter.
     pub fn get(c: &AtomicU64) -> u64 {
         c.load(Ordering::Relaxed)
+    }
+
+    /// Turn the bad-data check on with `l` (off by default).
+    pub fn set_health(&self, l: &crate::health::Limits) {
+        self.health_first_msgs
+            .store(l.first_msgs, Ordering::Relaxed);
+        self.health_window_msgs
+            .store(l.window_msgs, Ordering::Relaxed);
+        self.health_max_ppm.store(l.max_ppm, Ordering::Relaxed);
+    }
+
+    /// Reserve the room for the first unparsable message (cold, at start). Without it no
+    /// message is kept (keeping one never allocates).
+    pub fn reserve_sample(&self, bytes: usize) {
+        if let Ok(mut s) = self.sample.lock() {
+            s.reserve_exact(bytes);
+        }
+    }
+
+    /// Keep `raw` (feed tag `tag`) as the venue's first unparsable message, truncated to the
+    /// reserved room. No allocation; never waits for the lock (only the cold side takes it).
+    #[cold]
+    pub fn keep_sample(&self, raw: &[u8], tag: u32) {
+        if self.sample_set.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Ok(mut s) = self.sample.try_lock() {
+            let n = raw.len().min(s.capacity());
+            if n > 0 {
+                s.extend_from_slice(&raw[..n]);
+                self.sample_tag.store(tag as u64, Ordering::Relaxed);
+                self.sample_set.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The kept unparsable message and its feed tag (cold).
+    pub fn sample(&self) -> (Vec<u8>, u32) {
+        match self.sample.lock() {
+            Ok(s) => (s.clone(), self.sample_tag.load(Ordering::Relaxed) as u32),
+            Err(_) => (Vec::new(), 0),
+        }
     }
 }
 
@@ -137,6 +206,11 @@ pub struct EventSink<'a> {
     pub events: u64,
     /// Times the ring was found full so far.
     pub ring_full: u64,
+    /// Set when one flush waited at least `stall_limit_ns` for room (cleared by the reader).
+    pub stalled: bool,
+    /// Longest single wait for room so far, ns.
+    pub max_blocked_ns: u64,
+    stall_limit_ns: u64,
     log: Option<&'a mut Producer<LogRecord>>,
     /// Log records dropped because the log ring was full.
     pub log_dropped: u64,
@@ -153,6 +227,9 @@ impl<'a> EventSink<'a> {
             hdr: MdEvent::default(),
             events: 0,
             ring_full: 0,
+            stalled: false,
+            max_blocked_ns: 0,
+            stall_limit_ns: 0,
             log: None,
             log_dropped: 0,
         }
@@ -162,6 +239,22 @@ impl<'a> EventSink<'a> {
     pub fn with_log(mut self, log: &'a mut Producer<LogRecord>) -> EventSink<'a> {
         self.log = Some(log);
         self
+    }
+
+    /// Flag a wait for ring room of at least `ns` in [`EventSink::stalled`] (0 = never).
+    pub fn with_stall_limit(mut self, ns: u64) -> EventSink<'a> {
+        self.stall_limit_ns = ns;
+        self
+    }
+
+    /// Send `rec` to the cold thread's log ring (counted in `log_dropped` if it is full).
+    #[cold]
+    pub fn log_record(&mut self, rec: LogRecord) {
+        if let Some(l) = self.log.as_deref_mut() {
+            if l.push(rec).is_err() {
+                self.log_dropped += 1;
+            }
+        }
     }
 
     /// A sink that appends to a vector (tests, `verify-book`).
@@ -174,8 +267,22 @@ impl<'a> EventSink<'a> {
             hdr: MdEvent::default(),
             events: 0,
             ring_full: 0,
+            stalled: false,
+            max_blocked_ns: 0,
+            stall_limit_ns: 0,
             log: None,
             log_dropped: 0,
+        }
+    }
+
+    /// The vector a [`EventSink::to_vec`] sink appends to (`None` for a ring sink): the
+    /// single-thread replay keeps one sink for the whole run and takes each message's events
+    /// from it after [`EventSink::end`], instead of building a sink (and its stage) per message.
+    #[inline]
+    pub fn vec_mut(&mut self) -> Option<&mut Vec<MdEvent>> {
+        match &mut self.out {
+            SinkOut::Vec(v) => Some(v),
+            SinkOut::Ring(..) => None,
         }
     }
 
@@ -236,27 +343,23 @@ impl<'a> EventSink<'a> {
         self.emitted_in_msg += 1;
     }
 
-    /// Best bid/offer.
+    /// Best bid/offer at exchange update id `seq`: (price, quantity) of each side.
     #[inline]
-    pub fn bbo(&mut self, inst: InstrumentId, seq: u64, bid: (i64, i64), ask: (i64, i64)) {
-        self.emit(MdEvent::bbo(
-            inst,
-            seq,
-            (Price(bid.0), Qty(bid.1)),
-            (Price(ask.0), Qty(ask.1)),
-        ));
+    pub fn bbo(&mut self, inst: InstrumentId, seq: u64, bid: (Price, Qty), ask: (Price, Qty)) {
+        self.emit(MdEvent::bbo(inst, seq, bid, ask));
     }
 
     /// Public trade; `aggressor` is the taker's side.
     #[inline]
-    pub fn trade(&mut self, inst: InstrumentId, trade_id: u64, px: i64, qty: i64, aggressor: Side) {
-        self.emit(MdEvent::trade(
-            inst,
-            trade_id,
-            Price(px),
-            Qty(qty),
-            aggressor,
-        ));
+    pub fn trade(
+        &mut self,
+        inst: InstrumentId,
+        trade_id: u64,
+        px: Price,
+        qty: Qty,
+        aggressor: Side,
+    ) {
+        self.emit(MdEvent::trade(inst, trade_id, px, qty, aggressor));
     }
 
     /// A snapshot starts (clear the book).
@@ -271,56 +374,49 @@ impl<'a> EventSink<'a> {
         &mut self,
         inst: InstrumentId,
         side: Side,
-        px: i64,
-        qty: i64,
-        fracs: (u8, u8),
+        px: Price,
+        qty: Qty,
+        fracs: TextFracs,
         from_snapshot: bool,
     ) {
         self.emit(MdEvent::book_level(
             inst,
             side,
-            Price(px),
-            Qty(qty),
-            TextFracs {
-                px: fracs.0,
-                qty: fracs.1,
-            },
+            px,
+            qty,
+            fracs,
             from_snapshot,
         ));
     }
 
     /// Commit the levels since the last commit at update id `seq`; `snapshot` completes a
-    /// snapshot; `checksum` = (kind, expected) when the venue sent one.
+    /// snapshot; `checksum` = the venue's checksum of the book after it, when it sent one.
     #[inline]
-    pub fn commit(&mut self, inst: InstrumentId, seq: u64, snapshot: bool, checksum: (i64, i64)) {
-        self.commit_truncated(inst, seq, snapshot, checksum, 0)
-    }
-
-    /// As [`EventSink::commit`], and the book keeps only its best `depth` levels per side
-    /// before the checksum is checked (Kraken's rule: truncate to the subscribed depth after
-    /// each update). `depth` 0 = no truncation.
-    #[inline]
-    pub fn commit_truncated(
+    pub fn commit(
         &mut self,
         inst: InstrumentId,
         seq: u64,
         snapshot: bool,
-        checksum: (i64, i64),
-        depth: u32,
+        checksum: Option<Checksum>,
     ) {
-        let kind = crate::book::ChecksumKind::from_i64(checksum.0);
-        self.emit(MdEvent::book_commit(
+        self.commit_truncated(
             inst,
             seq,
             Commit {
                 snapshot,
-                checksum: (kind != crate::book::ChecksumKind::None).then_some(Checksum {
-                    kind,
-                    value: checksum.1,
-                }),
-                keep_levels: depth,
+                checksum,
+                keep_levels: 0,
             },
-        ));
+        )
+    }
+
+    /// As [`EventSink::commit`], with every field of the commit given: in particular
+    /// [`Commit::keep_levels`], the book keeps only its best that many levels per side before
+    /// the checksum is checked (Kraken's rule: truncate to the subscribed depth after each
+    /// update; 0 = no truncation).
+    #[inline]
+    pub fn commit_truncated(&mut self, inst: InstrumentId, seq: u64, commit: Commit) {
+        self.emit(MdEvent::book_commit(inst, seq, commit));
     }
 
     /// The book can no longer be trusted.
@@ -332,6 +428,28 @@ impl<'a> EventSink<'a> {
     /// Venue connection down (`up = false`) or up.
     pub fn venue_status(&mut self, up: bool) {
         self.emit(MdEvent::venue_status(up));
+    }
+
+    /// The venue crossed the bad-data limit ([`crate::health`]): a sticky venue-down event and
+    /// an error record (`a` = parse errors, `b` = messages of the window that crossed it).
+    #[cold]
+    pub fn venue_bad_data(&mut self, errors: u64, msgs: u64) {
+        self.emit(MdEvent::venue_bad_data());
+        if let Some(l) = self.log.as_deref_mut() {
+            let rec = LogRecord {
+                ts_ns: self.hdr.recv_ns,
+                severity: Severity::Error,
+                code: LogCode::BadData,
+                venue: self.hdr.venue,
+                msg_seq: self.hdr.msg_seq,
+                a: errors as i64,
+                b: msgs as i64,
+                ..LogRecord::default()
+            };
+            if l.push(rec).is_err() {
+                self.log_dropped += 1;
+            }
+        }
     }
 
     /// End of a message: mark the last event, push everything.
@@ -370,6 +488,7 @@ impl<'a> EventSink<'a> {
             SinkOut::Ring(ring, waiter) => {
                 let mut i = 0;
                 let mut counted = false;
+                let mut blocked_since = 0u64;
                 while i < self.n {
                     match ring.push(self.stage[i]) {
                         Ok(()) => {
@@ -380,14 +499,23 @@ impl<'a> EventSink<'a> {
                             if !counted {
                                 self.ring_full += 1;
                                 counted = true;
+                                blocked_since = clock::raw();
                             }
                             if ring.is_abandoned() {
                                 break; // consumer gone (shutdown): nothing left to deliver to
                             }
-                            waiter.idle();
+                            waiter.backoff();
                         }
                     }
                 }
+                if counted {
+                    let ns = clock::Clock::get().delta_ns(blocked_since, clock::raw());
+                    self.max_blocked_ns = self.max_blocked_ns.max(ns);
+                    if self.stall_limit_ns > 0 && ns >= self.stall_limit_ns {
+                        self.stalled = true;
+                    }
+                }
+                waiter.notify();
             }
         }
         self.n = 0;
@@ -445,6 +573,13 @@ pub trait FeedSource: Send {
     fn request_resubscribe(&mut self, _venue: VenueId, _instrument: InstrumentId) -> bool {
         false
     }
+    /// The feed thread was held up (detection stalled): drop `venue`'s connections and
+    /// reconnect now, discarding what the sockets buffered meanwhile; the handler sees
+    /// `Disconnected` (books invalid) and the books resync from fresh snapshots. Returns true
+    /// if this source did. Replay sources cannot (and need not: they lose nothing by waiting).
+    fn request_reconnect(&mut self, _venue: VenueId) -> bool {
+        false
+    }
 }
 
 /// Everything one feed thread runs.
@@ -465,6 +600,15 @@ pub struct FeedThread {
     pub log: Producer<LogRecord>,
     /// Resync requests from detection (a book failed its exchange checksum).
     pub control: Consumer<ResyncRequest>,
+    /// `threads.stall_resync_ns` (0 = never reconnect after a stall).
+    pub stall_resync_ns: u64,
+    /// Live sources number their messages per connection; `Some((first, stride))` numbers
+    /// every message this thread hands on `first`, `first + stride`, ... instead, so message
+    /// indices (`msg_seq` in events and journals) are unique across venues and feed threads
+    /// (feed thread `i` of `n`: `(i, n)`), and with one feed thread equal the merge index a
+    /// replay of the session's recording gives. `None`: keep the source's (replay: the global
+    /// merge index).
+    pub renumber: Option<(u64, u64)>,
 }
 
 /// Detection → feed: the book of `instrument` on `venue` failed its exchange checksum; get a
@@ -488,8 +632,11 @@ impl FeedThread {
             stop,
             mut log,
             mut control,
+            renumber,
+            stall_resync_ns,
             ..
         } = self;
+        let mut next_seq = renumber.map_or(0, |r| r.0);
         let clock = clock::Clock::get();
         let mut finished = vec![false; sources.len()];
         let first_venue = handlers.first().map(|h| h.venue()).unwrap_or_default();
@@ -500,7 +647,9 @@ impl FeedThread {
         }
         let mut connected_once = [false; 256];
         let mut sink_waiter = waiter.clone();
-        let mut sink = EventSink::to_ring(&mut out, &mut sink_waiter).with_log(&mut log);
+        let mut sink = EventSink::to_ring(&mut out, &mut sink_waiter)
+            .with_log(&mut log)
+            .with_stall_limit(stall_resync_ns);
         crate::alloc_probe::enter_hot();
         loop {
             let mut did = false;
@@ -523,7 +672,11 @@ impl FeedThread {
                     };
                     let (ev0, rf0) = (sink.events, sink.ring_full);
                     match ev {
-                        SourceEvent::Message(meta, data) => {
+                        SourceEvent::Message(mut meta, data) => {
+                            if let Some((_, stride)) = renumber {
+                                meta.seq = next_seq;
+                                next_seq += stride;
+                            }
                             sink.begin(v, &meta, handoff);
                             VenueCounters::inc(&h.counters().messages);
                             h.on_message(data, &meta, &mut sink);
@@ -558,6 +711,34 @@ impl FeedThread {
                 });
                 if state == SourceState::Finished {
                     finished[si] = true;
+                }
+            }
+            // detection held this thread up: what the sockets buffered meanwhile is stale;
+            // reconnect every venue served here (their books resync from fresh snapshots)
+            if sink.stalled {
+                sink.stalled = false;
+                let blocked_ms = (sink.max_blocked_ns / 1_000_000) as i64;
+                for h in handlers.iter() {
+                    let v = h.venue();
+                    let mut done = false;
+                    for s in sources.iter_mut() {
+                        done |= s.request_reconnect(v);
+                    }
+                    if done {
+                        did = true;
+                        VenueCounters::inc(&h.counters().stall_reconnects);
+                        sink.log_record(
+                            LogRecord {
+                                ts_ns: clock.now_ns(),
+                                severity: Severity::Warn,
+                                code: LogCode::Note,
+                                venue: v,
+                                a: blocked_ms,
+                                ..LogRecord::default()
+                            }
+                            .with_text(b"ring_stall_reconnect (detection held the feed up)"),
+                        );
+                    }
                 }
             }
             // books detection found corrupt: ask the venue for a fresh snapshot
@@ -616,9 +797,16 @@ mod tests {
             s.end();
             s.begin(VenueId(1), &meta, 0);
             for i in 0..100 {
-                s.level(InstrumentId(0), Side::Buy, i + 1, 1, (0, 0), false);
+                s.level(
+                    InstrumentId(0),
+                    Side::Buy,
+                    Price(i + 1),
+                    Qty(1),
+                    TextFracs::default(),
+                    false,
+                );
             }
-            s.commit(InstrumentId(0), 7, false, (0, 0));
+            s.commit(InstrumentId(0), 7, false, None);
             s.end();
         }
         assert_eq!(v.len(), 102);
@@ -627,6 +815,49 @@ mod tests {
         assert!(v[1..101].iter().all(|e| !e.is_last()));
         assert!(v[101].is_last() && v[101].kind == MdKind::BookCommit);
         assert!(v.iter().all(|e| e.msg_seq == 9 && e.venue == VenueId(1)));
+    }
+
+    /// A feed thread over one source and one handler, parking when idle.
+    fn test_thread(
+        source: Box<dyn FeedSource>,
+        h: crate::venues::binance::BinanceHandler,
+        (out, log, control): (
+            Producer<MdEvent>,
+            Producer<LogRecord>,
+            Consumer<ResyncRequest>,
+        ),
+        stall_resync_ns: u64,
+    ) -> FeedThread {
+        FeedThread {
+            name: "t".into(),
+            sources: vec![source],
+            handlers: vec![Box::new(h)],
+            out,
+            waiter: Waiter::new(crate::wait::WaitKind::Park, 1, 1000),
+            stop: Arc::new(AtomicBool::new(false)),
+            log,
+            control,
+            renumber: None,
+            stall_resync_ns,
+        }
+    }
+
+    /// A Binance spot handler for venue `v` with no instruments (every message is skipped,
+    /// one event each), and its counters.
+    fn spot_handler_without_instruments(
+        v: VenueId,
+    ) -> (crate::venues::binance::BinanceHandler, Arc<VenueCounters>) {
+        let counters = Arc::new(VenueCounters::default());
+        let h = crate::venues::binance::BinanceHandler::new(
+            v,
+            vec![],
+            crate::venues::binance::Binance::new(
+                crate::venues::binance::Market::Spot,
+                &crate::venues::binance::LIMITS,
+            ),
+            counters.clone(),
+        );
+        (h, counters)
     }
 
     #[test]
@@ -651,14 +882,7 @@ mod tests {
             }
         }
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let counters = Arc::new(VenueCounters::default());
-        let h = crate::venues::binance::BinanceHandler::new(
-            VenueId(2),
-            crate::venues::binance::Market::Spot,
-            vec![],
-            crate::venues::binance::Limits::default(),
-            counters.clone(),
-        );
+        let (h, counters) = spot_handler_without_instruments(VenueId(2));
         let (out, mut rx) = crate::ring::channel::<MdEvent>(1024);
         let (log, _lrx) = crate::ring::channel::<LogRecord>(16);
         let (mut ctl, crx) = crate::ring::channel::<ResyncRequest>(16);
@@ -667,19 +891,15 @@ mod tests {
             instrument: InstrumentId(5),
         })
         .unwrap();
-        FeedThread {
-            name: "t".into(),
-            sources: vec![Box::new(Mock {
+        test_thread(
+            Box::new(Mock {
                 seen: seen.clone(),
                 polls: 0,
-            })],
-            handlers: vec![Box::new(h)],
-            out,
-            waiter: Waiter::new(crate::wait::WaitKind::Park, 1, 1000),
-            stop: Arc::new(AtomicBool::new(false)),
-            log,
-            control: crx,
-        }
+            }),
+            h,
+            (out, log, crx),
+            0,
+        )
         .run();
         assert_eq!(*seen.lock().unwrap(), vec![(VenueId(2), InstrumentId(5))]);
         assert_eq!(VenueCounters::get(&counters.resyncs), 1);
@@ -689,6 +909,115 @@ mod tests {
             last = Some(e.kind);
         }
         assert_eq!(last, Some(MdKind::FeedEnd));
+    }
+
+    #[test]
+    fn a_feed_held_up_past_the_stall_limit_reconnects_its_venue_and_loses_nothing() {
+        use std::sync::Mutex;
+        const MSGS: usize = 200;
+        struct Mock {
+            reconnects: Arc<Mutex<Vec<VenueId>>>,
+            polls: u32,
+        }
+        impl FeedSource for Mock {
+            fn poll(&mut self, f: &mut dyn FnMut(SourceEvent<'_>)) -> SourceState {
+                self.polls += 1;
+                if self.polls == 1 {
+                    let raw = br#"{"stream":"x@bookTicker","data":{"u":1,"s":"X","b":"1","B":"1","a":"2","A":"1"}}"#;
+                    for k in 0..MSGS {
+                        let meta = RawMeta {
+                            recv_ns: k as u64,
+                            tag: tag::make(2, false, tag::NO_INSTRUMENT),
+                            seq: k as u64,
+                        };
+                        f(SourceEvent::Message(meta, raw));
+                    }
+                    SourceState::Open
+                } else {
+                    SourceState::Finished
+                }
+            }
+            fn request_reconnect(&mut self, v: VenueId) -> bool {
+                self.reconnects.lock().unwrap().push(v);
+                true
+            }
+        }
+        let reconnects = Arc::new(Mutex::new(Vec::new()));
+        let (h, counters) = spot_handler_without_instruments(VenueId(2));
+        // a small ring and a consumer that sleeps 300 ms before reading: the feed waits
+        let (out, mut rx) = crate::ring::channel::<MdEvent>(16);
+        let (log, mut lrx) = crate::ring::channel::<LogRecord>(64);
+        let (_ctl, crx) = crate::ring::channel::<ResyncRequest>(16);
+        let consumer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            let mut msgs = 0;
+            loop {
+                match rx.pop() {
+                    Some(e) if e.kind == MdKind::FeedEnd => return msgs,
+                    Some(e) => msgs += usize::from(e.is_last()),
+                    None => std::thread::sleep(std::time::Duration::from_micros(50)),
+                }
+            }
+        });
+        test_thread(
+            Box::new(Mock {
+                reconnects: reconnects.clone(),
+                polls: 0,
+            }),
+            h,
+            (out, log, crx),
+            100_000_000,
+        )
+        .run();
+        assert_eq!(
+            consumer.join().unwrap(),
+            MSGS,
+            "every message reached detection"
+        );
+        assert_eq!(*reconnects.lock().unwrap(), vec![VenueId(2)]);
+        assert_eq!(VenueCounters::get(&counters.stall_reconnects), 1);
+        let mut logged = Vec::new();
+        while let Some(r) = lrx.pop() {
+            logged.push((r.venue, r.a, r.text[..r.text_len as usize].to_vec()));
+        }
+        let (v, ms, text) = logged
+            .iter()
+            .find(|(_, _, t)| t.starts_with(b"ring_stall_reconnect"))
+            .expect("the reconnect is logged");
+        assert_eq!(*v, VenueId(2));
+        assert!(*ms >= 100, "held up {ms} ms");
+        assert!(!text.is_empty());
+    }
+
+    #[test]
+    fn a_short_wait_for_room_is_not_a_stall() {
+        let (mut out, mut rx) = crate::ring::channel::<MdEvent>(16);
+        let mut w = Waiter::new(crate::wait::WaitKind::Park, 1, 1000);
+        let consumer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let mut n = 0;
+            while n < 100 {
+                if rx.pop().is_some() {
+                    n += 1;
+                } else {
+                    std::thread::sleep(std::time::Duration::from_micros(50));
+                }
+            }
+        });
+        let mut s = EventSink::to_ring(&mut out, &mut w).with_stall_limit(1_000_000_000);
+        for k in 0..100u64 {
+            let meta = RawMeta {
+                recv_ns: k,
+                tag: 0,
+                seq: k,
+            };
+            s.begin(VenueId(0), &meta, 0);
+            s.end();
+        }
+        consumer.join().unwrap();
+        assert!(s.ring_full > 0, "the ring did fill");
+        assert!(s.max_blocked_ns >= 10_000_000, "{}", s.max_blocked_ns);
+        assert!(!s.stalled, "a 20 ms wait is under the 1 s limit");
     }
 
     #[test]

@@ -84,6 +84,9 @@ pub struct NetStats {
     pub io_errors: u64,
     /// Connections dropped by the silence watchdog.
     pub silence_timeouts: u64,
+    /// Connections dropped because detection held the feed thread up
+    /// (`threads.stall_resync_ns`).
+    pub stall_reconnects: u64,
     /// Planned rotations.
     pub rotations: u64,
     /// Connections the server ended normally with `stop_when_feeds_end` (end of a recording).
@@ -147,6 +150,8 @@ enum Down {
     Rotation,
     Ended,
     ConnectFailed,
+    /// Detection held the feed thread up ([`FeedSource::request_reconnect`]).
+    Stalled,
 }
 
 impl Down {
@@ -159,6 +164,7 @@ impl Down {
             Down::Rotation => "rotation",
             Down::Ended => "feed_ended",
             Down::ConnectFailed => "connect_failed",
+            Down::Stalled => "consumer_stall",
         }
     }
 }
@@ -289,7 +295,9 @@ impl WsSource {
         let _cold = Cold::enter();
         let s = &mut self.slots[i];
         if let Some(mut c) = s.conn.take() {
-            if matches!(why, Down::Rotation | Down::Silence) && c.phase() == Phase::Open {
+            if matches!(why, Down::Rotation | Down::Silence | Down::Stalled)
+                && c.phase() == Phase::Open
+            {
                 c.close(why.as_str());
             }
             if let Some(st) = c.stream() {
@@ -304,12 +312,13 @@ impl WsSource {
             Down::Rotation => self.stats.rotations += 1,
             Down::Ended => self.stats.ended += 1,
             Down::ConnectFailed => self.stats.connect_failures += 1,
+            Down::Stalled => self.stats.stall_reconnects += 1,
         }
         let s = &mut self.slots[i];
         if why == Down::Ended {
             s.state = SlotState::Finished;
         } else {
-            let delay = if why == Down::Rotation {
+            let delay = if matches!(why, Down::Rotation | Down::Stalled) {
                 0
             } else {
                 let k = s.attempts.min(30);
@@ -406,8 +415,12 @@ impl FeedSource for WsSource {
             while let Some((meta, body)) = rx.peek() {
                 if meta.seq == self.generation && self.venue_up {
                     self.seq += 1;
+                    // the snapshot's receive time is when this feed thread takes it from the
+                    // fetcher (≤ one poll after the fetch ended): receive times stay monotone
+                    // on the feed thread, so a recording of the session (R1.6), merged by
+                    // receive time, replays in the order the session processed it
                     let m = RawMeta {
-                        recv_ns: meta.recv_ns,
+                        recv_ns: now.max(meta.recv_ns),
                         tag: meta.tag,
                         seq: self.seq,
                     };
@@ -651,6 +664,24 @@ impl FeedSource for WsSource {
         }
         self.stats.resubscribes += 1;
         true
+    }
+
+    fn request_reconnect(&mut self, venue: VenueId) -> bool {
+        if venue != self.cfg.venue {
+            return false;
+        }
+        let now = self.clock.now_ns();
+        let mut any = false;
+        for i in 0..self.slots.len() {
+            if matches!(
+                self.slots[i].state,
+                SlotState::Open { .. } | SlotState::Opening { .. }
+            ) {
+                self.down(i, Down::Stalled, "the feed thread was held up", now);
+                any = true;
+            }
+        }
+        any
     }
 
     fn request_snapshot(&mut self, venue: VenueId, instrument: InstrumentId) -> bool {

@@ -76,7 +76,8 @@ fn secs_to_ns(s: &str) -> Option<u64> {
         frac += (c - b'0') as u64 * scale;
         scale /= 10;
     }
-    Some(i * 1_000_000_000 + frac)
+    // a time past 2554 does not fit in u64 ns: not a time (found by the fuzzer, tests/fuzz)
+    i.checked_mul(1_000_000_000)?.checked_add(frac)
 }
 
 /// Decode a Python bytes literal body (between the quotes of `b'...'`).
@@ -238,6 +239,19 @@ pub fn parse_cryptofeed_line(line: &str) -> Option<RecLine> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_time_too_large_for_u64_ns_is_not_a_line() {
+        // fuzz crash (tests/fuzz replay_reader): `i * 1_000_000_000` overflowed
+        assert_eq!(super::secs_to_ns("1618678180334.175"), None);
+        assert!(
+            super::split_cryptofeed_line("1618678180334.175: {\"event\":\"heartbeat\"}").is_none()
+        );
+        assert_eq!(
+            super::secs_to_ns("1618678180.5"),
+            Some(1_618_678_180_500_000_000)
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -25,7 +25,7 @@ pub mod cryptofeed;
 
 use crate::feed::tag;
 use crate::ring::{ByteProducer, PushError, RawMeta};
-use crate::types::VenueId;
+use crate::types::{InstrumentId, VenueId};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
@@ -65,6 +65,9 @@ pub struct ReplayFile {
     pub venue: VenueId,
     /// Layout.
     pub format: ReplayFormat,
+    /// The venue's instruments (venue symbol, engine id), for recorder lines
+    /// `<recv_ns> snapshot:<SYMBOL> <body>` ([`crate::feed::recorder`]); empty when unknown.
+    pub instruments: Vec<(String, InstrumentId)>,
 }
 
 /// Per-file result of a replay.
@@ -86,6 +89,9 @@ pub struct FileStats {
     pub time_steps_back: u64,
     /// Lines that are not received messages (cryptofeed connect line, client frames, REST).
     pub skipped: u64,
+    /// Recorder snapshot lines (`snapshot:<SYMBOL>`) naming a symbol the venue does not list
+    /// (handed on as a snapshot for the handler to place, or to count as an error).
+    pub unknown_snapshot_symbols: u64,
 }
 
 /// Error opening or reading a replay file.
@@ -107,6 +113,8 @@ struct Head {
     payload_at: usize,
     /// The payload was a byte literal, decoded into `decoded`.
     use_decoded: bool,
+    /// The line was a recorder snapshot line: `Some(engine instrument id or NO_INSTRUMENT)`.
+    snapshot: Option<u32>,
     decoded: Vec<u8>,
     eof: bool,
 }
@@ -125,6 +133,7 @@ struct FileReader {
     rd: Box<dyn BufRead + Send>,
     venue: VenueId,
     format: ReplayFormat,
+    instruments: Vec<(String, InstrumentId)>,
     head: Head,
     stats: FileStats,
     last_good_ns: u64,
@@ -146,11 +155,13 @@ impl FileReader {
             rd: Box::new(BufReader::with_capacity(1 << 20, rd)),
             venue: f.venue,
             format: f.format,
+            instruments: f.instruments.clone(),
             head: Head {
                 line: Vec::with_capacity(1 << 16),
                 recv_ns: 0,
                 payload_at: 0,
                 use_decoded: false,
+                snapshot: None,
                 decoded: Vec::with_capacity(1 << 16),
                 eof: false,
             },
@@ -186,6 +197,7 @@ impl FileReader {
                 continue;
             }
             self.head.use_decoded = false;
+            self.head.snapshot = None;
             if self.format == ReplayFormat::Auto {
                 self.format = if self.head.line.windows(5).any(|w| w == b" <-> ") {
                     ReplayFormat::Cryptofeed
@@ -214,6 +226,7 @@ impl FileReader {
                     self.head.recv_ns = t;
                     self.head.payload_at = i + 1;
                     self.last_good_ns = t;
+                    self.recorder_snapshot();
                 }
                 _ => {
                     self.stats.bad_timestamps += 1;
@@ -227,6 +240,31 @@ impl FileReader {
 }
 
 impl FileReader {
+    /// A recorder line `<recv_ns> snapshot:<SYMBOL> <body>`: the body is a REST snapshot of
+    /// that symbol's book ([`crate::feed::recorder`]).
+    fn recorder_snapshot(&mut self) {
+        const P: &[u8] = b"snapshot:";
+        let h = &mut self.head;
+        let rest = &h.line[h.payload_at..];
+        if !rest.starts_with(P) {
+            return;
+        }
+        let Some(sp) = rest.iter().position(|b| *b == b' ') else {
+            return;
+        };
+        let sym = &rest[P.len()..sp];
+        let id = self
+            .instruments
+            .iter()
+            .find(|(s, _)| s.as_bytes() == sym)
+            .map(|(_, id)| u32::from(id.0));
+        if id.is_none() {
+            self.stats.unknown_snapshot_symbols += 1;
+        }
+        h.snapshot = Some(id.unwrap_or(tag::NO_INSTRUMENT));
+        h.payload_at += sp + 1;
+    }
+
     /// Classify the cryptofeed line in `head.line`; true if it is a received message (head
     /// set up), false if it is skipped.
     fn cryptofeed_head(&mut self) -> bool {
@@ -314,7 +352,10 @@ impl Merger {
             f.venue,
             RawMeta {
                 recv_ns: f.head.recv_ns,
-                tag: tag::make(f.venue.0, false, tag::NO_INSTRUMENT),
+                tag: match f.head.snapshot {
+                    Some(i) => tag::make(f.venue.0, true, i),
+                    None => tag::make(f.venue.0, false, tag::NO_INSTRUMENT),
+                },
                 seq: self.seq,
             },
             f.head.payload(),
@@ -347,6 +388,117 @@ impl Merger {
     }
 }
 
+/// Messages in merge order, one at a time: the input of the single-thread replay
+/// ([`crate::engine::single`]). [`Merger`] reads the files; [`MemoryReplay`] holds them
+/// already read and merged (benchmarks: the input cost out of the measurement).
+pub trait MergedSource {
+    /// The next message: (venue, meta with the global index, payload); `None` at the end.
+    fn peek(&self) -> Option<(VenueId, RawMeta, &[u8])>;
+    /// Move past the message returned by `peek` (`delivered`: handed on, else counted as
+    /// oversized).
+    fn advance(&mut self, delivered: bool) -> Result<(), ReplayError>;
+    /// Per-file statistics.
+    fn stats(&self) -> Vec<FileStats>;
+}
+
+impl MergedSource for Merger {
+    #[inline]
+    fn peek(&self) -> Option<(VenueId, RawMeta, &[u8])> {
+        Merger::peek(self)
+    }
+    #[inline]
+    fn advance(&mut self, delivered: bool) -> Result<(), ReplayError> {
+        Merger::advance(self, delivered)
+    }
+    fn stats(&self) -> Vec<FileStats> {
+        Merger::stats(self)
+    }
+}
+
+/// Recordings read (gzip inflated) and merged once into memory: one byte buffer of payloads
+/// and an index in merge order. Replaying it costs no I/O, inflation or merge work, so a
+/// benchmark measures the engine alone; the messages, their order, indices and receive times
+/// are exactly [`Merger`]'s. Reusable: [`MemoryReplay::rewind`] starts it over.
+#[derive(Clone, Debug)]
+pub struct MemoryReplay {
+    bytes: Vec<u8>,
+    /// (venue, receive time ns, start in `bytes`, end in `bytes`), merge order.
+    index: Vec<(VenueId, u64, usize, usize)>,
+    pos: usize,
+    stats: Vec<FileStats>,
+}
+
+impl MemoryReplay {
+    /// Read and merge `files` (errors as [`Merger::open`]).
+    pub fn load(files: &[ReplayFile]) -> Result<MemoryReplay, ReplayError> {
+        let mut bytes = Vec::new();
+        let mut index = Vec::new();
+        let stats = for_each_merged(files, |v, meta, data| {
+            let start = bytes.len();
+            bytes.extend_from_slice(data);
+            index.push((v, meta.recv_ns, start, bytes.len()));
+        })?;
+        Ok(MemoryReplay {
+            bytes,
+            index,
+            pos: 0,
+            stats,
+        })
+    }
+
+    /// Messages held.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// True when no message is held.
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// Payload bytes held.
+    pub fn payload_bytes(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Back to the first message.
+    pub fn rewind(&mut self) {
+        self.pos = 0;
+    }
+
+    /// Every message in merge order: (venue, receive time ns, payload).
+    pub fn iter(&self) -> impl Iterator<Item = (VenueId, u64, &[u8])> + '_ {
+        self.index
+            .iter()
+            .map(|&(v, t, a, b)| (v, t, &self.bytes[a..b]))
+    }
+}
+
+impl MergedSource for MemoryReplay {
+    #[inline]
+    fn peek(&self) -> Option<(VenueId, RawMeta, &[u8])> {
+        let &(venue, recv_ns, a, b) = self.index.get(self.pos)?;
+        Some((
+            venue,
+            RawMeta {
+                recv_ns,
+                tag: tag::make(venue.0, false, tag::NO_INSTRUMENT),
+                seq: self.pos as u64,
+            },
+            &self.bytes[a..b],
+        ))
+    }
+    #[inline]
+    fn advance(&mut self, _delivered: bool) -> Result<(), ReplayError> {
+        self.pos = (self.pos + 1).min(self.index.len());
+        Ok(())
+    }
+    /// The statistics of reading the files whole (not cut at a message limit).
+    fn stats(&self) -> Vec<FileStats> {
+        self.stats.clone()
+    }
+}
+
 /// Call `f` for every line of `files` in merge order, on this thread.
 pub fn for_each_merged(
     files: &[ReplayFile],
@@ -372,6 +524,9 @@ pub struct ReplayReader {
     stop: Arc<AtomicBool>,
     lead: Option<(Arc<crate::stats::Progress>, u64)>,
     limit: u64,
+    fast_until: u64,
+    /// How to wait for the pipeline (`lead`) and whom to tell about a pushed message.
+    waiter: crate::wait::Waiter,
 }
 
 impl ReplayReader {
@@ -393,7 +548,23 @@ impl ReplayReader {
             stop,
             lead: None,
             limit: 0,
+            fast_until: 0,
+            waiter: crate::wait::Waiter::new(crate::wait::WaitKind::SpinYield, 100, 1),
         })
+    }
+
+    /// Wait for the pipeline's progress with `waiter` (default: spin 100 polls, then yield),
+    /// and ring its doorbell after each message handed over (`wait = "block"`).
+    pub fn with_waiter(mut self, waiter: crate::wait::Waiter) -> ReplayReader {
+        self.waiter = waiter;
+        self
+    }
+
+    /// Hand on messages before index `n` as fast as possible whatever the pace (a resumed
+    /// replay catching up to where its journals ended); the recorded pace starts at `n`.
+    pub fn with_fast_forward(mut self, n: u64) -> ReplayReader {
+        self.fast_until = n;
+        self
     }
 
     /// Hand over message `n` only once detection has finished message `n - lead`
@@ -416,8 +587,8 @@ impl ReplayReader {
     /// Run to the end of every file; returns per-file stats. Dropping the rings at the end
     /// tells the feed threads that the input is finished.
     pub fn run(mut self) -> Result<Vec<FileStats>, ReplayError> {
-        let start_wall = std::time::Instant::now();
-        let mut t0_data: Option<u64> = None;
+        // the recorded pace is anchored at the first paced message
+        let mut t0: Option<(u64, std::time::Instant)> = None;
         loop {
             if self.stop.load(Ordering::Relaxed) {
                 break;
@@ -428,9 +599,10 @@ impl ReplayReader {
             if self.limit > 0 && meta.seq >= self.limit {
                 break;
             }
-            if self.pace == Pace::Recorded {
-                let t0 = *t0_data.get_or_insert(meta.recv_ns);
-                let due_ns = (meta.recv_ns.saturating_sub(t0) as f64 / self.speed) as u64;
+            if self.pace == Pace::Recorded && meta.seq >= self.fast_until {
+                let (t0_data, start_wall) =
+                    *t0.get_or_insert((meta.recv_ns, std::time::Instant::now()));
+                let due_ns = (meta.recv_ns.saturating_sub(t0_data) as f64 / self.speed) as u64;
                 let due = std::time::Duration::from_nanos(due_ns);
                 let now = start_wall.elapsed();
                 if due > now {
@@ -438,18 +610,13 @@ impl ReplayReader {
                 }
             }
             if let Some((p, lead)) = &self.lead {
-                let mut spins = 0u32;
                 while meta.seq >= crate::stats::Progress::get(&p.messages) + lead {
                     if self.stop.load(Ordering::Relaxed) {
                         break;
                     }
-                    spins += 1;
-                    if spins < 100 {
-                        std::hint::spin_loop();
-                    } else {
-                        std::thread::yield_now();
-                    }
+                    self.waiter.idle();
                 }
+                self.waiter.reset();
             }
             let ring = &mut self.rings[self.route[venue.idx()]];
             let mut delivered = false;
@@ -457,6 +624,7 @@ impl ReplayReader {
                 match ring.push(meta, payload) {
                     Ok(()) => {
                         delivered = true;
+                        self.waiter.notify();
                         break;
                     }
                     Err(PushError::Full) => {
@@ -501,6 +669,7 @@ mod tests {
             path: p.clone(),
             venue: VenueId(3),
             format: ReplayFormat::Auto,
+            instruments: Vec::new(),
         };
         let mut got = Vec::new();
         let stats = for_each_merged(&[f], |v, meta, data| {

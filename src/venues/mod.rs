@@ -1,10 +1,20 @@
 //! Exchange adapters and the venue registry.
 //!
-//! Every venue folder has the same files: `mod.rs` (the [`Venue`] adapter and the market-data
-//! handler), `wire.rs` (message formats, real samples, doc links), `book.rs` (sync rules),
-//! `instruments.rs` (specs from the venue's instrument endpoint), `protocol.rs` (live
-//! connection: URL, subscriptions, keep-alive) and, where order entry exists, `orders.rs`
-//! (order encoding and signing).
+//! Every venue folder has the same files: `mod.rs` (the [`Venue`] adapter and the venue's
+//! [`handler::WireFormat`]), `wire.rs` (message formats, real samples, doc links; a venue that
+//! speaks two protocols has `wire/` with one module per protocol, named as in the config's
+//! `protocol` key: Bybit `wire/v5.rs` + `wire/v2.rs`, Kraken `wire/v2.rs` + `wire/v1.rs`,
+//! Coinbase `wire/advanced_trade.rs` + `wire/exchange.rs`, Bithumb `wire/v1.rs` +
+//! `wire/legacy.rs`), `book.rs` (sync rules), `instruments.rs` (specs from the venue's
+//! instrument endpoint), `protocol.rs` (live connection: URL, subscriptions, keep-alive) and
+//! `orders.rs` (request signing for every venue, over the shared [`signing`]; order encoding
+//! and account calls where order entry exists: Binance so far).
+//!
+//! What the venues share: [`handler`] (the one handler shape: [`handler::Handler`] over a
+//! venue's [`handler::WireFormat`] and per-instrument [`handler::SyncState`], the error tally,
+//! event emission), [`symbols`] (the instrument table), [`wire_util`] (buffers, limits, the wire
+//! error, trades, and the serde seeds every parser is built from), [`seq_book`] (snapshot +
+//! buffered diffs for the venues that number their updates), [`raw_json`] and [`mod@crate::book::checksum`] (in `book`).
 //!
 //! # The registry
 //! [`Exchange`] is the one list of exchanges this build speaks; the `registry!` invocation
@@ -12,15 +22,18 @@
 //! exchange (`exchange = "okx"`); [`configure`] turns that venue's [`VenueOptions`] into the
 //! venue's typed parameters (validated once, at config load) behind the [`Venue`] trait, which
 //! gives everything else the engine needs of a venue: instrument-file parsing, the market-data
-//! handler, the live connection protocol, the order encoder. No exchange name is matched as
-//! a string anywhere else, and venue code never reads the config: it sees a [`VenueCtx`].
+//! handler, the live connection protocol, order entry ([`order_entry`]). No exchange name is
+//! matched as a string anywhere else, and venue code never reads the config: it sees a
+//! [`VenueCtx`].
 //!
 //! # Adding a venue: the checklist
 //! 1. A folder `src/venues/<name>/` with the same files as the others: `wire.rs` (raw formats
-//!    with a real sample and the doc URL of each message), `book.rs` (its sync rules, on top of
-//!    [`seq_book`] where the venue numbers its updates), `instruments.rs`, `protocol.rs`
-//!    (a [`crate::feed::protocol::VenueProtocol`]), `orders.rs` once it trades, and `mod.rs`
-//!    with the handler (a [`crate::feed::VenueHandler`]), its typed parameters and
+//!    with a real sample and the doc URL of each message), `book.rs` (its sync rules: a
+//!    [`handler::SyncState`], on top of [`seq_book`] where the venue numbers its updates),
+//!    `instruments.rs`, `protocol.rs` (a [`crate::feed::protocol::VenueProtocol`]), `orders.rs`
+//!    once it trades (its [`OrderEntry`] and [`AccountApi`]), and `mod.rs` with its
+//!    [`handler::WireFormat`] (the handler is [`handler::Handler`] over it), its typed
+//!    parameters and
 //!    `pub fn configure(&VenueOptions) -> Result<Arc<dyn Venue>, KeyError>`.
 //! 2. One line in the `registry!` invocation below: `Variant => module, "config-name";`.
 //! 3. Recordings of the venue through `arbot verify-book` (book equal to the exchange's
@@ -32,20 +45,22 @@ pub mod binance;
 pub mod bitget;
 pub mod bithumb;
 pub mod bybit;
-pub mod checksum;
 pub mod coinbase;
 pub mod gateio;
+pub mod handler;
 pub mod kraken;
 pub mod kucoin;
 pub mod okx;
 pub mod order_entry;
 pub mod raw_json;
 pub mod seq_book;
+pub mod signing;
 pub mod symbols;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod upbit;
 pub mod wire_util;
 
-use crate::book::{ChecksumKind, L2Book};
 use crate::feed::protocol::VenueProtocol;
 use crate::feed::{VenueCounters, VenueHandler};
 use crate::instrument::{InstrumentDef, InstrumentSpec};
@@ -150,9 +165,10 @@ pub struct VenueOptions {
     /// The venue's name in the config (for messages).
     pub name: String,
     /// `market`: which market of a multi-market exchange (Binance `spot`/`usdm`/`coinm`,
-    /// Bybit `spot`/`linear`/`inverse`, Bithumb `v1`/`legacy`).
+    /// Bybit `spot`/`linear`/`inverse`).
     pub market: Option<String>,
-    /// `protocol`: wire protocol version where the exchange speaks several.
+    /// `protocol`: wire protocol version where the exchange speaks several (Bybit `v5`/`v2`,
+    /// Kraken `v2`/`v1`, Coinbase `advanced-trade`/`exchange`, Bithumb `v1`/`legacy`).
     pub protocol: Option<String>,
     /// `book_depth`: depth to subscribe where the exchange asks for one.
     pub book_depth: Option<u32>,
@@ -408,11 +424,6 @@ pub trait Venue: Send + Sync + std::fmt::Debug {
 /// Resolve one venue's options into its typed adapter. Errors name the key.
 pub fn configure(exchange: Exchange, options: &VenueOptions) -> Result<Arc<dyn Venue>, KeyError> {
     exchange.configure_venue(options)
-}
-
-/// Compute the venue checksum of `book` for `kind`; `None` when the kind has no checksum.
-pub fn checksum(kind: ChecksumKind, book: &L2Book, spec: &InstrumentSpec) -> Option<i64> {
-    checksum::compute(kind, book, spec)
 }
 
 /// Exchanges with a single market: `market` must be absent.

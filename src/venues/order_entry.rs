@@ -111,6 +111,11 @@ pub struct OrderUpdate {
     pub n_fills: u8,
     /// Executions the message listed beyond `fills` (their quantities are in `cum_qty`).
     pub fills_dropped: u16,
+    /// Average price of everything executed so far (instrument price scale, truncated to it),
+    /// when the message says (Binance futures `avgPrice`/`ap`). A futures `RESULT` answer
+    /// lists no executions, only this and the cumulative figures: the executor prices the
+    /// quantity it has seen no execution for at this average, and estimates its fee.
+    pub avg_px: Option<Price>,
     /// The venue's time of the update, ms.
     pub update_ms: u64,
     /// Index of the instrument in the encoder's symbol list.
@@ -209,6 +214,10 @@ pub struct VenuePosition {
     pub symbol: String,
     /// Signed quantity, at the instrument's quantity scale (contracts for futures).
     pub qty: Qty,
+    /// The venue's average entry price (Binance `entryPrice`), 0 when it gave none: with
+    /// `qty` it gives the open position's cost basis, the part of the trading that the
+    /// wallet balance has not realised yet.
+    pub entry_px: f64,
 }
 
 /// Cold-side account calls of one venue (blocking; at start-up, at the end, on cold threads).

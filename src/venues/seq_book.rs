@@ -1,18 +1,27 @@
 //! Book sync for venues whose diffs carry an id *range* and whose snapshot comes from REST with
-//! one id: KuCoin level2 (`sequenceStart`/`sequenceEnd` vs the snapshot `sequence`, each change
-//! also carrying its own sequence) and Gate.io v4 `spot.order_book_update` (`U`/`u` vs the
-//! snapshot `id`). Buffers diffs until a snapshot arrives, bridges it, applies diffs, and on a
-//! gap invalidates the book and asks for a new snapshot. Preallocated, no allocation per message.
+//! one id: Binance spot and futures depth (`U`/`u`, futures also `pu`, vs the snapshot
+//! `lastUpdateId`), KuCoin level2 (`sequenceStart`/`sequenceEnd` vs the snapshot `sequence`,
+//! each change also carrying its own sequence) and Gate.io v4 `spot.order_book_update`
+//! (`U`/`u` vs the snapshot `id`). Buffers diffs until a snapshot arrives, bridges it, applies
+//! diffs, and on a gap invalidates the book and asks for a new snapshot. Preallocated, no
+//! allocation per message.
 //!
-//! Rules (`../shared/docs/exchanges.md` §9.3, §10.2, §12.1):
-//! - a diff `[first, last]` is *stale* if `last <= book`: dropped (counted `stale_diffs`);
+//! Rules (`../shared/docs/exchanges.md` §9.3, §10.2, §12.1; Binance "How to manage a local
+//! order book correctly"), with the per-venue cases of [`Continuity`]:
+//! - a diff `[first, last]` is *stale* if `last <= book` (Binance futures: `last < book`):
+//!   dropped (counted `stale_diffs`);
 //! - the first diff applied after a snapshot `S` must *bridge* it: `first <= S + 1 <= last`
-//!   (KuCoin: `sequenceStart <= S+1`, `sequenceEnd > S`; Gate: `U <= id+1 <= u`);
+//!   (KuCoin: `sequenceStart <= S+1`, `sequenceEnd > S`; Gate and Binance spot:
+//!   `U <= S+1 <= u`; Binance futures: `U <= S <= u`, `u == S` allowed);
 //! - each later diff must *continue* the previous one: [`Continuity::Overlap`] (KuCoin:
-//!   `first <= prev + 1` and `last > prev`) or [`Continuity::Exact`] (Gate: `U == prev_u + 1`);
-//!   otherwise it is a gap: the book is invalidated, a snapshot is requested, the diff buffered;
-//! - while waiting for a snapshot the buffered diffs must also continue each other; a break
-//!   is a gap too (counted), and only the diffs after it are kept;
+//!   `first <= prev + 1` and `last > prev`), [`Continuity::Exact`] (Gate: `U == prev_u + 1`),
+//!   [`Continuity::BinanceSpot`] (`U <= prev_u + 1`) or [`Continuity::BinanceFutures`]
+//!   (`pu == prev_u`); otherwise it is a gap: the book is invalidated, a snapshot is requested,
+//!   the diff buffered;
+//! - the buffered diffs must also continue each other. KuCoin and Gate check it while
+//!   buffering (a break is a gap, counted, and only the diffs after it are kept); Binance checks
+//!   it when the snapshot comes (a break after the bridging diff rejects the snapshot, counted
+//!   as a gap, and only the diffs after it are kept for the next one);
 //! - a change that carries its own sequence (KuCoin) is applied only if that sequence is above
 //!   the book's (so the part of a bridging diff the snapshot already holds is skipped).
 #![forbid(unsafe_code)]
@@ -21,6 +30,8 @@ use crate::book::Level;
 use crate::event::InvalidReason;
 use crate::feed::{EventSink, VenueCounters};
 use crate::types::{InstrumentId, Side};
+use crate::venues::handler::{emit_book, emit_level, Ctx, SyncState};
+use crate::venues::wire_util::{Buffers, Scale, WireError};
 
 /// One change of a diff: side, level (absolute quantity, 0 deletes), and the change's own
 /// sequence (0 = the venue gives none).
@@ -34,13 +45,54 @@ pub struct SeqLevel {
     pub seq: u64,
 }
 
-/// How consecutive diffs must chain.
+/// How consecutive diffs must chain (and, where a venue differs, how a diff bridges a
+/// snapshot and when it is stale).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Continuity {
     /// `first <= prev_last + 1` and `last > prev_last` (KuCoin).
     Overlap,
     /// `first == prev_last + 1` (Gate.io).
     Exact,
+    /// Binance spot: `U <= prev_u + 1`; the buffered chain is checked when the snapshot comes.
+    BinanceSpot,
+    /// Binance USDⓈ-M and COIN-M futures: `pu == prev_u` (`U` need not be `prev_u + 1`: ids are
+    /// shared across symbols); the first diff after snapshot `S` has `U <= S <= u`, a diff with
+    /// `u < S` is stale; the buffered chain is checked when the snapshot comes.
+    BinanceFutures,
+}
+
+impl Continuity {
+    /// `r` continues a diff that ended at `prev`.
+    fn continues(self, prev: u64, r: Range) -> bool {
+        match self {
+            Continuity::Overlap => r.first <= prev.saturating_add(1) && r.last > prev,
+            Continuity::Exact => r.first == prev.saturating_add(1),
+            Continuity::BinanceSpot => r.first <= prev.saturating_add(1),
+            Continuity::BinanceFutures => r.prev == Some(prev),
+        }
+    }
+
+    /// `r` may be the first diff on top of a snapshot (or book) at `snap`.
+    fn bridges(self, snap: u64, r: Range) -> bool {
+        match self {
+            Continuity::BinanceFutures => r.first <= snap && snap <= r.last,
+            _ => r.first <= snap.saturating_add(1) && r.last > snap,
+        }
+    }
+
+    /// The book at `book` already holds all of `r`.
+    fn stale(self, book: u64, r: Range) -> bool {
+        match self {
+            Continuity::BinanceFutures => r.last < book,
+            _ => r.last <= book,
+        }
+    }
+
+    /// The chain of buffered diffs is checked as they are buffered (else when the snapshot
+    /// comes).
+    fn checks_while_buffering(self) -> bool {
+        matches!(self, Continuity::Overlap | Continuity::Exact)
+    }
 }
 
 /// Ids of one diff.
@@ -50,6 +102,19 @@ pub struct Range {
     pub first: u64,
     /// Last update id in the diff (`sequenceEnd`, `u`).
     pub last: u64,
+    /// Last update id of the previous diff, where the venue sends it (Binance futures `pu`).
+    pub prev: Option<u64>,
+}
+
+impl Range {
+    /// A diff `[first, last]` that does not name its predecessor.
+    pub const fn new(first: u64, last: u64) -> Range {
+        Range {
+            first,
+            last,
+            prev: None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +156,9 @@ pub enum SnapshotOutcome {
     TooOld,
     /// Not newer than the synced book: ignored.
     Ignored,
+    /// The buffered diffs break after the bridging one (rules that check the chain when the
+    /// snapshot comes): the diffs after the break are kept, a newer snapshot is needed.
+    Gap,
 }
 
 /// Sync state of one instrument's book.
@@ -123,25 +191,9 @@ impl SeqSync {
         }
     }
 
-    /// True once when a REST snapshot should be fetched (clears the request).
-    pub fn take_snapshot_request(&mut self) -> bool {
-        std::mem::take(&mut self.want_snapshot)
-    }
-
     /// Diffs buffered now.
     pub fn buffered(&self) -> usize {
         self.buf.len()
-    }
-
-    fn continues(&self, prev: u64, r: Range) -> bool {
-        match self.rule {
-            Continuity::Overlap => r.first <= prev.saturating_add(1) && r.last > prev,
-            Continuity::Exact => r.first == prev.saturating_add(1),
-        }
-    }
-
-    fn bridges(snap: u64, r: Range) -> bool {
-        r.first <= snap.saturating_add(1) && r.last > snap
     }
 
     fn drop_front(&mut self, k: usize) {
@@ -154,8 +206,9 @@ impl SeqSync {
     }
 
     fn buffer(&mut self, r: Range, changes: &[SeqLevel], c: &VenueCounters) {
-        if let Some(prev) = self.buf.last() {
-            if !self.continues(prev.r.last, r) {
+        let check = self.rule.checks_while_buffering();
+        if let Some(prev) = self.buf.last().filter(|_| check) {
+            if !self.rule.continues(prev.r.last, r) {
                 // the buffered diffs before the break can never bridge a later snapshot
                 VenueCounters::inc(&c.gaps);
                 let k = self.buf.len();
@@ -188,8 +241,7 @@ impl SeqSync {
             if ch.seq != 0 && ch.seq <= above {
                 continue; // the book already holds this change
             }
-            let l = ch.lvl;
-            sink.level(inst, ch.side, l.px, l.qty, (l.px_frac, l.qty_frac), false);
+            emit_level(sink, inst, ch.side, &ch.lvl, false);
         }
     }
 
@@ -208,14 +260,14 @@ impl SeqSync {
                 DiffOutcome::Buffered
             }
             State::Synced { last, bridge } => {
-                if r.last <= last {
+                if self.rule.stale(last, r) {
                     VenueCounters::inc(&c.stale_diffs);
                     return DiffOutcome::Stale;
                 }
                 let ok = if bridge {
-                    Self::bridges(last, r)
+                    self.rule.bridges(last, r)
                 } else {
-                    self.continues(last, r)
+                    self.rule.continues(last, r)
                 };
                 if !ok {
                     VenueCounters::inc(&c.gaps);
@@ -229,7 +281,7 @@ impl SeqSync {
                     return DiffOutcome::Gap;
                 }
                 Self::emit(sink, inst, changes, last);
-                sink.commit(inst, r.last, false, (0, 0));
+                sink.commit(inst, r.last, false, None);
                 self.state = State::Synced {
                     last: r.last,
                     bridge: false,
@@ -257,32 +309,42 @@ impl SeqSync {
             self.buf.clear();
             self.arena.clear();
         }
+        let rule = self.rule;
         let keep = self
             .buf
             .iter()
-            .position(|b| b.r.last > snap)
+            .position(|b| !rule.stale(snap, b.r))
             .unwrap_or(self.buf.len());
         if let Some(first) = self.buf.get(keep) {
-            if !Self::bridges(snap, first.r) {
+            if !rule.bridges(snap, first.r) {
                 VenueCounters::inc(&c.snapshots_rejected);
                 self.want_snapshot = true;
                 return SnapshotOutcome::TooOld;
             }
         }
+        if !rule.checks_while_buffering() {
+            let chain = &self.buf[keep..];
+            if let Some(k) = chain
+                .windows(2)
+                .position(|w| !rule.continues(w[0].r.last, w[1].r))
+            {
+                // a break after the bridging diff: keep what follows it for a newer snapshot
+                VenueCounters::inc(&c.gaps);
+                VenueCounters::inc(&c.snapshots_rejected);
+                self.drop_front(keep + 1 + k);
+                self.want_snapshot = true;
+                return SnapshotOutcome::Gap;
+            }
+        }
         sink.clear(inst, snap);
-        for l in bids {
-            sink.level(inst, Side::Buy, l.px, l.qty, (l.px_frac, l.qty_frac), true);
-        }
-        for l in asks {
-            sink.level(inst, Side::Sell, l.px, l.qty, (l.px_frac, l.qty_frac), true);
-        }
+        emit_book(sink, inst, bids, asks, true);
         let mut last = snap;
         let applied = self.buf.len() - keep;
         for b in &self.buf[keep..] {
             Self::emit(sink, inst, &self.arena[b.start..b.start + b.n], last);
             last = b.r.last;
         }
-        sink.commit(inst, last, true, (0, 0));
+        sink.commit(inst, last, true, None);
         self.state = State::Synced {
             last,
             bridge: applied == 0,
@@ -292,9 +354,37 @@ impl SeqSync {
         VenueCounters::inc(&c.syncs);
         SnapshotOutcome::Synced(applied)
     }
+}
 
+/// A REST snapshot for handler instrument `k` (`None`: the tag did not name one), parsed by
+/// `parse` at the instrument's scale into `buf` (levels in `buf.bids/asks`, the snapshot id
+/// returned) and applied to the instrument's book. A snapshot that does not parse is counted
+/// `snapshots_rejected` as well (KuCoin, Gate.io: their snapshot bodies do not name the
+/// instrument, the fetcher's tag does).
+pub fn rest_snapshot(
+    k: Option<usize>,
+    cx: Ctx<'_, '_, SeqSync>,
+    buf: &mut Buffers,
+    parse: impl FnOnce(Scale, &mut Buffers) -> Result<u64, WireError>,
+) -> Result<(), WireError> {
+    let Ctx { st, sink } = cx;
+    let k = k.ok_or(WireError::UnknownSymbol)?;
+    let (c, r) = (&*st.counters, st.symbols.get(k));
+    match parse(r.scale, buf) {
+        Ok(id) => {
+            st.books[k].on_snapshot(r.id, id, &buf.bids, &buf.asks, sink, c);
+            Ok(())
+        }
+        Err(e) => {
+            VenueCounters::inc(&c.snapshots_rejected);
+            Err(e)
+        }
+    }
+}
+
+impl SyncState for SeqSync {
     /// Connection lost: invalidate, back to buffering.
-    pub fn on_disconnect(&mut self, inst: InstrumentId, sink: &mut EventSink<'_>) {
+    fn on_disconnect(&mut self, inst: InstrumentId, sink: &mut EventSink<'_>) {
         if matches!(self.state, State::Synced { .. }) {
             sink.invalid(inst, InvalidReason::Disconnected);
         }
@@ -302,6 +392,11 @@ impl SeqSync {
         self.buf.clear();
         self.arena.clear();
         self.want_snapshot = true;
+    }
+
+    /// True once when a REST snapshot should be fetched (clears the request).
+    fn take_snapshot_request(&mut self) -> bool {
+        std::mem::take(&mut self.want_snapshot)
     }
 }
 
@@ -325,7 +420,7 @@ mod tests {
         }
     }
     fn r(first: u64, last: u64) -> Range {
-        Range { first, last }
+        Range::new(first, last)
     }
 
     struct H {
@@ -335,8 +430,11 @@ mod tests {
     }
     impl H {
         fn new(rule: Continuity) -> H {
+            H::with_capacity(rule, 8, 64)
+        }
+        fn with_capacity(rule: Continuity, diffs: usize, levels: usize) -> H {
             H {
-                s: SeqSync::new(rule, 8, 64),
+                s: SeqSync::new(rule, diffs, levels),
                 c: VenueCounters::default(),
                 out: vec![],
             }
@@ -364,6 +462,33 @@ mod tests {
                 .on_snapshot(InstrumentId(0), id, &b, &[], &mut sink, &self.c);
             sink.end();
             o
+        }
+        /// A snapshot of one bid at 1 and one ask at 1000 (the Binance cases).
+        fn snap2(&mut self, id: u64) -> SnapshotOutcome {
+            let l = |px| Level {
+                px,
+                qty: 1,
+                px_frac: 0,
+                qty_frac: 0,
+            };
+            let mut sink = EventSink::to_vec(&mut self.out);
+            sink.begin(VenueId(0), &RawMeta::default(), 0);
+            let (b, a) = ([l(1)], [l(1000)]);
+            let o = self
+                .s
+                .on_snapshot(InstrumentId(0), id, &b, &a, &mut sink, &self.c);
+            sink.end();
+            o
+        }
+        /// A Binance diff `[first, last]` (`pu` = `prev`) of one bid at `px`.
+        fn bn(&mut self, first: u64, last: u64, prev: Option<u64>, px: i64) -> DiffOutcome {
+            let rg = Range { first, last, prev };
+            self.diff(rg, &[ch(Side::Buy, px, 1, 0)])
+        }
+        fn kinds(&mut self) -> Vec<MdKind> {
+            let k = self.out.iter().map(|e| e.kind).collect();
+            self.out.clear();
+            k
         }
         fn levels(&mut self) -> Vec<(i64, i64)> {
             let v = self
@@ -489,5 +614,104 @@ mod tests {
         assert!(h.out.iter().any(|e| e.kind == MdKind::BookInvalid));
         assert!(h.s.take_snapshot_request());
         assert!(h.s.book_id().is_none());
+    }
+
+    #[test]
+    fn binance_spot_buffers_until_snapshot_and_applies_bridging_diff() {
+        // the real spot sequence: diffs ...202, 203-207, 208-224 arrive before snapshot L=218
+        let mut h = H::with_capacity(Continuity::BinanceSpot, 16, 64);
+        assert_eq!(h.bn(189, 202, None, 10), DiffOutcome::Buffered);
+        assert_eq!(h.bn(203, 207, None, 11), DiffOutcome::Buffered);
+        assert_eq!(h.bn(208, 224, None, 12), DiffOutcome::Buffered);
+        h.kinds();
+        assert_eq!(h.snap2(218), SnapshotOutcome::Synced(1));
+        let k = h.kinds();
+        assert_eq!(k.first(), Some(&MdKind::BookClear));
+        assert_eq!(k.last(), Some(&MdKind::BookCommit));
+        // snapshot 2 levels + bridging diff's 1 level: the two older diffs were dropped
+        assert_eq!(k.iter().filter(|k| **k == MdKind::BookLevel).count(), 3);
+        assert_eq!(h.s.book_id(), Some(224));
+        assert_eq!(h.bn(225, 230, None, 13), DiffOutcome::Applied);
+        assert_eq!(h.bn(229, 230, None, 13), DiffOutcome::Stale);
+        assert_eq!(h.bn(232, 240, None, 13), DiffOutcome::Gap);
+        assert_eq!(VenueCounters::get(&h.c.gaps), 1);
+        let k = h.kinds();
+        assert!(k.contains(&MdKind::BookInvalid));
+        assert!(h.s.book_id().is_none(), "awaiting a snapshot");
+        assert!(h.s.take_snapshot_request());
+    }
+
+    #[test]
+    fn binance_spot_first_diff_after_empty_buffer_must_bridge() {
+        let mut h = H::with_capacity(Continuity::BinanceSpot, 16, 64);
+        assert_eq!(h.snap2(100), SnapshotOutcome::Synced(0));
+        assert_eq!(h.bn(90, 100, None, 1), DiffOutcome::Stale);
+        assert_eq!(h.bn(95, 105, None, 1), DiffOutcome::Applied); // U ≤ 101 ≤ u
+        let mut h = H::with_capacity(Continuity::BinanceSpot, 16, 64);
+        h.snap2(100);
+        assert_eq!(h.bn(102, 105, None, 1), DiffOutcome::Gap); // 101 missing
+    }
+
+    #[test]
+    fn binance_spot_stale_snapshot_waits_for_newer() {
+        let mut h = H::with_capacity(Continuity::BinanceSpot, 16, 64);
+        h.bn(50, 60, None, 1);
+        assert_eq!(h.snap2(40), SnapshotOutcome::TooOld);
+        assert!(h.s.book_id().is_none(), "awaiting a snapshot");
+        assert_eq!(h.snap2(55), SnapshotOutcome::Synced(1));
+        assert_eq!(h.s.book_id(), Some(60));
+    }
+
+    #[test]
+    fn binance_futures_first_diff_may_end_exactly_at_snapshot_id() {
+        // USDⓈ-M rule: drop u < L; first must have U ≤ L ≤ u (u == L allowed, unlike spot)
+        let mut h = H::with_capacity(Continuity::BinanceFutures, 16, 64);
+        h.bn(10, 20, Some(9), 1);
+        h.bn(21, 30, Some(20), 1);
+        assert_eq!(h.snap2(30), SnapshotOutcome::Synced(1));
+        assert_eq!(h.s.book_id(), Some(30));
+        assert_eq!(h.bn(31, 35, Some(30), 1), DiffOutcome::Applied);
+        assert_eq!(h.bn(40, 45, Some(36), 1), DiffOutcome::Gap, "pu != last u");
+    }
+
+    #[test]
+    fn binance_futures_pu_chain_not_u_plus_one() {
+        // futures U need not be prev u + 1 (ids are shared across symbols); only pu matters
+        let mut h = H::with_capacity(Continuity::BinanceFutures, 16, 64);
+        h.snap2(100);
+        assert_eq!(h.bn(90, 150, Some(80), 1), DiffOutcome::Applied);
+        assert_eq!(h.bn(170, 180, Some(150), 1), DiffOutcome::Applied);
+        assert_eq!(VenueCounters::get(&h.c.gaps), 0);
+    }
+
+    #[test]
+    fn binance_gap_inside_buffer_rejects_snapshot() {
+        let mut h = H::with_capacity(Continuity::BinanceFutures, 16, 64);
+        h.bn(10, 20, Some(9), 1);
+        h.bn(25, 30, Some(22), 1); // gap in the buffer
+        assert_eq!(h.snap2(15), SnapshotOutcome::Gap);
+        assert!(h.s.book_id().is_none(), "awaiting a snapshot");
+        assert_eq!(h.snap2(27), SnapshotOutcome::Synced(1));
+    }
+
+    #[test]
+    fn binance_buffer_overflow_keeps_newest() {
+        let mut h = H::with_capacity(Continuity::BinanceSpot, 16, 64);
+        for i in 0..40u64 {
+            h.bn(i * 10 + 1, i * 10 + 10, None, 1);
+        }
+        // capacity 16 diffs: oldest dropped; a snapshot in the retained range still syncs
+        assert_eq!(h.snap2(385), SnapshotOutcome::Synced(2));
+        assert_eq!(h.s.book_id(), Some(400));
+    }
+
+    #[test]
+    fn binance_newer_snapshot_while_synced_resets_older_is_ignored() {
+        let mut h = H::with_capacity(Continuity::BinanceSpot, 16, 64);
+        h.snap2(100);
+        h.bn(101, 110, None, 1);
+        assert_eq!(h.snap2(105), SnapshotOutcome::Ignored);
+        assert_eq!(h.snap2(200), SnapshotOutcome::Synced(0));
+        assert_eq!(h.s.book_id(), Some(200));
     }
 }

@@ -33,25 +33,66 @@ pub struct InstrumentRef {
     pub scale: Scale,
 }
 
-/// Wire symbol → handler index, exact byte comparison.
+/// Wire symbol → handler index: a linear scan (no hashing, no allocation). Exact byte
+/// comparison by default; [`SymbolTable::case_insensitive`] for venues whose wire spells a
+/// symbol in another case than the config (Binance stream names `btcusdt@depth`), and
+/// [`SymbolTable::with_aliases`] for venues with a second spelling (Bithumb `BTC_KRW` for
+/// `KRW-BTC`).
 #[derive(Clone, Debug, Default)]
 pub struct SymbolTable {
     refs: Vec<InstrumentRef>,
+    /// Another accepted spelling per instrument (`""` = none), same length as `refs`.
+    aliases: Vec<String>,
+    fold_case: bool,
 }
 
 impl SymbolTable {
-    /// A table over `refs` (handler index = position).
+    /// A table over `refs` (handler index = position), exact comparison, no aliases.
     pub fn new(refs: Vec<InstrumentRef>) -> SymbolTable {
-        SymbolTable { refs }
+        SymbolTable {
+            aliases: vec![String::new(); refs.len()],
+            refs,
+            fold_case: false,
+        }
     }
 
-    /// Index and scale of `sym`.
+    /// The same table, comparing symbols with ASCII case ignored.
+    pub fn case_insensitive(mut self) -> SymbolTable {
+        self.fold_case = true;
+        self
+    }
+
+    /// The same table, also accepting `alias(symbol)` for each instrument (an empty alias
+    /// accepts nothing more).
+    pub fn with_aliases(mut self, alias: impl Fn(&str) -> String) -> SymbolTable {
+        self.aliases = self.refs.iter().map(|r| alias(&r.symbol)).collect();
+        self
+    }
+
+    #[inline(always)]
+    fn same(&self, name: &str, sym: &[u8]) -> bool {
+        if self.fold_case {
+            name.as_bytes().eq_ignore_ascii_case(sym)
+        } else {
+            name.as_bytes() == sym
+        }
+    }
+
+    /// Index and scale of the first instrument whose symbol (or alias) is `sym`.
     #[inline]
-    pub fn find(&self, sym: &[u8]) -> Option<(usize, Scale)> {
+    pub fn find(&self, sym: impl AsRef<[u8]>) -> Option<(usize, Scale)> {
+        let sym = sym.as_ref();
         self.refs
             .iter()
-            .position(|r| r.symbol.as_bytes() == sym)
+            .zip(&self.aliases)
+            .position(|(r, a)| self.same(&r.symbol, sym) || (!a.is_empty() && self.same(a, sym)))
             .map(|k| (k, self.refs[k].scale))
+    }
+
+    /// Handler index of the instrument with engine id `id`.
+    #[inline]
+    pub fn index_of(&self, id: InstrumentId) -> Option<usize> {
+        self.refs.iter().position(|r| r.id == id)
     }
 
     /// The instrument at handler index `k`.
@@ -96,6 +137,7 @@ pub fn normalize_asset(code: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::venues::testing::iref;
 
     #[test]
     fn assets_map_to_one_spelling() {
@@ -116,14 +158,7 @@ mod tests {
     #[test]
     fn table_finds_exact_symbols() {
         let t = SymbolTable::new(vec![
-            InstrumentRef {
-                id: InstrumentId(3),
-                symbol: "BTC-USDT".into(),
-                scale: Scale {
-                    price_dec: 1,
-                    qty_dec: 8,
-                },
-            },
+            iref(3, "BTC-USDT", 1, 8),
             InstrumentRef {
                 id: InstrumentId(4),
                 symbol: "BTC-USDT-SWAP".into(),
@@ -134,5 +169,34 @@ mod tests {
         assert_eq!(t.find(b"BTC-USDT-SWAP").map(|x| x.0), Some(1));
         assert_eq!(t.find(b"btc-usdt"), None);
         assert_eq!(t.get(1).id, InstrumentId(4));
+        assert_eq!(t.index_of(InstrumentId(4)), Some(1));
+        assert_eq!(t.index_of(InstrumentId(5)), None);
+    }
+
+    #[test]
+    fn case_insensitive_tables_and_aliases() {
+        let r = |id: u16, s: &str| InstrumentRef {
+            id: InstrumentId(id),
+            symbol: s.into(),
+            scale: Scale::default(),
+        };
+        let t = SymbolTable::new(vec![r(0, "BTCUSDT"), r(1, "ETHUSDT")]).case_insensitive();
+        assert_eq!(t.find("btcusdt").map(|x| x.0), Some(0));
+        assert_eq!(t.find(b"ETHUSDT").map(|x| x.0), Some(1));
+        assert_eq!(t.find("btcusd"), None);
+        let swap = |s: &str| match s.split_once('_') {
+            Some((b, q)) => format!("{q}-{b}"),
+            None => String::new(),
+        };
+        let t = SymbolTable::new(vec![r(0, "GOM2_KRW"), r(1, "KRW-BTC")])
+            .case_insensitive()
+            .with_aliases(swap);
+        assert_eq!(t.find("KRW-GOM2").map(|x| x.0), Some(0), "alias");
+        assert_eq!(t.find("gom2_krw").map(|x| x.0), Some(0));
+        assert_eq!(t.find("krw-btc").map(|x| x.0), Some(1));
+        assert_eq!(t.find("BTC_KRW"), None, "an empty alias accepts nothing");
+        let exact = SymbolTable::new(vec![r(0, "GOM2_KRW")]).with_aliases(swap);
+        assert_eq!(exact.find("KRW-GOM2").map(|x| x.0), Some(0));
+        assert_eq!(exact.find("krw-gom2"), None);
     }
 }

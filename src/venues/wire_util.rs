@@ -9,7 +9,9 @@
 
 use crate::book::Level;
 use crate::fixed_point::{parse_decimal, Dec};
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, SeqAccess, Visitor};
+use crate::types::Side;
+use crate::venues::seq_book::SeqLevel;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
 /// Price and quantity decimals of one instrument.
@@ -21,10 +23,206 @@ pub struct Scale {
     pub qty_dec: u32,
 }
 
+/// Why a message gave no market data. One list for every venue's parser; the shared handler
+/// ([`crate::venues::handler`]) counts the first three as `parse_errors`, the others as
+/// `unknown_messages`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WireError {
+    /// Not JSON, wrong shape, bad number, too many levels for the buffers.
+    Malformed,
+    /// A field the message needs is missing.
+    MissingField(&'static str),
+    /// The venue answered with an error (KuCoin REST `code` other than `200000`).
+    Refused,
+    /// The symbol is not configured on this handler.
+    UnknownSymbol,
+    /// A channel, stream or topic this handler does not use.
+    Unknown,
+    /// A control message: subscription reply, pong, heartbeat, notice.
+    Event,
+}
+
+impl WireError {
+    /// Well-formed but not for the books (counted `unknown_messages`, not `parse_errors`).
+    #[inline]
+    pub fn is_unused(self) -> bool {
+        matches!(
+            self,
+            WireError::UnknownSymbol | WireError::Unknown | WireError::Event
+        )
+    }
+}
+
+/// One public trade as the venues' parsers give it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Trade {
+    /// The venue's trade id (where it has none: the trade time or the book sequence, as each
+    /// venue's `wire` documents).
+    pub id: u64,
+    /// Price at the instrument's scale.
+    pub px: i64,
+    /// Size at the instrument's scale (contracts for derivatives).
+    pub qty: i64,
+    /// The taker bought (the aggressor side is `Buy`).
+    pub taker_buy: bool,
+}
+
+/// A handler's reused per-message buffers: the levels of the last book message (or snapshot),
+/// the trades of the last trade message and, for venues that buffer diffs until a REST
+/// snapshot, the changes of the last diff. Their capacity is reserved at start; a message that
+/// does not fit is an error, never a reallocation.
+#[derive(Debug)]
+pub struct Buffers {
+    /// Bids, in message order.
+    pub bids: Vec<Level>,
+    /// Asks, in message order.
+    pub asks: Vec<Level>,
+    /// Trades, in message order.
+    pub trades: Vec<Trade>,
+    /// Changes of a diff, both sides, in message order ([`crate::venues::seq_book`]).
+    pub changes: Vec<SeqLevel>,
+}
+
+impl Buffers {
+    /// Room for what `limits` says one message may hold.
+    pub fn new(limits: &Limits) -> Buffers {
+        Buffers {
+            changes: Vec::with_capacity(limits.max_changes_per_msg),
+            ..Buffers::with_capacity(limits.max_levels_per_msg, limits.max_trades_per_msg)
+        }
+    }
+
+    /// Room for `levels` levels per side and `trades` trades per message (no diff changes).
+    pub fn with_capacity(levels: usize, trades: usize) -> Buffers {
+        Buffers {
+            bids: Vec::with_capacity(levels),
+            asks: Vec::with_capacity(levels),
+            trades: Vec::with_capacity(trades),
+            changes: Vec::new(),
+        }
+    }
+
+    /// Empty the levels and trades (capacity kept).
+    #[inline]
+    pub fn clear(&mut self) {
+        self.bids.clear();
+        self.asks.clear();
+        self.trades.clear();
+    }
+}
+
+/// Sizes of a handler's preallocated buffers. Each venue has its own values (`LIMITS` in its
+/// module); a field a venue does not use is 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Levels per side in one message, snapshots included (Coinbase: both sides together).
+    pub max_levels_per_msg: usize,
+    /// Trades in one message.
+    pub max_trades_per_msg: usize,
+    /// Level changes (both sides) in one diff message, for venues that buffer diffs.
+    pub max_changes_per_msg: usize,
+    /// Diffs buffered per instrument while waiting for a REST snapshot.
+    pub max_buffered_diffs: usize,
+    /// Level changes buffered per instrument while waiting for a REST snapshot.
+    pub max_buffered_levels: usize,
+}
+
+impl Limits {
+    /// `levels` levels per side and `trades` trades in one message; no diff buffering.
+    pub const fn per_message(levels: usize, trades: usize) -> Limits {
+        Limits {
+            max_levels_per_msg: levels,
+            max_trades_per_msg: trades,
+            max_changes_per_msg: 0,
+            max_buffered_diffs: 0,
+            max_buffered_levels: 0,
+        }
+    }
+
+    /// The same, for a venue that buffers diffs until a REST snapshot: `changes` changes in one
+    /// diff, `diffs` diffs holding `levels` changes buffered per instrument.
+    pub const fn buffering(self, changes: usize, diffs: usize, levels: usize) -> Limits {
+        Limits {
+            max_changes_per_msg: changes,
+            max_buffered_diffs: diffs,
+            max_buffered_levels: levels,
+            ..self
+        }
+    }
+}
+
 /// Parse a borrowed decimal string at `scale`, mapping failure to a serde error.
 #[inline]
 pub fn dec<E: de::Error>(s: &str, scale: u32) -> Result<Dec, E> {
     parse_decimal(s.as_bytes(), scale).map_err(|e| E::custom(e))
+}
+
+/// A reader of one JSON object that knows its fields: what every venue's envelope, data and
+/// element parsers are. [`Object`] makes one a serde seed (the `DeserializeSeed` + `Visitor`
+/// pair is written once, here).
+pub trait ObjectSeed<'de>: Sized {
+    /// What the object yields.
+    type Value;
+    /// What is expected there (the text of a type error).
+    const EXPECTING: &'static str;
+    /// Read the object's fields.
+    fn visit<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error>;
+}
+
+/// A reader of one JSON array; [`Array`] makes one a serde seed.
+pub trait ArraySeed<'de>: Sized {
+    /// What the array yields.
+    type Value;
+    /// What is expected there (the text of a type error).
+    const EXPECTING: &'static str;
+    /// Read the array's elements.
+    fn visit<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error>;
+}
+
+/// An [`ObjectSeed`] as a serde seed.
+#[derive(Clone, Copy)]
+pub struct Object<T>(pub T);
+
+impl<'de, T: ObjectSeed<'de>> DeserializeSeed<'de> for Object<T> {
+    type Value = T::Value;
+    #[inline]
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, T: ObjectSeed<'de>> Visitor<'de> for Object<T> {
+    type Value = T::Value;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(T::EXPECTING)
+    }
+    #[inline]
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T::Value, A::Error> {
+        self.0.visit(map)
+    }
+}
+
+/// An [`ArraySeed`] as a serde seed.
+#[derive(Clone, Copy)]
+pub struct Array<T>(pub T);
+
+impl<'de, T: ArraySeed<'de>> DeserializeSeed<'de> for Array<T> {
+    type Value = T::Value;
+    #[inline]
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, T: ArraySeed<'de>> Visitor<'de> for Array<T> {
+    type Value = T::Value;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(T::EXPECTING)
+    }
+    #[inline]
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<T::Value, A::Error> {
+        self.0.visit(seq)
+    }
 }
 
 /// Seed: a JSON string holding a decimal, parsed at `0` decimals.
@@ -66,6 +264,32 @@ impl<'de> DeserializeSeed<'de> for LevelsSeed<'_> {
             out: self.out,
             elem: LevelSeed { scale: self.scale },
             keep: Some,
+            what: "too many levels in one message",
+        }
+        .deserialize(d)
+    }
+}
+
+/// Seed: an array of levels `[[price, qty, ...ignored], ...]` (strings), appended to `out` as
+/// changes of one `side` (with no sequence of their own). Fails if more than `out.capacity()`
+/// changes would be stored.
+pub struct ChangesSeed<'a> {
+    /// Instrument scale.
+    pub scale: Scale,
+    /// Book side of every level of the array.
+    pub side: Side,
+    /// Destination (cleared by the caller).
+    pub out: &'a mut Vec<SeqLevel>,
+}
+
+impl<'de> DeserializeSeed<'de> for ChangesSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        let side = self.side;
+        BoundedSeq {
+            out: self.out,
+            elem: LevelSeed { scale: self.scale },
+            keep: |lvl| Some(SeqLevel { side, lvl, seq: 0 }),
             what: "too many levels in one message",
         }
         .deserialize(d)
@@ -191,6 +415,36 @@ pub fn raw_dec(raw: &[u8], scale: u32) -> Result<Dec, crate::fixed_point::Decima
         _ => raw,
     };
     parse_decimal(t, scale)
+}
+
+/// Read one whole message with `seed`: [`WireError::Malformed`] if it is not JSON of the seed's
+/// shape, or if anything but white space follows the value.
+#[inline]
+pub fn read_json<'de, S: DeserializeSeed<'de>>(
+    raw: &'de [u8],
+    seed: S,
+) -> Result<S::Value, WireError> {
+    let mut de = sonic_rs::Deserializer::from_slice(raw);
+    let v = seed
+        .deserialize(&mut de)
+        .map_err(|_| WireError::Malformed)?;
+    de.end().map_err(|_| WireError::Malformed)?;
+    Ok(v)
+}
+
+/// [`read_json`] for the parsers that keep raw values ([`crate::venues::raw_json::RawJson`],
+/// sonic-rs `LazyValue`): sonic-rs 0.5 does not check the UTF-8 of a lazily skipped value
+/// before making a `&str` of it (a `debug_assert!` in its `as_str`, unchecked otherwise), so
+/// the message is checked here first. Found by the fuzzer (tests/fuzz md, Gate.io).
+#[inline]
+pub fn read_json_lazy<'de, S: DeserializeSeed<'de>>(
+    raw: &'de [u8],
+    seed: S,
+) -> Result<S::Value, WireError> {
+    if std::str::from_utf8(raw).is_err() {
+        return Err(WireError::Malformed);
+    }
+    read_json(raw, seed)
 }
 
 /// Consume the rest of a JSON object and succeed: how a visitor leaves a message it has

@@ -64,3 +64,25 @@ fn hot_threads_do_not_allocate_while_trading_triangles_and_a_statistical_pair() 
         );
     }
 }
+
+#[test]
+fn hot_threads_do_not_allocate_while_copying_books_and_balances_for_the_rebalancing_plan() {
+    // R5.2: after every trade the detection thread copies the watched balances and book tops
+    // into the cold ring; the plan is computed on the cold side
+    let _serial = common::alloc::exclusive();
+    let setup = common::setup("replay-rebalance.toml");
+    let out = common::tmp("alloc-rebalance");
+    let hot_before = common::alloc::hot();
+    let r = arbot::engine::run_replay(&setup, &out).unwrap();
+    assert!(r.det.trades.attempted > 10, "the run must trade");
+    assert!(
+        r.logger.rebalance_lines > 0,
+        "the plan must be exercised: {} lines",
+        r.logger.rebalance_lines
+    );
+    assert_eq!(
+        common::alloc::hot() - hot_before,
+        0,
+        "allocations on hot threads"
+    );
+}

@@ -5,12 +5,12 @@
 
 use crate::common;
 
-use arbot::detect::Market;
+use arbot::book::Market;
 use arbot::feed::{EventSink, VenueCounters, VenueHandler};
 use arbot::ring::RawMeta;
+use arbot::tools::verify::{self, session};
 use arbot::types::VenueId;
 use arbot::venues::wire_util::Scale;
-use arbot::verify::{self, session};
 use std::sync::Arc;
 
 struct Case {
@@ -38,28 +38,34 @@ fn case(file: &str, name: &'static str, sc: Scale) -> Case {
     let refs = session::refs(&specs);
     let c = Arc::new(VenueCounters::default());
     let handler: Box<dyn VenueHandler> = match name {
-        "upbit" => Box::new(arbot::venues::upbit::UpbitHandler::new(VenueId(0), refs, c)),
+        "upbit" => Box::new(arbot::venues::upbit::UpbitHandler::new(
+            VenueId(0),
+            refs,
+            arbot::venues::upbit::Upbit::new(),
+            c,
+        )),
         "bithumb" => Box::new(arbot::venues::bithumb::BithumbHandler::new(
             VenueId(0),
-            arbot::venues::bithumb::Feed::Legacy,
             refs,
+            arbot::venues::bithumb::Bithumb::new(arbot::venues::bithumb::Feed::Legacy),
             c,
         )),
         "kucoin" => Box::new(arbot::venues::kucoin::KucoinHandler::new(
             VenueId(0),
             refs,
-            Default::default(),
+            arbot::venues::kucoin::Kucoin::new(&arbot::venues::kucoin::LIMITS),
             c,
         )),
         "gateio" => Box::new(arbot::venues::gateio::GateHandler::new(
             VenueId(0),
             refs,
-            Default::default(),
+            arbot::venues::gateio::Gate::new(&arbot::venues::gateio::LIMITS),
             c,
         )),
         _ => Box::new(arbot::venues::bitget::BitgetHandler::new(
             VenueId(0),
             refs,
+            arbot::venues::bitget::Bitget::new(),
             c,
         )),
     };

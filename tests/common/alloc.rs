@@ -16,6 +16,38 @@ pub struct Counting;
 
 static HOT_ALLOCS: AtomicU64 = AtomicU64::new(0);
 static ALL_ALLOCS: AtomicU64 = AtomicU64::new(0);
+/// Hot allocations still to print a backtrace for ([`trace`]).
+static TRACE_LEFT: AtomicU64 = AtomicU64::new(0);
+
+std::thread_local! {
+    static IN_TRACE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Print the call stack (arbot frames) of the next `n` hot allocations to stderr: the tool
+/// for finding one when an allocation test fails (`ARBOT_ALLOC_TRACE=n` in the tests that
+/// offer it).
+pub fn trace(n: u64) {
+    TRACE_LEFT.store(n, Ordering::Relaxed);
+}
+
+fn print_trace() {
+    if IN_TRACE.with(|t| t.replace(true)) {
+        return;
+    }
+    TRACE_LEFT.fetch_sub(1, Ordering::Relaxed);
+    let bt = std::backtrace::Backtrace::force_capture().to_string();
+    let frames: Vec<&str> = bt
+        .lines()
+        .filter(|l| {
+            ["arbot::", "tungstenite", "rustls", "serde", "/src/"]
+                .iter()
+                .any(|k| l.contains(k))
+        })
+        .take(16)
+        .collect();
+    eprintln!("hot allocation:\n{}", frames.join("\n"));
+    IN_TRACE.with(|t| t.set(false));
+}
 
 impl Counting {
     #[inline]
@@ -23,6 +55,9 @@ impl Counting {
         ALL_ALLOCS.fetch_add(1, Ordering::Relaxed);
         if arbot::alloc_probe::is_hot() {
             HOT_ALLOCS.fetch_add(1, Ordering::Relaxed);
+            if TRACE_LEFT.load(Ordering::Relaxed) > 0 {
+                print_trace();
+            }
         }
     }
 }

@@ -37,8 +37,13 @@ pub fn setup(name: &str) -> arbot::config::Setup {
 }
 
 /// A fresh temporary directory.
+///
+/// Each call gets a directory of its own (a counter after the process id): tests of one binary
+/// run in parallel, and a run whose output directory already holds journals resumes them.
 pub fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("arbot-test-{name}-{}", std::process::id()));
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("arbot-test-{name}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d

@@ -275,6 +275,7 @@ pub fn server(m: MarketKind, hold: u64, faults: Faults, ex: Option<ExchangeConfi
         faults,
         wait_clients: Duration::ZERO,
         ping_every: None,
+        linger: Duration::ZERO,
         exchange,
     })
     .unwrap();
@@ -328,7 +329,6 @@ impl Rebuild {
         };
         let handler = arbot::venues::binance::BinanceHandler::new(
             VenueId(0),
-            bm,
             vec![arbot::venues::symbols::InstrumentRef {
                 id: InstrumentId(0),
                 symbol: symbol.into(),
@@ -337,7 +337,7 @@ impl Rebuild {
                     qty_dec: 8,
                 },
             }],
-            Default::default(),
+            arbot::venues::binance::Binance::new(bm, &arbot::venues::binance::LIMITS),
             Arc::new(VenueCounters::default()),
         );
         let mut market = Market::from_specs(vec![spec], 1, &[5000]);

@@ -6,7 +6,7 @@
 
 use crate::common;
 
-use arbot::verify::{verify_file, VerifyReport};
+use arbot::tools::verify::{verify_file, VerifyReport};
 use std::path::{Path, PathBuf};
 
 fn rec(name: &str) -> PathBuf {

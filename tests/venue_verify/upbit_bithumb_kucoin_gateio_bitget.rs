@@ -9,10 +9,10 @@ use crate::common;
 
 use arbot::feed::{EventSink, VenueCounters, VenueHandler};
 use arbot::ring::RawMeta;
+use arbot::tools::verify::{self, RecLine, VerifyReport};
 use arbot::types::{InstrumentId, VenueId};
-use arbot::venues::binance::InstrumentRef;
+use arbot::venues::symbols::InstrumentRef;
 use arbot::venues::wire_util::Scale;
-use arbot::verify::{self, RecLine, VerifyReport};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -234,7 +234,7 @@ fn defs(exchange: &str, file: &str) -> Vec<arbot::instrument::InstrumentDef> {
     let ex: arbot::venues::Exchange = exchange.parse().unwrap();
     let o = arbot::venues::VenueOptions {
         name: exchange.into(),
-        market: (exchange == "bithumb").then(|| "legacy".to_string()),
+        protocol: (exchange == "bithumb").then(|| "legacy".to_string()),
         book_levels: 5000,
         snapshot_limit: 1000,
         ..Default::default()
@@ -308,6 +308,7 @@ fn instrument_file_specs_fit_every_recorded_message() {
     let mut u = arbot::venues::upbit::UpbitHandler::new(
         VenueId(0),
         refs(&defs("upbit", "UPBIT.0"), &syms),
+        arbot::venues::upbit::Upbit::new(),
         c(),
     );
     assert_eq!(run_all(&mut u, &l, &h, &|_| None), 0, "upbit");
@@ -316,8 +317,8 @@ fn instrument_file_specs_fit_every_recorded_message() {
     let syms = verify::bithumb::symbols(&l);
     let mut b = arbot::venues::bithumb::BithumbHandler::new(
         VenueId(0),
-        arbot::venues::bithumb::Feed::Legacy,
         refs(&defs("bithumb", "BITHUMB.0"), &syms),
+        arbot::venues::bithumb::Bithumb::new(arbot::venues::bithumb::Feed::Legacy),
         c(),
     );
     assert_eq!(run_all(&mut b, &l, &h, &|_| None), 0, "bithumb");
@@ -329,7 +330,7 @@ fn instrument_file_specs_fit_every_recorded_message() {
     let mut k = arbot::venues::kucoin::KucoinHandler::new(
         VenueId(0),
         refs(&all, &syms),
-        Default::default(),
+        arbot::venues::kucoin::Kucoin::new(&arbot::venues::kucoin::LIMITS),
         c(),
     );
     let snap = |url: &str| {
@@ -345,7 +346,7 @@ fn instrument_file_specs_fit_every_recorded_message() {
     let mut g = arbot::venues::gateio::GateHandler::new(
         VenueId(0),
         refs(&defs("gateio", "GATEIO.0"), &syms),
-        Default::default(),
+        arbot::venues::gateio::Gate::new(&arbot::venues::gateio::LIMITS),
         c(),
     );
     assert_eq!(run_all(&mut g, &l, &h, &|_| None), 0, "gateio");
@@ -355,6 +356,7 @@ fn instrument_file_specs_fit_every_recorded_message() {
     let mut t = arbot::venues::bitget::BitgetHandler::new(
         VenueId(0),
         refs(&defs("bitget", "BITGET.0"), &syms),
+        arbot::venues::bitget::Bitget::new(),
         c(),
     );
     assert_eq!(run_all(&mut t, &l, &h, &|_| None), 0, "bitget");
@@ -391,29 +393,31 @@ fn truncated_and_corrupted_real_messages_never_panic() {
             "upbit" => Box::new(arbot::venues::upbit::UpbitHandler::new(
                 VenueId(0),
                 refs,
+                arbot::venues::upbit::Upbit::new(),
                 c(),
             )),
             "bithumb" => Box::new(arbot::venues::bithumb::BithumbHandler::new(
                 VenueId(0),
-                arbot::venues::bithumb::Feed::Legacy,
                 refs,
+                arbot::venues::bithumb::Bithumb::new(arbot::venues::bithumb::Feed::Legacy),
                 c(),
             )),
             "kucoin" => Box::new(arbot::venues::kucoin::KucoinHandler::new(
                 VenueId(0),
                 refs,
-                Default::default(),
+                arbot::venues::kucoin::Kucoin::new(&arbot::venues::kucoin::LIMITS),
                 c(),
             )),
             "gateio" => Box::new(arbot::venues::gateio::GateHandler::new(
                 VenueId(0),
                 refs,
-                Default::default(),
+                arbot::venues::gateio::Gate::new(&arbot::venues::gateio::LIMITS),
                 c(),
             )),
             _ => Box::new(arbot::venues::bitget::BitgetHandler::new(
                 VenueId(0),
                 refs,
+                arbot::venues::bitget::Bitget::new(),
                 c(),
             )),
         };

@@ -148,6 +148,7 @@ pub(super) fn load(files: &[(MarketKind, PathBuf)]) -> Result<(Vec<Item>, Vec<Fi
             path: p.clone(),
             venue: VenueId(i as u8),
             format: crate::replay::ReplayFormat::NsJson,
+            instruments: Vec::new(),
         })
         .collect();
     let mut m = Merger::open(&rf).map_err(|e| e.to_string())?;

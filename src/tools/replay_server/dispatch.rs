@@ -284,11 +284,17 @@ pub(super) fn dispatch(
         stats.snapshots_recorded = st.served_recorded;
         stats.snapshots_synthesized = st.served_synth;
     }
+    // the exchange side stays up for the linger time (clients cancel and reconcile)
+    let t = Instant::now();
+    while t.elapsed() < cfg.linger && !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let xs = ex.stats();
     stats.orders = xs.orders;
     stats.trades = xs.trades;
     stats.resting_fills = xs.resting_fills;
     stats.order_faults = xs.faults;
+    stats.ledger = ex.ledger();
     stop.store(true, Ordering::Relaxed);
     stats
 }

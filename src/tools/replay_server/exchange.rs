@@ -20,7 +20,8 @@ use crate::feed::{tag, EventSink, VenueCounters, VenueHandler};
 use crate::instrument::{InstrumentDef, InstrumentKind, InstrumentSpec};
 use crate::ring::RawMeta;
 use crate::types::{InstrumentId, Price, Qty, Side, VenueId};
-use crate::venues::binance::{BinanceHandler, InstrumentRef, Limits, Market as BMarket};
+use crate::venues::binance::{Binance, BinanceHandler, Market as BMarket, LIMITS};
+use crate::venues::symbols::InstrumentRef;
 use crate::venues::wire_util::Scale;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -564,7 +565,6 @@ impl Exchange {
                 };
                 BinanceHandler::new(
                     VenueId(f as u8),
-                    market,
                     vec![InstrumentRef {
                         id: InstrumentId(f as u16),
                         symbol: i.spec.symbol.clone(),
@@ -573,7 +573,7 @@ impl Exchange {
                             qty_dec: 8,
                         },
                     }],
-                    Limits::default(),
+                    Binance::new(market, &LIMITS),
                     Arc::new(VenueCounters::default()),
                 )
             })
@@ -711,6 +711,15 @@ impl Exchange {
         Some(st.stats.fault_seq)
     }
 
+    /// Change every account's free balance of `p.asset` on `p.market` by `p.delta_e8`, with
+    /// no trade and no balance event ([`super::Faults::plant_balance`]).
+    pub(super) fn plant_balance(&self, p: &super::PlantBalance) {
+        let mut st = self.lock();
+        for a in &mut st.venues[p.market.idx()].accounts {
+            a.bal.entry(p.asset.clone()).or_default().free += p.delta_e8 as i128;
+        }
+    }
+
     /// Note a fault that fired.
     pub(super) fn note_fault(&self, what: String) {
         self.lock().stats.faults.push(what);
@@ -719,6 +728,41 @@ impl Exchange {
     /// Counts for the server's stats.
     pub(super) fn stats(&self) -> ExStats {
         self.lock().stats.clone()
+    }
+
+    /// Every order the exchange received, in arrival order per market, as the exchange's
+    /// own ledger (the independent side of a live run's reconciliation).
+    pub(super) fn ledger(&self) -> Vec<super::LedgerOrder> {
+        let st = self.lock();
+        let mut out = Vec::new();
+        for v in &st.venues {
+            for o in &v.orders {
+                let inst = &st.insts[o.inst];
+                let e8 = |x: i128| x as f64 / E8 as f64;
+                let mut fees: Vec<(String, f64)> = Vec::new();
+                for f in &o.fills {
+                    match fees.iter_mut().find(|(a, _)| *a == f.fee_asset) {
+                        Some(x) => x.1 += e8(f.fee),
+                        None => fees.push((f.fee_asset.clone(), e8(f.fee))),
+                    }
+                }
+                out.push(super::LedgerOrder {
+                    market: v.kind.name(),
+                    symbol: inst.spec.symbol.clone(),
+                    client_order_id: o.client_id.clone(),
+                    order_id: o.id,
+                    side: if o.side == Side::Buy { "BUY" } else { "SELL" },
+                    status: o.status.as_str(),
+                    qty: e8(o.qty as i128),
+                    executed_qty: e8(o.executed as i128),
+                    cum_quote: e8(o.cum_quote),
+                    cum_base: e8(o.cum_base),
+                    trades: o.fills.len(),
+                    fees,
+                });
+            }
+        }
+        out
     }
 
     /// Register a user-data-stream connection for `key`; `None` if the key is unknown or

@@ -83,6 +83,7 @@
 //! | fill on the stream only | `stream_only_fill` / `--stream-only-fill N` | the answer says `NEW`, nothing executed (spot: RESULT shape; futures: ACK); fills come on the user stream |
 //! | disconnect in flight | `disconnect_order` / `--disconnect-order N` | the order is processed, the TCP connection closes without an answer |
 //! | partial fill then expiry | `partial_fill_order` / `--partial-fill-order N` | at most half the quantity (lot-aligned) fills, the rest `EXPIRED` whatever the time in force |
+//! | planted balance difference | `plant_balance` / `--plant-balance MARKET:ASSET:DELTA:N` | after order request N is answered, every account's free balance of ASSET on MARKET changes by DELTA, with no trade and no balance event (the engine's reconciliation must find it) |
 //! | 5xx | `order_503` / `--order-503 N` | the order is processed; 503 with -1007 (spot) / -1000 "Unknown error..." (futures): status unknown until queried |
 //! | clock skew | `clock_skew_ms` / `--clock-skew-ms MS` | server time shifted (all requests): unsynced clients get -1021 |
 //!
@@ -134,8 +135,10 @@
 //! - **Rate limits**: fixed windows on the server's clock; one IP per server and market; the
 //!   market-data endpoints (`depth`, WebSocket) are not counted and answer as before, without
 //!   `X-MBX-*` headers.
-//! - **Lifetime**: the exchange lives as long as the recording is served; at its end the
-//!   user streams close like the market streams and new connections are refused.
+//! - **Lifetime**: the exchange lives as long as the recording is served, plus
+//!   [`ServerConfig::linger`] (`--linger-s`): at the recording's end the market streams
+//!   close; the order, account and user-stream side stays up for the linger time (books
+//!   frozen), then the user streams close too and new connections are refused.
 //!
 //! Layout: this file has the public settings and stats, start-up and the accept loop;
 //! `book.rs` the loaded recording and the server's own book and snapshot state; `http.rs` TLS
@@ -282,6 +285,48 @@ pub struct Faults {
     pub order_503: Option<u64>,
     /// Server clock shift, ms (all requests and events).
     pub clock_skew_ms: i64,
+    /// After order request N is answered, change every account's free balance of an asset on
+    /// a market by a signed amount, without a trade or a balance event: a planted difference
+    /// the engine's live reconciliation must find (R5.1).
+    pub plant_balance: Option<PlantBalance>,
+}
+
+/// A balance change planted in the loopback exchange's accounts ([`Faults::plant_balance`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlantBalance {
+    /// After this order request (1-based, counted as the order faults count).
+    pub after_order: u64,
+    /// Market of the account.
+    pub market: MarketKind,
+    /// Asset, upper case.
+    pub asset: String,
+    /// Signed change, 10⁻⁸ units.
+    pub delta_e8: i64,
+}
+
+impl PlantBalance {
+    /// From `MARKET:ASSET:DELTA:AFTER_ORDER` (e.g. `spot:USDT:50:2`).
+    pub fn parse(s: &str) -> Result<PlantBalance, String> {
+        let bad = || {
+            format!("--plant-balance {s:?}: MARKET:ASSET:DELTA:AFTER_ORDER, e.g. spot:USDT:50:2")
+        };
+        let p: Vec<&str> = s.split(':').collect();
+        if p.len() != 4 {
+            return Err(bad());
+        }
+        let market = MarketKind::parse(p[0]).ok_or_else(bad)?;
+        let delta: f64 = p[2].parse().map_err(|_| bad())?;
+        let after_order: u64 = p[3].parse().map_err(|_| bad())?;
+        if !delta.is_finite() || delta == 0.0 || after_order == 0 || p[1].is_empty() {
+            return Err(bad());
+        }
+        Ok(PlantBalance {
+            after_order,
+            market,
+            asset: p[1].to_ascii_uppercase(),
+            delta_e8: (delta * 1e8).round() as i64,
+        })
+    }
 }
 
 /// Server settings.
@@ -307,6 +352,10 @@ pub struct ServerConfig {
     pub ping_every: Option<Duration>,
     /// The exchange side: keys, balances, fees, instruments, the replay gate.
     pub exchange: ExchangeConfig,
+    /// After the recording ends and the market streams are closed, keep the exchange (REST
+    /// orders, accounts, user streams) up this long, books frozen at their last state: a
+    /// live client cancels, queries and reconciles at the end of its run (`--linger-s`).
+    pub linger: Duration,
 }
 
 /// What the server did.
@@ -336,6 +385,40 @@ pub struct ServerStats {
     pub resting_fills: u64,
     /// Order faults injected.
     pub order_faults: Vec<String>,
+    /// Every order received, with what it executed (`--ledger-out` writes it as JSON lines;
+    /// not in the one-line summary).
+    #[serde(skip)]
+    pub ledger: Vec<LedgerOrder>,
+}
+
+/// One order in the exchange's ledger at the end of a run. Quantities in the instrument's
+/// units (COIN-M: contracts), amounts in the asset's units.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LedgerOrder {
+    /// `spot`, `usdm` or `coinm`.
+    pub market: &'static str,
+    /// Exchange symbol.
+    pub symbol: String,
+    /// The client's `newClientOrderId`.
+    pub client_order_id: String,
+    /// The exchange's order id.
+    pub order_id: u64,
+    /// `BUY` / `SELL`.
+    pub side: &'static str,
+    /// Binance status at the end (`FILLED`, `EXPIRED`, ...).
+    pub status: &'static str,
+    /// Ordered quantity.
+    pub qty: f64,
+    /// Executed quantity.
+    pub executed_qty: f64,
+    /// Quote notional executed (spot, USDⓈ-M).
+    pub cum_quote: f64,
+    /// Base amount executed (COIN-M `cumBase`).
+    pub cum_base: f64,
+    /// Trades (executions).
+    pub trades: usize,
+    /// Commission per asset.
+    pub fees: Vec<(String, f64)>,
 }
 
 /// A running server.

@@ -409,8 +409,14 @@ pub(super) fn handle(
     let limits = ex.cfg.settings(m).limits;
     // the Nth-order faults count order requests as they arrive, before any check
     let mut fault = Fault::None;
+    let mut plant = None;
     if r.ep == Ep::NewOrder {
         if let Some(n) = ex.count_order(m) {
+            plant = ex
+                .faults
+                .plant_balance
+                .as_ref()
+                .filter(|p| p.after_order == n);
             fault = fault_for(ex, n);
             if fault != Fault::None {
                 ex.note_fault(format!("{fault:?} on order request {n} ({})", m.name()));
@@ -425,6 +431,16 @@ pub(super) fn handle(
         _ => {}
     }
     let out = answer(ex, r, query, body, api_key, fault, now);
+    if let Some(p) = plant {
+        ex.plant_balance(p);
+        ex.note_fault(format!(
+            "balance of {} on {} changed by {} after order request {}",
+            p.asset,
+            p.market.name(),
+            p.delta_e8 as f64 / 1e8,
+            p.after_order
+        ));
+    }
     match fault {
         Fault::Delay => Outcome::Delayed(Duration::from_millis(ex.faults.delay_ms), out),
         Fault::Disconnect => Outcome::Disconnect,
@@ -764,6 +780,7 @@ mod tests {
                 faults: Faults::default(),
                 wait_clients: Duration::ZERO,
                 ping_every: None,
+                linger: Duration::ZERO,
                 exchange: ExchangeConfig {
                     hold_at: Some(2_000),
                     ..ExchangeConfig::default()

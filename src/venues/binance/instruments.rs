@@ -92,40 +92,27 @@ pub fn parse_exchange_info(
 mod tests {
     use super::*;
     use crate::types::{InstrumentId, VenueId};
+    use crate::venues::testing::{all_specs, recorded, spec};
 
     #[test]
     fn reads_recorded_exchange_info() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/recorded/BINANCE.0"
-        );
-        let Ok(text) = std::fs::read_to_string(path) else {
-            panic!("recorded exchangeInfo missing at {path}");
-        };
+        let text = recorded("BINANCE.0");
         let line = text.lines().next().unwrap();
         let defs = parse_exchange_info(line, Market::Spot, "binance-spot").unwrap();
         assert_eq!(defs.len(), 1695);
-        let btc = defs.iter().find(|d| d.symbol == "BTCUSDT").unwrap();
-        let spec = btc.to_spec(InstrumentId(0), VenueId(0)).unwrap();
+        let spec = spec(&defs, "BTCUSDT");
         assert_eq!((spec.price_dec, spec.qty_dec), (2, 5));
         assert_eq!(spec.tick_size.0, 1);
         assert_eq!(spec.lot_size.0, 1);
         assert_eq!(spec.min_notional.0, 10 * crate::types::AMOUNT_ONE);
         assert_eq!(spec.max_qty.0, 9000 * 100_000);
         // every entry converts to a valid spec
-        for (i, d) in defs.iter().enumerate() {
-            d.to_spec(InstrumentId(i as u16), VenueId(0))
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
+        all_specs(&defs);
     }
 
     #[test]
     fn reads_recorded_futures_exchange_info() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/recorded/BINANCE_FUTURES.0"
-        );
-        let text = std::fs::read_to_string(path).unwrap();
+        let text = recorded("BINANCE_FUTURES.0");
         let line = text.lines().next().unwrap();
         let defs = parse_exchange_info(line, Market::Usdm, "binance-usdm").unwrap();
         let btc = defs.iter().find(|d| d.symbol == "BTCUSDT").unwrap();

@@ -3,7 +3,8 @@
 //!
 //! Files (the same in every venue folder):
 //! - [`wire`]: raw message formats with real samples and doc links; zero-allocation parsing.
-//! - [`book`]: the venue's book-sync rules (snapshot + diffs, `U`/`u`/`pu`).
+//! - [`book`]: the venue's book-sync rules (snapshot + diffs, `U`/`u`/`pu`; partial-book
+//!   streams `depth5/10/20`, each message a whole top N).
 //! - [`orders`]: order request encoding and HMAC-SHA256 signing into reused buffers.
 //! - [`instruments`]: specs from the venue's instrument endpoint (`exchangeInfo`).
 //! - [`protocol`]: live connection protocol (stream URLs, keep-alive, REST snapshot URLs).
@@ -16,19 +17,21 @@ pub mod book;
 pub mod instruments;
 pub mod orders;
 pub mod protocol;
+pub mod scan;
 pub mod wire;
 
 use crate::feed::protocol::VenueProtocol;
-use crate::feed::{tag, EventSink, Skip, VenueCounters, VenueHandler};
+use crate::feed::{tag, VenueCounters, VenueHandler};
 use crate::instrument::InstrumentDef;
-use crate::ring::RawMeta;
-use crate::types::{InstrumentId, Side, VenueId};
-use crate::venues::wire_util::Scale;
+use crate::types::{Price, Qty, Side};
+use crate::venues::handler::{Ctx, Handler, WireFormat};
+use crate::venues::symbols::{InstrumentRef, SymbolTable};
+use crate::venues::wire_util::{Buffers, Limits, Scale, WireError};
 use crate::venues::{Exchange, KeyError, OrderEntry, Venue, VenueCtx, VenueOptions};
-use book::{DepthSync, DiffIds, SyncRule};
+use book::{BookSync, Continuity, Range};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use wire::{Levels, StreamKind, SymbolTable, WireError};
+use wire::StreamKind;
 
 /// Which Binance market.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,14 +124,18 @@ impl Venue for BinanceVenue {
         ctx: &VenueCtx<'_>,
         counters: Arc<VenueCounters>,
     ) -> Result<Box<dyn VenueHandler>, String> {
+        let levels = self.options.book_levels.max(1000);
         Ok(Box::new(BinanceHandler::new(
             ctx.id,
-            self.market,
             ctx.instrument_refs(),
-            Limits {
-                max_levels_per_msg: self.options.book_levels.max(1000),
-                ..Limits::default()
-            },
+            Binance::new(
+                self.market,
+                &Limits {
+                    max_levels_per_msg: levels,
+                    max_changes_per_msg: 2 * levels,
+                    ..LIMITS
+                },
+            ),
             counters,
         )))
     }
@@ -212,11 +219,11 @@ impl Venue for BinanceVenue {
 }
 
 impl Market {
-    /// Book-sync rule of this market.
-    pub fn sync_rule(self) -> SyncRule {
+    /// Book-sync rule of this market ([`book`]).
+    pub fn sync_rule(self) -> Continuity {
         match self {
-            Market::Spot => SyncRule::Spot,
-            Market::Usdm | Market::Coinm => SyncRule::Futures,
+            Market::Spot => Continuity::BinanceSpot,
+            Market::Usdm | Market::Coinm => Continuity::BinanceFutures,
         }
     }
     /// Public WebSocket base URL (combined streams: append `/stream?streams=a/b`).
@@ -253,91 +260,26 @@ impl Market {
     }
 }
 
-pub use crate::venues::symbols::InstrumentRef;
+/// Buffer sizes of a Binance handler: levels per side in one message (snapshots are the
+/// largest: up to 5,000), and the diffs and levels buffered per instrument while waiting for a
+/// snapshot.
+pub const LIMITS: Limits = Limits::per_message(5000, 0).buffering(10_000, 4096, 65536);
 
-struct InstState {
-    r: InstrumentRef,
-    stream_sym: String,
-    sync: DepthSync,
-    /// Partial-book streams (`depth5/10/20`): update id of the top-N snapshot the book holds.
-    partial: Option<u64>,
-}
-
-struct Table<'a>(&'a [InstState]);
-
-impl SymbolTable for Table<'_> {
-    fn find_stream(&self, sym: &str) -> Option<(usize, Scale)> {
-        self.0
-            .iter()
-            .position(|i| i.stream_sym == sym || i.stream_sym.eq_ignore_ascii_case(sym))
-            .map(|k| (k, self.0[k].r.scale))
-    }
-    fn find_symbol(&self, sym: &str) -> Option<(usize, Scale)> {
-        self.0
-            .iter()
-            .position(|i| i.r.symbol.eq_ignore_ascii_case(sym))
-            .map(|k| (k, self.0[k].r.scale))
-    }
-}
-
-/// Sizes of the handler's preallocated buffers.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    /// Levels per side in one message (snapshots are the largest: up to 5,000).
-    pub max_levels_per_msg: usize,
-    /// Diffs buffered per instrument while waiting for a snapshot.
-    pub max_buffered_diffs: usize,
-    /// Levels buffered per instrument while waiting for a snapshot.
-    pub max_buffered_levels: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            max_levels_per_msg: 5000,
-            max_buffered_diffs: 4096,
-            max_buffered_levels: 65536,
-        }
-    }
-}
-
-/// Market-data handler for one Binance venue (one market, any number of symbols).
-pub struct BinanceHandler {
-    venue: VenueId,
+/// Binance's wire format and handler rules, one market (the [`WireFormat`] of
+/// [`BinanceHandler`]); stream names spell the symbols in lower case: the table ignores case.
+pub struct Binance {
     market: Market,
-    insts: Vec<InstState>,
-    levels: Levels,
-    counters: Arc<VenueCounters>,
+    levels: Buffers,
+    limits: Limits,
 }
 
-impl BinanceHandler {
-    /// A handler for `instruments` of `market` on `venue`.
-    pub fn new(
-        venue: VenueId,
-        market: Market,
-        instruments: Vec<InstrumentRef>,
-        limits: Limits,
-        counters: Arc<VenueCounters>,
-    ) -> BinanceHandler {
-        let insts = instruments
-            .into_iter()
-            .map(|r| InstState {
-                stream_sym: r.symbol.to_ascii_lowercase(),
-                sync: DepthSync::new(
-                    market.sync_rule(),
-                    limits.max_buffered_diffs,
-                    limits.max_buffered_levels,
-                ),
-                partial: None,
-                r,
-            })
-            .collect();
-        BinanceHandler {
-            venue,
+impl Binance {
+    /// The wire format of `market`, with buffers for what `limits` allows.
+    pub fn new(market: Market, limits: &Limits) -> Binance {
+        Binance {
             market,
-            insts,
-            levels: Levels::with_capacity(limits.max_levels_per_msg),
-            counters,
+            levels: Buffers::new(limits),
+            limits: *limits,
         }
     }
 
@@ -345,223 +287,113 @@ impl BinanceHandler {
     pub fn market(&self) -> Market {
         self.market
     }
-
-    /// Update id the book of instrument `k` (handler index) is synced at.
-    pub fn book_id(&self, k: usize) -> Option<u64> {
-        self.insts.get(k).and_then(|i| i.sync.book_id())
-    }
-
-    fn on_snapshot(&mut self, raw: &[u8], meta: &RawMeta, sink: &mut EventSink<'_>) {
-        let c = &*self.counters;
-        VenueCounters::inc(&c.snapshots);
-        let table = Table(&self.insts);
-        let hint = match tag::instrument(meta.tag) {
-            Some(id) => self
-                .insts
-                .iter()
-                .position(|i| i.r.id.0 == id)
-                .map(|k| (k, self.insts[k].r.scale)),
-            None if self.insts.len() == 1 => Some((0, self.insts[0].r.scale)),
-            None => None,
-        };
-        match wire::parse_snapshot(raw, &table, hint, &mut self.levels) {
-            Ok(s) => {
-                let k = s.inst.unwrap_or(0);
-                let st = &mut self.insts[k];
-                st.sync.on_snapshot(
-                    st.r.id,
-                    s.last_update_id,
-                    &self.levels.bids,
-                    &self.levels.asks,
-                    sink,
-                    c,
-                );
-            }
-            Err(WireError::UnknownSymbol) => {
-                VenueCounters::inc(&c.snapshots_rejected);
-                VenueCounters::inc(&c.parse_errors);
-                sink.skipped(Skip::ParseError, raw);
-            }
-            Err(_) => {
-                VenueCounters::inc(&c.parse_errors);
-                sink.skipped(Skip::ParseError, raw);
-            }
-        }
-    }
 }
 
-impl VenueHandler for BinanceHandler {
-    fn venue(&self) -> VenueId {
-        self.venue
+/// Market-data handler for one Binance venue (one market, any number of symbols).
+pub type BinanceHandler = Handler<Binance>;
+
+impl WireFormat for Binance {
+    type Book = BookSync;
+    const LOG_PARSE_ERRORS: bool = true;
+
+    fn symbols(&self, refs: Vec<InstrumentRef>) -> SymbolTable {
+        SymbolTable::new(refs).case_insensitive()
     }
 
-    fn counters(&self) -> &Arc<VenueCounters> {
-        &self.counters
+    fn new_book(&self) -> BookSync {
+        let l = &self.limits;
+        BookSync::new(
+            self.market.sync_rule(),
+            l.max_buffered_diffs,
+            l.max_buffered_levels,
+        )
     }
 
-    fn on_message(&mut self, raw: &[u8], meta: &RawMeta, sink: &mut EventSink<'_>) {
-        if tag::is_snapshot(meta.tag) || raw.starts_with(b"{\"lastUpdateId\"") {
-            return self.on_snapshot(raw, meta, sink);
-        }
-        let c = &*self.counters;
-        let table = Table(&self.insts);
-        match wire::parse_stream(raw, &table, &mut self.levels) {
-            Ok(m) => {
-                let st = &mut self.insts[m.inst];
-                match m.kind {
-                    StreamKind::BookTicker => {
-                        VenueCounters::inc(&c.bbo_updates);
-                        sink.bbo(
-                            st.r.id,
-                            m.last_id,
-                            (m.bid_px, m.bid_qty),
-                            (m.ask_px, m.ask_qty),
-                        );
-                    }
-                    StreamKind::Depth => {
-                        VenueCounters::inc(&c.depth_updates);
-                        let ids = DiffIds {
-                            first: m.first_id,
-                            last: m.last_id,
-                            prev: m.prev_id,
-                        };
-                        if self.market != Market::Spot && ids.prev.is_none() {
-                            // futures diffs must carry `pu`; without it continuity is unknowable
-                            VenueCounters::inc(&c.parse_errors);
-                            sink.skipped(Skip::ParseError, raw);
-                            return;
-                        }
-                        st.sync.on_diff(
-                            st.r.id,
-                            ids,
-                            &self.levels.bids,
-                            &self.levels.asks,
-                            sink,
-                            c,
-                        );
-                    }
-                    StreamKind::PartialDepth => {
-                        // a full top-N book at one update id: replace the book (an older or
-                        // repeated id than the one held is dropped as stale)
-                        VenueCounters::inc(&c.depth_updates);
-                        VenueCounters::inc(&c.snapshots);
-                        if st.partial.is_some_and(|held| m.last_id <= held) {
-                            VenueCounters::inc(&c.stale_diffs);
-                            return;
-                        }
-                        if st.partial.is_none() {
-                            VenueCounters::inc(&c.syncs);
-                        }
-                        st.partial = Some(m.last_id);
-                        sink.clear(st.r.id, m.last_id);
-                        for l in &self.levels.bids {
-                            sink.level(
-                                st.r.id,
-                                Side::Buy,
-                                l.px,
-                                l.qty,
-                                (l.px_frac, l.qty_frac),
-                                true,
-                            );
-                        }
-                        for l in &self.levels.asks {
-                            sink.level(
-                                st.r.id,
-                                Side::Sell,
-                                l.px,
-                                l.qty,
-                                (l.px_frac, l.qty_frac),
-                                true,
-                            );
-                        }
-                        sink.commit(st.r.id, m.last_id, true, (0, 0));
-                    }
-                    StreamKind::Trade | StreamKind::AggTrade => {
-                        VenueCounters::inc(&c.trades);
-                        let aggressor = if m.buyer_maker { Side::Sell } else { Side::Buy };
-                        sink.trade(st.r.id, m.trade_id, m.px, m.qty, aggressor);
-                    }
-                    StreamKind::Other => VenueCounters::inc(&c.unknown_messages),
+    fn on_message(&mut self, raw: &[u8], cx: Ctx<'_, '_, BookSync>) -> Result<(), WireError> {
+        let Ctx { st, sink } = cx;
+        let m = wire::parse_stream(raw, &st.symbols, &mut self.levels)?;
+        let (c, id) = (&*st.counters, st.symbols.get(m.inst).id);
+        match m.kind {
+            StreamKind::BookTicker => {
+                VenueCounters::inc(&c.bbo_updates);
+                let bid = (Price(m.bid_px), Qty(m.bid_qty));
+                sink.bbo(id, m.last_id, bid, (Price(m.ask_px), Qty(m.ask_qty)));
+            }
+            StreamKind::Depth => {
+                VenueCounters::inc(&c.depth_updates);
+                let r = Range {
+                    first: m.first_id,
+                    last: m.last_id,
+                    prev: m.prev_id,
+                };
+                if self.market != Market::Spot && r.prev.is_none() {
+                    // futures diffs must carry `pu`; without it continuity is unknowable
+                    return Err(WireError::MissingField("pu"));
                 }
+                st.books[m.inst]
+                    .seq
+                    .on_diff(id, r, &self.levels.changes, sink, c);
             }
-            Err(WireError::UnknownStream) | Err(WireError::UnknownSymbol) => {
-                VenueCounters::inc(&c.unknown_messages)
+            StreamKind::PartialDepth => {
+                VenueCounters::inc(&c.depth_updates);
+                VenueCounters::inc(&c.snapshots);
+                let (bids, asks) = (&self.levels.bids, &self.levels.asks);
+                st.books[m.inst].on_partial(id, m.last_id, bids, asks, sink, c);
             }
-            Err(_) => {
-                VenueCounters::inc(&c.parse_errors);
-                sink.skipped(Skip::ParseError, raw);
+            StreamKind::Trade | StreamKind::AggTrade => {
+                VenueCounters::inc(&c.trades);
+                let aggressor = if m.buyer_maker { Side::Sell } else { Side::Buy };
+                sink.trade(id, m.trade_id, Price(m.px), Qty(m.qty), aggressor);
             }
+            StreamKind::Other => return Err(WireError::Unknown),
         }
+        Ok(())
     }
 
-    fn on_disconnect(&mut self, sink: &mut EventSink<'_>) {
-        for st in &mut self.insts {
-            if st.partial.take().is_some() {
-                sink.invalid(st.r.id, crate::event::InvalidReason::Disconnected);
-            }
-            st.sync.on_disconnect(st.r.id, sink);
-        }
+    fn is_snapshot(&self, raw: &[u8], t: u32) -> bool {
+        tag::is_snapshot(t) || raw.starts_with(b"{\"lastUpdateId\"")
     }
 
-    fn snapshot_wanted(&mut self, out: &mut dyn FnMut(InstrumentId)) {
-        for st in &mut self.insts {
-            // a partial-book stream is its own snapshot: no REST snapshot for it
-            if st.sync.take_snapshot_request() && st.partial.is_none() {
-                out(st.r.id);
-            }
-        }
+    /// The instrument is the one the tag names, the only one, or (COIN-M) the body's `symbol`.
+    fn on_snapshot(
+        &mut self,
+        raw: &[u8],
+        k: Option<usize>,
+        cx: Ctx<'_, '_, BookSync>,
+    ) -> Result<(), WireError> {
+        let Ctx { st, sink } = cx;
+        let hint = k.map(|k| (k, st.symbols.get(k).scale));
+        let s = wire::parse_snapshot(raw, &st.symbols, hint, &mut self.levels)?;
+        let k = s.inst.unwrap_or(0);
+        let (c, id) = (&*st.counters, st.symbols.get(k).id);
+        let (bids, asks) = (&self.levels.bids, &self.levels.asks);
+        st.books[k]
+            .seq
+            .on_snapshot(id, s.last_update_id, bids, asks, sink, c);
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{MdEvent, MdKind};
+    use crate::event::MdKind;
+    use crate::types::InstrumentId;
+    use crate::types::VenueId;
+    use crate::venues::testing::{assert_parse_errors, feed, iref};
 
     fn handler(market: Market) -> BinanceHandler {
-        let (sym, scale) = match market {
-            Market::Spot => (
-                "BTCUSDT",
-                Scale {
-                    price_dec: 2,
-                    qty_dec: 5,
-                },
-            ),
-            Market::Usdm => (
-                "BTCUSDT",
-                Scale {
-                    price_dec: 1,
-                    qty_dec: 3,
-                },
-            ),
-            Market::Coinm => (
-                "BTCUSD_PERP",
-                Scale {
-                    price_dec: 1,
-                    qty_dec: 0,
-                },
-            ),
+        let r = match market {
+            Market::Spot => iref(7, "BTCUSDT", 2, 5),
+            Market::Usdm => iref(7, "BTCUSDT", 1, 3),
+            Market::Coinm => iref(7, "BTCUSD_PERP", 1, 0),
         };
         BinanceHandler::new(
             VenueId(0),
-            market,
-            vec![InstrumentRef {
-                id: InstrumentId(7),
-                symbol: sym.into(),
-                scale,
-            }],
-            Limits::default(),
+            vec![r],
+            Binance::new(market, &LIMITS),
             Arc::new(VenueCounters::default()),
         )
-    }
-
-    fn feed(h: &mut BinanceHandler, msg: &str) -> Vec<MdEvent> {
-        let mut v = vec![];
-        let mut sink = EventSink::to_vec(&mut v);
-        sink.begin(VenueId(0), &RawMeta::default(), 0);
-        h.on_message(msg.as_bytes(), &RawMeta::default(), &mut sink);
-        sink.end();
-        v
     }
 
     #[test]
@@ -617,15 +449,7 @@ mod tests {
             "\u{0}\u{1}garbage",
             r#"{"lastUpdateId":"x","bids":[],"asks":[]}"#,
         ];
-        for (i, c) in cases.iter().enumerate() {
-            let ev = feed(&mut h, c);
-            assert_eq!(ev.len(), 1, "case {i}");
-            assert_eq!(ev[0].kind, MdKind::Noop, "case {i}");
-        }
-        assert_eq!(
-            VenueCounters::get(&h.counters.parse_errors),
-            cases.len() as u64
-        );
+        assert_parse_errors(&mut h, &cases);
         // well-formed but not ours: unknown, not an error
         feed(
             &mut h,
@@ -633,9 +457,9 @@ mod tests {
         );
         feed(&mut h, r#"{"stream":"btcusdt@kline_1m","data":{}}"#);
         feed(&mut h, r#"{"result":null,"id":1}"#);
-        assert_eq!(VenueCounters::get(&h.counters.unknown_messages), 3);
+        assert_eq!(VenueCounters::get(&h.counters().unknown_messages), 3);
         assert_eq!(
-            VenueCounters::get(&h.counters.parse_errors),
+            VenueCounters::get(&h.counters().parse_errors),
             cases.len() as u64
         );
     }
@@ -675,7 +499,7 @@ mod tests {
         );
         // the same id again is stale; a newer one replaces
         assert_eq!(feed(&mut h, msg)[0].kind, MdKind::Noop);
-        assert_eq!(VenueCounters::get(&h.counters.stale_diffs), 1);
+        assert_eq!(VenueCounters::get(&h.counters().stale_diffs), 1);
         let newer = msg.replace("75575196322", "75575196335");
         assert_eq!(feed(&mut h, &newer)[0].kind, MdKind::BookClear);
         // futures spelling: `u` + `b`/`a`
@@ -687,8 +511,8 @@ mod tests {
         // a side missing is an error, not a one-sided book
         let bad = r#"{"stream":"btcusdt@depth5","data":{"lastUpdateId":1,"bids":[]}}"#;
         assert_eq!(feed(&mut h, bad)[0].kind, MdKind::Noop);
-        assert_eq!(VenueCounters::get(&h.counters.parse_errors), 1);
-        assert_eq!(VenueCounters::get(&h.counters.syncs), 1);
+        assert_eq!(VenueCounters::get(&h.counters().parse_errors), 1);
+        assert_eq!(VenueCounters::get(&h.counters().syncs), 1);
     }
 
     #[test]
@@ -699,7 +523,7 @@ mod tests {
         assert_eq!(feed(&mut h, d1)[0].kind, MdKind::Noop);
         let snap = r#"{"lastUpdateId":105,"E":1,"T":1,"bids":[["61800.20","2.909"],["61800.10","0.696"]],"asks":[["61800.30","1.072"]]}"#;
         let ev = feed(&mut h, snap);
-        assert_eq!(VenueCounters::get(&h.counters.parse_errors), 0);
+        assert_eq!(VenueCounters::get(&h.counters().parse_errors), 0);
         let kinds: Vec<MdKind> = ev.iter().map(|e| e.kind).collect();
         assert_eq!(
             kinds,
@@ -716,10 +540,10 @@ mod tests {
         assert_eq!(ev.last().unwrap().venue_seq, 110);
         // the buffered diff's ask delete comes after the snapshot's ask
         assert_eq!((ev[5].p0, ev[5].q0, ev[5].side), (618003, 0, Side::Sell));
-        assert_eq!(h.book_id(0), Some(110));
+        assert_eq!(h.book(0).and_then(|b| b.seq.book_id()), Some(110));
         // futures diff without pu is an error
         let no_pu = r#"{"stream":"btcusdt@depth@0ms","data":{"e":"depthUpdate","U":111,"u":112,"b":[],"a":[]}}"#;
         feed(&mut h, no_pu);
-        assert_eq!(VenueCounters::get(&h.counters.parse_errors), 1);
+        assert_eq!(VenueCounters::get(&h.counters().parse_errors), 1);
     }
 }

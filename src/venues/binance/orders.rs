@@ -295,14 +295,7 @@ impl OrderEntry for BinanceOrders {
     ) -> Result<(), ApiError> {
         *out = OrderUpdate::default();
         let mut f = Fields::default();
-        let mut de = sonic_rs::Deserializer::from_slice(body);
-        if (ObjSeed {
-            f: &mut f,
-            depth: 0,
-        })
-        .deserialize(&mut de)
-        .is_err()
-        {
+        if !read_fields(body, &mut f) {
             return Err(ApiError::new(http_status, 0, &body[..body.len().min(96)]));
         }
         if f.code.is_some() || !(200..300).contains(&http_status) {
@@ -332,14 +325,7 @@ impl OrderEntry for BinanceOrders {
     fn parse_stream(&self, msg: &[u8], out: &mut OrderUpdate) -> Result<bool, ApiError> {
         *out = OrderUpdate::default();
         let mut f = Fields::default();
-        let mut de = sonic_rs::Deserializer::from_slice(msg);
-        if (ObjSeed {
-            f: &mut f,
-            depth: 0,
-        })
-        .deserialize(&mut de)
-        .is_err()
-        {
+        if !read_fields(msg, &mut f) {
             return Err(ApiError::new(0, 0, &msg[..msg.len().min(96)]));
         }
         match f.event.as_slice() {
@@ -417,27 +403,20 @@ impl BinanceOrders {
         // a stream message's last execution (`l`/`L`/`n`/`N`/`t`)
         push(&f.last)?;
         out.fills_dropped += f.fills_over;
-        // a futures RESULT answer has no fills, only the average price of what filled
-        if out.n_fills == 0 && !f.avg_px.is_empty() {
-            if let Some(q) = out.cum_qty.filter(|q| q.0 > 0) {
-                let px = parse_decimal(f.avg_px.as_slice(), sc.price_dec)
-                    .or_else(|_| {
-                        // an average can have more digits than the tick: truncate
-                        parse_decimal(f.avg_px.as_slice(), 12).map(|d| crate::fixed_point::Dec {
-                            value: d.value / crate::types::pow10(12 - sc.price_dec),
-                            frac: sc.price_dec as u8,
-                        })
-                    })
-                    .map_err(|_| "bad average price")?
-                    .value;
-                out.fills[0] = ExecFill {
-                    px: Price(px),
-                    qty: q,
-                    fee: Amount(0),
-                    fee_asset: FeeAsset::Quote,
-                    trade_id: 0,
-                };
-                out.n_fills = 1;
+        // a futures RESULT answer has no fills, only the average price of what filled (an
+        // average can have more digits than the tick: truncated to it)
+        if !f.avg_px.is_empty() {
+            let px = match parse_decimal(f.avg_px.as_slice(), sc.price_dec) {
+                Ok(d) => d.value,
+                Err(_) => {
+                    parse_decimal(f.avg_px.as_slice(), 12)
+                        .map_err(|_| "bad average price")?
+                        .value
+                        / crate::types::pow10(12 - sc.price_dec)
+                }
+            };
+            if px > 0 {
+                out.avg_px = Some(Price(px));
             }
         }
         Ok(())
@@ -446,22 +425,37 @@ impl BinanceOrders {
 
 // ---- allocation-free answer parsing ------------------------------------------------------
 
-/// A short string copied out of the message (fixed capacity; longer is truncated).
+/// Read one answer or stream message into `f`; false when it is not one well-formed JSON
+/// object. sonic-rs does not check the UTF-8 of the strings it skips (the fuzzer's
+/// differential target found an answer serde_json refuses), so the whole message is checked;
+/// nothing but white space may follow the object (the fuzzer found truncated or concatenated
+/// answers accepted: tests/fuzz binance_orders).
+fn read_fields(msg: &[u8], f: &mut Fields) -> bool {
+    let mut de = sonic_rs::Deserializer::from_slice(msg);
+    std::str::from_utf8(msg).is_ok()
+        && (ObjSeed { f, depth: 0 }).deserialize(&mut de).is_ok()
+        && de.end().is_ok()
+}
+
+/// A short string copied out of the message (capacity `N` bytes; longer is truncated).
 #[derive(Clone, Copy)]
-struct Txt {
-    b: [u8; 40],
+struct Txt<const N: usize = 40> {
+    b: [u8; N],
     n: u8,
 }
 
-impl Default for Txt {
-    fn default() -> Txt {
-        Txt { b: [0; 40], n: 0 }
+/// An error message's first bytes.
+type MsgTxt = Txt<96>;
+
+impl<const N: usize> Default for Txt<N> {
+    fn default() -> Txt<N> {
+        Txt { b: [0; N], n: 0 }
     }
 }
 
-impl Txt {
+impl<const N: usize> Txt<N> {
     fn set(&mut self, s: &str) {
-        let n = s.len().min(self.b.len());
+        let n = s.len().min(N).min(u8::MAX as usize);
         self.b[..n].copy_from_slice(&s.as_bytes()[..n]);
         self.n = n as u8;
     }
@@ -502,29 +496,6 @@ struct Fields {
     n_fills: usize,
     fills_over: u16,
     last: RawFill,
-}
-
-#[derive(Clone, Copy)]
-struct MsgTxt {
-    b: [u8; 96],
-    n: u8,
-}
-
-impl Default for MsgTxt {
-    fn default() -> MsgTxt {
-        MsgTxt { b: [0; 96], n: 0 }
-    }
-}
-
-impl MsgTxt {
-    fn set(&mut self, s: &str) {
-        let n = s.len().min(self.b.len());
-        self.b[..n].copy_from_slice(&s.as_bytes()[..n]);
-        self.n = n as u8;
-    }
-    fn as_slice(&self) -> &[u8] {
-        &self.b[..self.n as usize]
-    }
 }
 
 /// A JSON string or number, as text (Binance sends ids as numbers, amounts as strings).
@@ -609,6 +580,12 @@ impl<'de> Visitor<'de> for ObjSeed<'_> {
                 "symbol" | "s" => m.next_value_seed(AnyText(&mut f.symbol))?,
                 "clientOrderId" | "c" => m.next_value_seed(AnyText(&mut f.client_id))?,
                 "origClientOrderId" | "C" => m.next_value_seed(AnyText(&mut f.orig_client_id))?,
+                // COIN-M events (`ORDER_TRADE_UPDATE`, `ACCOUNT_UPDATE`) have a top-level
+                // `"i"`: the account alias (a string). Only spot's `executionReport` has the
+                // order id there (futures: `"o"."i"`; REST answers: `orderId`).
+                "i" if self.depth == 0 && f.event.as_slice() != b"executionReport" => {
+                    m.next_value::<IgnoredAny>()?;
+                }
                 "orderId" | "i" => f.order_id = m.next_value::<u64>()?,
                 "status" | "X" => m.next_value_seed(AnyText(&mut f.status))?,
                 "executedQty" | "z" => m.next_value_seed(AnyText(&mut f.cum_qty))?,
@@ -952,9 +929,14 @@ impl AccountApi for BinanceAccount {
                     let amt = p["positionAmt"].as_str().unwrap_or("0");
                     let q = self.qty_of(sym, amt)?;
                     if q.0 != 0 {
+                        let entry_px = p["entryPrice"]
+                            .as_str()
+                            .and_then(|x| x.parse::<f64>().ok())
+                            .unwrap_or(0.0);
                         pos.push(VenuePosition {
                             symbol: sym.to_string(),
                             qty: q,
+                            entry_px,
                         });
                     }
                 }
@@ -1170,6 +1152,19 @@ mod tests {
         // garbage is an error, never a panic
         assert!(e.parse_order(200, b"{\"orderId\":", &mut u).is_err());
         assert!(e.parse_order(200, b"[]", &mut u).is_err());
+        // fuzz crash (tests/fuzz binance_orders): a complete answer followed by more bytes was
+        // accepted; now nothing but white space may follow
+        let cut = br#"{"e":"executionReport","E":1,"s":"BTCUSDT","c":"cIIb43","x":"CANCELED","X":"CANCELED","i":29,"l":"0.00000","z":"0.00500","L":"0.00","n":"0","N":null,"T":2,"t":-1,"Z":"309.19995000"}hhhh"#;
+        assert!(e.parse_order(200, cut, &mut u).is_err());
+        assert!(e.parse_stream(cut, &mut u).is_err());
+        let ok = &cut[..cut.len() - 4];
+        assert!(e.parse_order(200, ok, &mut u).is_ok());
+        assert!(e.parse_stream(ok, &mut u).unwrap());
+        assert!(e.parse_order(200, &[ok, b" \n"].concat(), &mut u).is_ok());
+        // fuzz find (differential with serde_json): invalid UTF-8 in a skipped field
+        let bad = [&ok[..ok.len() - 1], b",\"NZ\":\"3\xd0\xc6\"}"].concat();
+        assert!(e.parse_order(200, &bad, &mut u).is_err());
+        assert!(e.parse_stream(&bad, &mut u).is_err());
         // a stream trade on a buy, commission in BNB
         let ev = br#"{"e":"executionReport","E":1499405658658,"s":"BTCUSDT","c":"arb43","S":"BUY","o":"LIMIT","f":"IOC","q":"0.01000","p":"61840.00","P":"0.00000000","F":"0.00000000","g":-1,"C":"","x":"TRADE","X":"PARTIALLY_FILLED","r":"NONE","i":29,"l":"0.00500","z":"0.00500","L":"61839.99","n":"0.00001000","N":"BNB","T":1499405658657,"t":58,"I":8641984,"w":false,"m":false,"M":true,"O":1499405658657,"Z":"309.19995000","Y":"309.19995000","Q":"0.00000000","W":1499405658657,"V":"NONE"}"#;
         assert!(e.parse_stream(ev, &mut u).unwrap());
@@ -1232,9 +1227,9 @@ mod tests {
         assert_eq!((u.client_id, u.status), (8, OrderStatus::Filled));
         assert_eq!(u.cum_qty, Some(Qty(2000)));
         assert_eq!(
-            (u.n_fills, u.fills[0].px, u.fills[0].qty),
-            (1, Price(6183760), Qty(2000)),
-            "one fill at the average price"
+            (u.n_fills, u.avg_px),
+            (0, Some(Price(6183760))),
+            "no executions listed: the average price only (no made-up fill)"
         );
         let ev = br#"{"e":"ORDER_TRADE_UPDATE","E":1568879465651,"T":1568879465650,"o":{"s":"BTCUSDT","c":"arb9","S":"SELL","o":"LIMIT","f":"IOC","q":"0.00100","p":"61800.00","ap":"61801.00","sp":"0","x":"TRADE","X":"FILLED","i":8886774,"l":"0.00100","z":"0.00100","L":"61801.00","N":"USDT","n":"0.01236020","T":1568879465650,"t":77,"b":"0","a":"0","m":false,"R":false,"wt":"CONTRACT_PRICE","ot":"LIMIT","ps":"BOTH","cp":false,"rp":"0"}}"#;
         assert!(e.parse_stream(ev, &mut u).unwrap());
@@ -1251,5 +1246,64 @@ mod tests {
             ),
             (Price(6180100), Qty(100), Amount(1_236_020), 77)
         );
+    }
+}
+
+#[cfg(test)]
+mod coinm_stream_tests {
+    use super::*;
+
+    #[test]
+    fn coinm_account_update_with_its_account_alias_is_not_an_error() {
+        let e = BinanceOrders::new(
+            Market::Coinm,
+            RestBase::parse("https://dapi.binance.com").unwrap(),
+            Vec::new(),
+            "APIKEY",
+            b"secret",
+        );
+        let msg = br#"{"e":"ACCOUNT_UPDATE","E":1796104313473,"T":1796104313473,"i":"SfsR","a":{"m":"ORDER","B":[{"a":"BTC","wb":"1.99998784","cw":"1.99998784","bc":"0"}],"P":[{"s":"BTCUSD_PERP","pa":"49","ep":"61648.0","bep":"61648.0","cr":"0","up":"0","mt":"cross","iw":"0","ps":"BOTH"}]}}"#;
+        let mut u = OrderUpdate::default();
+        assert_eq!(e.parse_stream(msg, &mut u), Ok(false));
+    }
+
+    #[test]
+    fn coinm_order_trade_update_with_its_account_alias_parses() {
+        // COIN-M "Event: Order Update" has a top-level `"i"` (the account alias, a string)
+        // beside the order's `"o"."i"` (the order id); shape as in
+        // https://developers.binance.com/docs/derivatives/coin-margined-futures/user-data-streams/Event-Order-Update
+        let e = BinanceOrders::new(
+            Market::Coinm,
+            RestBase::parse("https://dapi.binance.com").unwrap(),
+            vec![OrderSymbol {
+                symbol: "BTCUSD_PERP".into(),
+                scale: Scale {
+                    price_dec: 1,
+                    qty_dec: 0,
+                },
+                base: "BTC".into(),
+                quote: "USD".into(),
+            }],
+            "APIKEY",
+            b"secret",
+        );
+        let msg = br#"{"e":"ORDER_TRADE_UPDATE","E":1591274595442,"T":1591274595453,"i":"SfsR","o":{"s":"BTCUSD_PERP","c":"arb17","S":"SELL","o":"LIMIT","f":"IOC","q":"2","p":"61800.0","ap":"61801.0","sp":"0","x":"TRADE","X":"FILLED","i":8888888,"l":"2","z":"2","L":"61801.0","ma":"BTC","N":"BTC","n":"0.00000058","T":1591274595442,"t":31,"rp":"0","b":"0","a":"0","m":false,"R":false,"wt":"CONTRACT_PRICE","ot":"LIMIT","ps":"BOTH","cp":false,"pP":false}}"#;
+        let mut u = OrderUpdate::default();
+        assert!(e.parse_stream(msg, &mut u).unwrap());
+        assert_eq!(
+            (u.client_id, u.order_id, u.status, u.cum_qty),
+            (17, 8888888, OrderStatus::Filled, Some(Qty(2)))
+        );
+        assert_eq!(u.avg_px, Some(Price(618010)));
+        assert_eq!(
+            (
+                u.n_fills,
+                u.fills[0].qty,
+                u.fills[0].fee,
+                u.fills[0].trade_id
+            ),
+            (1, Qty(2), Amount(58), 31)
+        );
+        assert_eq!(u.fills[0].fee_asset, FeeAsset::Base);
     }
 }

@@ -23,10 +23,13 @@
 //! ```
 #![forbid(unsafe_code)]
 
-use crate::book::Level;
-use crate::venues::wire_util::{DecSeed, LevelsSeed, Scale};
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
-use std::fmt;
+use crate::types::Side;
+use crate::venues::symbols::SymbolTable;
+use crate::venues::wire_util::{
+    read_json, skip_rest, Buffers, ChangesSeed, DecSeed, LevelsSeed, Object, ObjectSeed, Scale,
+    WireError,
+};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess};
 
 /// Which stream a message came from (from the `stream` name's suffix).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -74,8 +77,9 @@ pub fn is_partial_depth(suffix: &str) -> bool {
     matches!(name, "depth5" | "depth10" | "depth20")
 }
 
-/// Fields of one stream message (flat; which are set depends on the kind). Levels of depth
-/// updates go to [`Levels`].
+/// Fields of one stream message (flat; which are set depends on the kind). The levels of a depth
+/// update go to [`Buffers::changes`], bids and asks in message order; those of a partial book
+/// to [`Buffers::bids`] and [`Buffers::asks`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StreamMsg {
     /// Stream kind.
@@ -110,65 +114,44 @@ pub struct StreamMsg {
     pub seen: u32,
 }
 
-const F_U: u32 = 1;
-const F_UU: u32 = 2;
-const F_PU: u32 = 4;
-const F_B: u32 = 8;
-const F_BQ: u32 = 16;
-const F_A: u32 = 32;
-const F_AQ: u32 = 64;
-const F_T: u32 = 128;
-const F_P: u32 = 256;
-const F_Q: u32 = 512;
-const F_M: u32 = 1024;
-const F_LEVELS_B: u32 = 2048;
-const F_LEVELS_A: u32 = 4096;
+pub(super) const F_U: u32 = 1;
+pub(super) const F_UU: u32 = 2;
+pub(super) const F_PU: u32 = 4;
+pub(super) const F_B: u32 = 8;
+pub(super) const F_BQ: u32 = 16;
+pub(super) const F_A: u32 = 32;
+pub(super) const F_AQ: u32 = 64;
+pub(super) const F_T: u32 = 128;
+pub(super) const F_P: u32 = 256;
+pub(super) const F_Q: u32 = 512;
+pub(super) const F_M: u32 = 1024;
+pub(super) const F_LEVELS_B: u32 = 2048;
+pub(super) const F_LEVELS_A: u32 = 4096;
 
-/// Reused level buffers of one handler.
-#[derive(Debug)]
-pub struct Levels {
-    /// Bids of the last depth message / snapshot.
-    pub bids: Vec<Level>,
-    /// Asks of the last depth message / snapshot.
-    pub asks: Vec<Level>,
-}
-
-impl Levels {
-    /// Buffers for up to `cap` levels per side per message.
-    pub fn with_capacity(cap: usize) -> Levels {
-        Levels {
-            bids: Vec::with_capacity(cap),
-            asks: Vec::with_capacity(cap),
-        }
+/// Parse one combined-stream message `{"stream":..., "data":{...}}`: [`WireError::Unknown`] for
+/// a stream this handler does not use (or a control reply), [`WireError::UnknownSymbol`] for a
+/// symbol `symbols` lacks (stream names spell it in lower case: the table must ignore case).
+/// The hand scanner ([`super::scan`]) reads the usual messages; whatever it does not read
+/// with certainty goes through [`parse_stream_sonic`], which gives the same result for what
+/// both read.
+#[inline]
+pub fn parse_stream(
+    raw: &[u8],
+    symbols: &SymbolTable,
+    levels: &mut Buffers,
+) -> Result<StreamMsg, WireError> {
+    match super::scan::scan_stream(raw, symbols, levels) {
+        Some(m) => Ok(m),
+        None => parse_stream_sonic(raw, symbols, levels),
     }
 }
 
-/// Why a message was rejected.
-#[derive(Debug, PartialEq, Eq)]
-pub enum WireError {
-    /// Not valid JSON / wrong shape / bad number (the text is the parser's).
-    Malformed,
-    /// The stream's symbol is not configured on this handler.
-    UnknownSymbol,
-    /// A stream we do not use.
-    UnknownStream,
-    /// A required field is missing.
-    MissingField(&'static str),
-}
-
-/// Look-up from a stream-name symbol (lowercase) to the handler's instrument index.
-pub trait SymbolTable {
-    /// Index and scale of the instrument whose lowercase stream symbol is `sym`.
-    fn find_stream(&self, sym: &str) -> Option<(usize, Scale)>;
-    /// Index and scale by exchange symbol (`BTCUSDT`), case-insensitive.
-    fn find_symbol(&self, sym: &str) -> Option<(usize, Scale)>;
-}
-
-/// Parse one combined-stream message `{"stream":..., "data":{...}}`.
-pub fn parse_stream<T: SymbolTable>(
+/// [`parse_stream`] through sonic-rs alone (the fallback of the hand scanner, and its reference
+/// in the differential test and fuzz target).
+pub fn parse_stream_sonic(
     raw: &[u8],
-    symbols: &T,
-    levels: &mut Levels,
+    symbols: &SymbolTable,
+    levels: &mut Buffers,
 ) -> Result<StreamMsg, WireError> {
     let mut de = sonic_rs::Deserializer::from_slice(raw);
     let mut msg = StreamMsg::default();
@@ -183,10 +166,10 @@ pub fn parse_stream<T: SymbolTable>(
 /// checks and output, except that the caller checks that nothing follows the message. The
 /// component benchmark compares JSON libraries with it (`bench/components/json.rs`).
 #[inline]
-pub fn parse_stream_de<'de, D: Deserializer<'de>, T: SymbolTable>(
+pub fn parse_stream_de<'de, D: Deserializer<'de>>(
     de: D,
-    symbols: &T,
-    levels: &mut Levels,
+    symbols: &SymbolTable,
+    levels: &mut Buffers,
 ) -> Result<StreamMsg, WireError> {
     let mut msg = StreamMsg::default();
     if !seed_stream(de, symbols, levels, &mut msg)? {
@@ -197,33 +180,33 @@ pub fn parse_stream_de<'de, D: Deserializer<'de>, T: SymbolTable>(
 
 /// Run the envelope seed; `Ok(parsed)` unless the stream or symbol is unknown.
 #[inline(always)]
-fn seed_stream<'de, D: Deserializer<'de>, T: SymbolTable>(
+fn seed_stream<'de, D: Deserializer<'de>>(
     de: D,
-    symbols: &T,
-    levels: &mut Levels,
+    symbols: &SymbolTable,
+    levels: &mut Buffers,
     msg: &mut StreamMsg,
 ) -> Result<bool, WireError> {
+    levels.changes.clear();
     levels.bids.clear();
     levels.asks.clear();
-    let mut status = Status::Ok;
-    let parsed = EnvelopeSeed {
+    let mut status = None;
+    let parsed = Object(EnvelopeSeed {
         symbols,
         msg,
         levels,
         status: &mut status,
-    }
+    })
     .deserialize(de)
     .is_ok();
     match status {
-        Status::UnknownSymbol => Err(WireError::UnknownSymbol),
-        Status::UnknownStream => Err(WireError::UnknownStream),
-        Status::Ok => Ok(parsed),
+        Some(e) => Err(e),
+        None => Ok(parsed),
     }
 }
 
 /// Required fields of the parsed kind.
 #[inline(always)]
-fn check_stream(msg: StreamMsg) -> Result<StreamMsg, WireError> {
+pub(crate) fn check_stream(msg: StreamMsg) -> Result<StreamMsg, WireError> {
     let need = match msg.kind {
         StreamKind::BookTicker => F_UU | F_B | F_BQ | F_A | F_AQ,
         StreamKind::Depth => F_U | F_UU,
@@ -262,32 +245,17 @@ fn missing_name(bits: u32) -> &'static str {
     "?"
 }
 
-enum Status {
-    Ok,
-    UnknownSymbol,
-    UnknownStream,
-}
-
-struct EnvelopeSeed<'a, T> {
-    symbols: &'a T,
+struct EnvelopeSeed<'a> {
+    symbols: &'a SymbolTable,
     msg: &'a mut StreamMsg,
-    levels: &'a mut Levels,
-    status: &'a mut Status,
+    levels: &'a mut Buffers,
+    status: &'a mut Option<WireError>,
 }
 
-impl<'de, T: SymbolTable> DeserializeSeed<'de> for EnvelopeSeed<'_, T> {
+impl<'de> ObjectSeed<'de> for EnvelopeSeed<'_> {
     type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de, T: SymbolTable> Visitor<'de> for EnvelopeSeed<'_, T> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a combined-stream envelope")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+    const EXPECTING: &'static str = "a combined-stream envelope";
+    fn visit<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut scale: Option<Scale> = None;
         while let Some(k) = map.next_key::<&str>()? {
             match k {
@@ -297,34 +265,31 @@ impl<'de, T: SymbolTable> Visitor<'de> for EnvelopeSeed<'_, T> {
                     self.msg.kind = StreamKind::from_suffix(suffix);
                     // not ours: skip the rest without building an error (that would allocate)
                     let skip = if self.msg.kind == StreamKind::Other {
-                        Some(Status::UnknownStream)
+                        Some(WireError::Unknown)
                     } else {
-                        match self.symbols.find_stream(sym) {
+                        match self.symbols.find(sym) {
                             Some((i, s)) => {
                                 self.msg.inst = i;
                                 scale = Some(s);
                                 None
                             }
-                            None => Some(Status::UnknownSymbol),
+                            None => Some(WireError::UnknownSymbol),
                         }
                     };
-                    if let Some(st) = skip {
-                        *self.status = st;
-                        while map.next_key::<IgnoredAny>()?.is_some() {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                        return Ok(());
+                    if skip.is_some() {
+                        *self.status = skip;
+                        return skip_rest(&mut map);
                     }
                 }
                 "data" => {
                     let Some(scale) = scale else {
                         return Err(de::Error::custom("data before stream"));
                     };
-                    map.next_value_seed(DataSeed {
+                    map.next_value_seed(Object(DataSeed {
                         scale,
                         msg: &mut *self.msg,
                         levels: &mut *self.levels,
-                    })?;
+                    }))?;
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -334,7 +299,7 @@ impl<'de, T: SymbolTable> Visitor<'de> for EnvelopeSeed<'_, T> {
         if scale.is_none() {
             // a well-formed object without `stream`: a control reply such as
             // `{"result":null,"id":1}`; counted as unknown, no error built
-            *self.status = Status::UnknownStream;
+            *self.status = Some(WireError::Unknown);
         }
         Ok(())
     }
@@ -343,25 +308,16 @@ impl<'de, T: SymbolTable> Visitor<'de> for EnvelopeSeed<'_, T> {
 struct DataSeed<'a> {
     scale: Scale,
     msg: &'a mut StreamMsg,
-    levels: &'a mut Levels,
+    levels: &'a mut Buffers,
 }
 
-impl<'de> DeserializeSeed<'de> for DataSeed<'_> {
+impl<'de> ObjectSeed<'de> for DataSeed<'_> {
     type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for DataSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a stream payload object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+    const EXPECTING: &'static str = "a stream payload object";
+    fn visit<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let m = self.msg;
         let sc = self.scale;
-        let depth = matches!(m.kind, StreamKind::Depth | StreamKind::PartialDepth);
+        let depth = m.kind == StreamKind::Depth;
         let partial = m.kind == StreamKind::PartialDepth;
         let agg = m.kind == StreamKind::AggTrade;
         while let Some(k) = map.next_key::<&str>()? {
@@ -398,19 +354,28 @@ impl<'de> Visitor<'de> for DataSeed<'_> {
                     m.seen |= F_PU;
                 }
                 "E" => m.event_ms = map.next_value()?,
-                "b" if depth => {
-                    map.next_value_seed(LevelsSeed {
-                        scale: sc,
-                        out: &mut self.levels.bids,
-                    })?;
-                    m.seen |= F_LEVELS_B;
+                // partial book (futures): `b`/`a` are its full top N
+                "b" | "a" if partial => {
+                    let (out, seen) = if k == "b" {
+                        (&mut self.levels.bids, F_LEVELS_B)
+                    } else {
+                        (&mut self.levels.asks, F_LEVELS_A)
+                    };
+                    map.next_value_seed(LevelsSeed { scale: sc, out })?;
+                    m.seen |= seen;
                 }
-                "a" if depth => {
-                    map.next_value_seed(LevelsSeed {
+                "b" | "a" if depth => {
+                    let (side, seen) = if k == "b" {
+                        (Side::Buy, F_LEVELS_B)
+                    } else {
+                        (Side::Sell, F_LEVELS_A)
+                    };
+                    map.next_value_seed(ChangesSeed {
                         scale: sc,
-                        out: &mut self.levels.asks,
+                        side,
+                        out: &mut self.levels.changes,
                     })?;
-                    m.seen |= F_LEVELS_A;
+                    m.seen |= seen;
                 }
                 "b" => {
                     m.bid_px = map.next_value_seed(DecSeed(sc.price_dec))?.value;
@@ -457,7 +422,7 @@ impl<'de> Visitor<'de> for DataSeed<'_> {
     }
 }
 
-/// A parsed REST depth snapshot (levels in [`Levels`]).
+/// A parsed REST depth snapshot (levels in [`Buffers`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SnapshotMsg {
     /// `lastUpdateId`.
@@ -471,33 +436,32 @@ pub struct SnapshotMsg {
 /// comes from `hint` (the fetcher knows what it asked for) or the `symbol` field; its scale is
 /// needed before the levels, so when neither is known in advance the single-instrument
 /// fallback `default` is used.
-pub fn parse_snapshot<T: SymbolTable>(
+pub fn parse_snapshot(
     raw: &[u8],
-    symbols: &T,
+    symbols: &SymbolTable,
     hint: Option<(usize, Scale)>,
-    levels: &mut Levels,
+    levels: &mut Buffers,
 ) -> Result<SnapshotMsg, WireError> {
     levels.bids.clear();
     levels.asks.clear();
     // The scale must be known before the levels; COIN-M puts "symbol" before "bids", and the
     // other venues have no symbol at all, so the hint is required there.
     let mut out = SnapshotMsg::default();
-    let mut de = sonic_rs::Deserializer::from_slice(raw);
     let mut seen_id = false;
-    let r = SnapshotSeed {
-        symbols,
-        scale: hint.map(|h| h.1),
-        out: &mut out,
-        levels,
-        seen_id: &mut seen_id,
-    }
-    .deserialize(&mut de);
+    let r = read_json(
+        raw,
+        Object(SnapshotSeed {
+            symbols,
+            scale: hint.map(|h| h.1),
+            out: &mut out,
+            levels,
+            seen_id: &mut seen_id,
+        }),
+    );
     if let Some((i, _)) = hint {
         out.inst = Some(i);
     }
-    if r.is_err() || de.end().is_err() {
-        return Err(WireError::Malformed);
-    }
+    r?;
     if !seen_id {
         return Err(WireError::MissingField("lastUpdateId"));
     }
@@ -507,27 +471,18 @@ pub fn parse_snapshot<T: SymbolTable>(
     Ok(out)
 }
 
-struct SnapshotSeed<'a, T> {
-    symbols: &'a T,
+struct SnapshotSeed<'a> {
+    symbols: &'a SymbolTable,
     scale: Option<Scale>,
     out: &'a mut SnapshotMsg,
-    levels: &'a mut Levels,
+    levels: &'a mut Buffers,
     seen_id: &'a mut bool,
 }
 
-impl<'de, T: SymbolTable> DeserializeSeed<'de> for SnapshotSeed<'_, T> {
+impl<'de> ObjectSeed<'de> for SnapshotSeed<'_> {
     type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de, T: SymbolTable> Visitor<'de> for SnapshotSeed<'_, T> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a depth snapshot object")
-    }
-    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+    const EXPECTING: &'static str = "a depth snapshot object";
+    fn visit<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
         while let Some(k) = map.next_key::<&str>()? {
             match k {
                 "lastUpdateId" => {
@@ -536,7 +491,7 @@ impl<'de, T: SymbolTable> Visitor<'de> for SnapshotSeed<'_, T> {
                 }
                 "symbol" => {
                     let s: &str = map.next_value()?;
-                    if let Some((i, sc)) = self.symbols.find_symbol(s) {
+                    if let Some((i, sc)) = self.symbols.find(s) {
                         if self.scale.is_none() {
                             self.scale = Some(sc);
                             self.out.inst = Some(i);

@@ -14,9 +14,10 @@
 #![forbid(unsafe_code)]
 
 use crate::book::{ChecksumKind, Level};
-use crate::event::InvalidReason;
+use crate::event::{Checksum, InvalidReason};
 use crate::feed::{EventSink, VenueCounters};
-use crate::types::{InstrumentId, Side};
+use crate::types::InstrumentId;
+use crate::venues::handler::{emit_snapshot, emit_update, SyncState};
 
 /// What happened to a book message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,19 +38,13 @@ pub struct ChecksumBook {
     want_snapshot: bool,
 }
 
-fn checksum_arg(c: Option<i64>) -> (i64, i64) {
+fn checksum_arg(c: Option<i64>) -> Option<Checksum> {
     match c {
-        Some(v) if v != 0 => (ChecksumKind::Top25Interleaved as i64, v),
-        _ => (ChecksumKind::None as i64, 0),
-    }
-}
-
-fn emit(sink: &mut EventSink<'_>, inst: InstrumentId, bids: &[Level], asks: &[Level], snap: bool) {
-    for l in bids {
-        sink.level(inst, Side::Buy, l.px, l.qty, (l.px_frac, l.qty_frac), snap);
-    }
-    for l in asks {
-        sink.level(inst, Side::Sell, l.px, l.qty, (l.px_frac, l.qty_frac), snap);
+        Some(v) if v != 0 => Some(Checksum {
+            kind: ChecksumKind::Top25Interleaved,
+            value: v,
+        }),
+        _ => None,
     }
 }
 
@@ -57,11 +52,6 @@ impl ChecksumBook {
     /// True while a snapshot is held and no gap was seen.
     pub fn synced(&self) -> bool {
         self.synced
-    }
-
-    /// True once when the channel should be resubscribed for a new snapshot.
-    pub fn take_snapshot_request(&mut self) -> bool {
-        std::mem::take(&mut self.want_snapshot)
     }
 
     /// A `snapshot`: replaces the book. `id` = `seq` if sent, else `ts`.
@@ -78,9 +68,7 @@ impl ChecksumBook {
         c: &VenueCounters,
     ) -> Outcome {
         let id = seq.unwrap_or(ts_ms);
-        sink.clear(inst, id);
-        emit(sink, inst, bids, asks, true);
-        sink.commit(inst, id, true, checksum_arg(checksum));
+        emit_snapshot(sink, inst, id, bids, asks, checksum_arg(checksum));
         self.synced = true;
         self.seq = seq;
         VenueCounters::inc(&c.syncs);
@@ -121,21 +109,29 @@ impl ChecksumBook {
                 return Outcome::Dropped;
             }
         }
-        emit(sink, inst, bids, asks, false);
-        sink.commit(inst, seq.unwrap_or(ts_ms), false, checksum_arg(checksum));
+        let id = seq.unwrap_or(ts_ms);
+        emit_update(sink, inst, id, bids, asks, checksum_arg(checksum));
         if seq.is_some() {
             self.seq = seq;
         }
         Outcome::Applied
     }
+}
 
+impl SyncState for ChecksumBook {
     /// Connection lost.
-    pub fn on_disconnect(&mut self, inst: InstrumentId, sink: &mut EventSink<'_>) {
+    fn on_disconnect(&mut self, inst: InstrumentId, sink: &mut EventSink<'_>) {
         if self.synced {
             sink.invalid(inst, InvalidReason::Disconnected);
         }
         self.synced = false;
         self.seq = None;
+    }
+
+    /// True once when the channel should be resubscribed for a new snapshot (Bitget has no
+    /// REST sync: the snapshot comes with the subscription).
+    fn take_snapshot_request(&mut self) -> bool {
+        std::mem::take(&mut self.want_snapshot)
     }
 }
 
@@ -184,7 +180,7 @@ mod tests {
             .collect();
         assert_eq!(commits, vec![(10, 1, 42), (11, 1, 43)]);
         assert!(v.iter().any(|e| e.kind == MdKind::BookInvalid));
-        assert_eq!(checksum_arg(Some(0)), (0, 0), "0 = not computed");
-        assert_eq!(checksum_arg(None), (0, 0));
+        assert_eq!(checksum_arg(Some(0)), None, "0 = not computed");
+        assert_eq!(checksum_arg(None), None);
     }
 }

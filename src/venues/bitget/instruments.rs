@@ -92,19 +92,14 @@ pub fn parse_products(text: &str, venue_name: &str) -> Result<Vec<InstrumentDef>
 mod tests {
     use super::*;
     use crate::types::{InstrumentId, VenueId};
+    use crate::venues::testing::{all_specs, recorded, spec};
 
     #[test]
     fn reads_recorded_v1_products() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/recorded/BITGET.0"
-        );
-        let text = std::fs::read_to_string(path)
-            .unwrap_or_else(|e| panic!("recorded products missing at {path}: {e}"));
+        let text = recorded("BITGET.0");
         let defs = parse_products(&text, "bitget").unwrap();
         assert_eq!(defs.len(), 245, "spot only: the two mix lists are skipped");
-        let btc = defs.iter().find(|d| d.symbol == "BTCUSDT").unwrap();
-        let s = btc.to_spec(InstrumentId(0), VenueId(0)).unwrap();
+        let s = spec(&defs, "BTCUSDT");
         assert_eq!((s.price_dec, s.qty_dec, s.min_qty.0), (2, 4, 1));
         let cult = defs.iter().find(|d| d.symbol == "CULTUSDT").unwrap();
         let s = cult.to_spec(InstrumentId(1), VenueId(0)).unwrap();
@@ -116,10 +111,7 @@ mod tests {
             (3, 10, 10),
             "lot 0.01 wins over min 0.003"
         );
-        for (i, d) in defs.iter().enumerate() {
-            d.to_spec(InstrumentId(i as u16), VenueId(0))
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
+        all_specs(&defs);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! accepted too).
 //!
 //! Files: [`wire`] (formats, real samples, doc links), [`book`] (snapshot/update/seq rules;
-//! the checksum itself is [`crate::venues::checksum`]'s `Top25Interleaved`, checked on the
+//! the checksum itself is [`mod@crate::book::checksum`]'s `Top25Interleaved`, checked on the
 //! detection side), [`instruments`] (specs from v1 `products` / v2 `symbols`), [`protocol`]
 //! (URL, subscriptions, text `ping` every 30 s, 24 h rotation). No `orders.rs` yet.
 //!
@@ -14,145 +14,87 @@
 
 pub mod book;
 pub mod instruments;
+pub mod orders;
 pub mod protocol;
 pub mod wire;
 
-pub use crate::venues::binance::InstrumentRef;
-
 use crate::feed::protocol::VenueProtocol;
-use crate::feed::{EventSink, VenueCounters, VenueHandler};
+use crate::feed::{VenueCounters, VenueHandler};
 use crate::instrument::InstrumentDef;
-use crate::ring::RawMeta;
-use crate::types::{InstrumentId, Side, VenueId};
-use crate::venues::wire_util::Scale;
+use crate::venues::handler::{emit_trades, Ctx, Handler, WireFormat};
+use crate::venues::symbols::{InstrumentRef, SymbolTable};
+use crate::venues::wire_util::{Buffers, Limits, WireError};
 use crate::venues::{Exchange, KeyError, Venue, VenueCtx, VenueOptions};
 use book::ChecksumBook;
 use std::sync::Arc;
-use wire::{Bufs, Kind, SymbolTable, WireError};
+use wire::Kind;
 
-/// Levels per side one message may hold (v2 `books` snapshots are full depth).
-pub const MAX_LEVELS: usize = 5000;
-/// Trades one message may hold.
-pub const MAX_TRADES: usize = 1024;
+/// Buffer sizes of a Bitget handler (v2 `books` snapshots are full depth).
+pub const LIMITS: Limits = Limits::per_message(5000, 1024);
 
 /// The WebSocket `instId` of a configured symbol (`BTCUSDT_SPBL` → `BTCUSDT`).
 pub fn ws_inst_id(symbol: &str) -> &str {
     symbol.strip_suffix("_SPBL").unwrap_or(symbol)
 }
 
-struct InstState {
-    r: InstrumentRef,
-    book: ChecksumBook,
+/// Bitget's wire format and handler rules (the [`WireFormat`] of [`BitgetHandler`]).
+pub struct Bitget {
+    bufs: Buffers,
 }
 
-struct Table<'a>(&'a [InstState]);
+impl Bitget {
+    /// Buffers for what [`LIMITS`] allows in one message.
+    pub fn new() -> Bitget {
+        Bitget {
+            bufs: Buffers::new(&LIMITS),
+        }
+    }
+}
 
-impl SymbolTable for Table<'_> {
-    fn find(&self, inst_id: &str) -> Option<(usize, Scale)> {
-        self.0
-            .iter()
-            .position(|i| ws_inst_id(&i.r.symbol).eq_ignore_ascii_case(inst_id))
-            .map(|k| (k, self.0[k].r.scale))
+impl Default for Bitget {
+    fn default() -> Bitget {
+        Bitget::new()
     }
 }
 
 /// Market-data handler for one Bitget spot venue.
-pub struct BitgetHandler {
-    venue: VenueId,
-    insts: Vec<InstState>,
-    bufs: Bufs,
-    counters: Arc<VenueCounters>,
-}
+pub type BitgetHandler = Handler<Bitget>;
 
-impl BitgetHandler {
-    /// A handler for `instruments`.
-    pub fn new(
-        venue: VenueId,
-        instruments: Vec<InstrumentRef>,
-        counters: Arc<VenueCounters>,
-    ) -> BitgetHandler {
-        BitgetHandler {
-            venue,
-            insts: instruments
-                .into_iter()
-                .map(|r| InstState {
-                    r,
-                    book: ChecksumBook::default(),
-                })
-                .collect(),
-            bufs: Bufs::with_capacity(MAX_LEVELS, MAX_TRADES),
-            counters,
+impl WireFormat for Bitget {
+    type Book = ChecksumBook;
+
+    /// The wire name of an instrument is the WebSocket `instId` ([`ws_inst_id`]), in any case.
+    fn symbols(&self, mut refs: Vec<InstrumentRef>) -> SymbolTable {
+        for r in &mut refs {
+            r.symbol = ws_inst_id(&r.symbol).to_string();
         }
+        SymbolTable::new(refs).case_insensitive()
     }
 
-    /// True while handler instrument `k` holds a snapshot without a gap since.
-    pub fn synced(&self, k: usize) -> bool {
-        self.insts.get(k).is_some_and(|i| i.book.synced())
-    }
-}
-
-impl VenueHandler for BitgetHandler {
-    fn venue(&self) -> VenueId {
-        self.venue
+    fn new_book(&self) -> ChecksumBook {
+        ChecksumBook::default()
     }
 
-    fn counters(&self) -> &Arc<VenueCounters> {
-        &self.counters
-    }
-
-    fn on_message(&mut self, raw: &[u8], _meta: &RawMeta, sink: &mut EventSink<'_>) {
-        let c = &*self.counters;
-        match wire::parse(raw, &Table(&self.insts), &mut self.bufs) {
-            Ok(m) => {
-                let b = &self.bufs;
-                match m.kind {
-                    Kind::BookSnapshot => {
-                        VenueCounters::inc(&c.snapshots);
-                        VenueCounters::inc(&c.depth_updates);
-                        let st = &mut self.insts[m.inst];
-                        st.book.snapshot(
-                            st.r.id, m.seq, m.ts_ms, m.checksum, &b.bids, &b.asks, sink, c,
-                        );
-                    }
-                    Kind::BookUpdate => {
-                        VenueCounters::inc(&c.depth_updates);
-                        let st = &mut self.insts[m.inst];
-                        st.book.update(
-                            st.r.id, m.seq, m.pseq, m.ts_ms, m.checksum, &b.bids, &b.asks, sink, c,
-                        );
-                    }
-                    Kind::Trades => {
-                        let id = self.insts[m.inst].r.id;
-                        for t in &b.trades {
-                            VenueCounters::inc(&c.trades);
-                            let side = if t.taker_buy { Side::Buy } else { Side::Sell };
-                            sink.trade(id, t.id, t.px, t.qty, side);
-                        }
-                    }
-                    Kind::Control | Kind::Error | Kind::Other => {
-                        VenueCounters::inc(&c.unknown_messages)
-                    }
-                }
+    fn on_message(&mut self, raw: &[u8], cx: Ctx<'_, '_, ChecksumBook>) -> Result<(), WireError> {
+        let Ctx { st, sink } = cx;
+        let m = wire::parse(raw, &st.symbols, &mut self.bufs)?;
+        let (c, id) = (&*st.counters, st.symbols.get(m.inst).id);
+        let (b, book) = (&self.bufs, &mut st.books[m.inst]);
+        match m.kind {
+            Kind::BookSnapshot => {
+                VenueCounters::inc(&c.snapshots);
+                VenueCounters::inc(&c.depth_updates);
+                book.snapshot(id, m.seq, m.ts_ms, m.checksum, &b.bids, &b.asks, sink, c);
             }
-            Err(WireError::UnknownSymbol) => VenueCounters::inc(&c.unknown_messages),
-            Err(_) => VenueCounters::inc(&c.parse_errors),
-        }
-    }
-
-    fn on_disconnect(&mut self, sink: &mut EventSink<'_>) {
-        for st in &mut self.insts {
-            st.book.on_disconnect(st.r.id, sink);
-        }
-    }
-
-    /// Instruments whose `books` channel must be resubscribed (Bitget has no REST sync: the
-    /// snapshot comes with the subscription).
-    fn snapshot_wanted(&mut self, out: &mut dyn FnMut(InstrumentId)) {
-        for st in &mut self.insts {
-            if st.book.take_snapshot_request() {
-                out(st.r.id);
+            Kind::BookUpdate => {
+                VenueCounters::inc(&c.depth_updates);
+                let (ck, ts) = (m.checksum, m.ts_ms);
+                book.update(id, m.seq, m.pseq, ts, ck, &b.bids, &b.asks, sink, c);
             }
+            Kind::Trades => emit_trades(sink, id, &b.trades, c),
+            Kind::Control | Kind::Error | Kind::Other => return Err(WireError::Unknown),
         }
+        Ok(())
     }
 }
 
@@ -170,6 +112,14 @@ pub fn configure(o: &VenueOptions) -> Result<Arc<dyn Venue>, KeyError> {
 }
 
 impl Venue for BitgetVenue {
+    fn sign_request(
+        &self,
+        creds: &crate::venues::Credentials,
+        r: &crate::venues::SignRequest,
+    ) -> Result<Vec<u8>, String> {
+        orders::sign_request(creds, r)
+    }
+
     fn exchange(&self) -> Exchange {
         Exchange::Bitget
     }
@@ -190,6 +140,7 @@ impl Venue for BitgetVenue {
         Ok(Box::new(BitgetHandler::new(
             ctx.id,
             ctx.instrument_refs(),
+            Bitget::new(),
             counters,
         )))
     }
@@ -208,10 +159,12 @@ impl Venue for BitgetVenue {
 mod tests {
     use super::*;
     use crate::book::ChecksumKind;
-    use crate::detect::Market;
+    use crate::book::Market;
     use crate::event::{MdEvent, MdKind};
     use crate::instrument::{InstrumentKind, InstrumentSpec};
-    use crate::types::{Amount, Price, Qty};
+    use crate::types::VenueId;
+    use crate::types::{Amount, InstrumentId, Price, Qty};
+    use crate::venues::testing::{self, iref};
 
     fn spec() -> InstrumentSpec {
         InstrumentSpec {
@@ -236,24 +189,14 @@ mod tests {
     fn handler() -> BitgetHandler {
         BitgetHandler::new(
             VenueId(0),
-            vec![InstrumentRef {
-                id: InstrumentId(0),
-                symbol: "CULTUSDT_SPBL".into(),
-                scale: Scale {
-                    price_dec: 8,
-                    qty_dec: 0,
-                },
-            }],
+            vec![iref(0, "CULTUSDT_SPBL", 8, 0)],
+            Bitget::new(),
             Arc::new(VenueCounters::default()),
         )
     }
 
     fn feed(h: &mut BitgetHandler, m: &mut Market, msg: &str) -> Vec<MdEvent> {
-        let mut v = vec![];
-        let mut sink = EventSink::to_vec(&mut v);
-        sink.begin(VenueId(0), &RawMeta::default(), 0);
-        h.on_message(msg.as_bytes(), &RawMeta::default(), &mut sink);
-        sink.end();
+        let v = testing::feed(h, msg);
         for e in &v {
             m.apply(e, &mut |_| {});
         }
@@ -326,16 +269,9 @@ mod tests {
             "{".to_string(),
             "ping".to_string(),
         ];
-        for (i, c) in cases.iter().enumerate() {
-            let ev = feed(&mut h, &mut m, c);
-            assert_eq!((ev.len(), ev[0].kind), (1, MdKind::Noop), "case {i}");
-        }
-        assert_eq!(
-            VenueCounters::get(&h.counters.parse_errors),
-            cases.len() as u64
-        );
+        testing::assert_parse_errors(&mut h, &cases);
         feed(&mut h, &mut m, "pong");
-        assert_eq!(VenueCounters::get(&h.counters.unknown_messages), 1);
+        assert_eq!(VenueCounters::get(&h.counters().unknown_messages), 1);
         assert_eq!(ws_inst_id("BTCUSDT_SPBL"), "BTCUSDT");
         assert_eq!(ws_inst_id("BTCUSDT"), "BTCUSDT");
     }

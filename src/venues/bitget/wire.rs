@@ -22,11 +22,14 @@
 //! keeps its text's fractional digits.
 #![forbid(unsafe_code)]
 
-use crate::book::Level;
 use crate::fixed_point::parse_decimal;
 use crate::venues::raw_json::{parse_with, RawJson};
-use crate::venues::wire_util::{LevelsSeed, Scale};
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use crate::venues::symbols::SymbolTable;
+use crate::venues::wire_util::{
+    read_json_lazy, Array, ArraySeed, Buffers, LevelsSeed, Object, ObjectSeed, Scale, Trade,
+    WireError,
+};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
 /// What a message is.
@@ -47,20 +50,8 @@ pub enum Kind {
     Other,
 }
 
-/// One trade.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Trade {
-    /// `tradeId` (v2), else the trade time in ms (v1 sends no id).
-    pub id: u64,
-    /// Price.
-    pub px: i64,
-    /// Size.
-    pub qty: i64,
-    /// The taker bought.
-    pub taker_buy: bool,
-}
-
-/// Parsed fields; levels and trades go to [`Bufs`].
+/// Parsed fields; levels and trades (id: `tradeId` (v2), else the trade time in ms: v1 sends
+/// no id) go to [`Buffers`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Msg {
     /// Kind.
@@ -77,45 +68,6 @@ pub struct Msg {
     pub ts_ms: u64,
 }
 
-/// Reused buffers.
-#[derive(Debug)]
-pub struct Bufs {
-    /// Book bids.
-    pub bids: Vec<Level>,
-    /// Book asks.
-    pub asks: Vec<Level>,
-    /// Trades.
-    pub trades: Vec<Trade>,
-}
-
-impl Bufs {
-    /// Room for `levels` per side and `trades` per message.
-    pub fn with_capacity(levels: usize, trades: usize) -> Bufs {
-        Bufs {
-            bids: Vec::with_capacity(levels),
-            asks: Vec::with_capacity(levels),
-            trades: Vec::with_capacity(trades),
-        }
-    }
-}
-
-/// Why a message was not used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WireError {
-    /// Not JSON, wrong shape, bad number, too many levels.
-    Malformed,
-    /// A required field is missing.
-    MissingField(&'static str),
-    /// Instrument not configured.
-    UnknownSymbol,
-}
-
-/// `instId` → (handler index, scale).
-pub trait SymbolTable {
-    /// Look up `BTCUSDT`.
-    fn find(&self, inst_id: &str) -> Option<(usize, Scale)>;
-}
-
 #[derive(Default)]
 struct Env<'de> {
     action: &'de str,
@@ -127,26 +79,17 @@ struct Env<'de> {
 
 struct EnvSeed<'a, 'de>(&'a mut Env<'de>);
 
-impl<'de> DeserializeSeed<'de> for EnvSeed<'_, 'de> {
+impl<'de> ObjectSeed<'de> for EnvSeed<'_, 'de> {
     type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for EnvSeed<'_, 'de> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a Bitget message object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+    const EXPECTING: &'static str = "a Bitget message object";
+    fn visit<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
         let e = self.0;
         while let Some(k) = m.next_key::<&str>()? {
             match k {
                 "action" => e.action = m.next_value()?,
                 "event" => e.event = m.next_value()?,
                 "data" => e.data = Some(m.next_value()?),
-                "arg" => m.next_value_seed(ArgSeed(&mut *e))?,
+                "arg" => m.next_value_seed(Object(ArgSeed(&mut *e)))?,
                 _ => {
                     m.next_value::<IgnoredAny>()?;
                 }
@@ -158,19 +101,10 @@ impl<'de> Visitor<'de> for EnvSeed<'_, 'de> {
 
 struct ArgSeed<'a, 'de>(&'a mut Env<'de>);
 
-impl<'de> DeserializeSeed<'de> for ArgSeed<'_, 'de> {
+impl<'de> ObjectSeed<'de> for ArgSeed<'_, 'de> {
     type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ArgSeed<'_, 'de> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an arg object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+    const EXPECTING: &'static str = "an arg object";
+    fn visit<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
         while let Some(k) = m.next_key::<&str>()? {
             match k {
                 "channel" => self.0.channel = m.next_value()?,
@@ -185,20 +119,15 @@ impl<'de> Visitor<'de> for ArgSeed<'_, 'de> {
 }
 
 /// Parse one message (the text frame `pong` included).
-pub fn parse<T: SymbolTable>(raw: &[u8], syms: &T, bufs: &mut Bufs) -> Result<Msg, WireError> {
-    bufs.bids.clear();
-    bufs.asks.clear();
-    bufs.trades.clear();
+pub fn parse(raw: &[u8], syms: &SymbolTable, bufs: &mut Buffers) -> Result<Msg, WireError> {
+    bufs.clear();
     let mut msg = Msg::default();
     if raw.trim_ascii() == b"pong" {
         msg.kind = Kind::Control;
         return Ok(msg);
     }
     let mut env = Env::default();
-    let mut de = sonic_rs::Deserializer::from_slice(raw);
-    if EnvSeed(&mut env).deserialize(&mut de).is_err() || de.end().is_err() {
-        return Err(WireError::Malformed);
-    }
+    read_json_lazy(raw, Object(EnvSeed(&mut env)))?;
     match env.event {
         "" => {}
         "error" => {
@@ -226,10 +155,10 @@ pub fn parse<T: SymbolTable>(raw: &[u8], syms: &T, bufs: &mut Bufs) -> Result<Ms
     if msg.kind == Kind::Trades {
         parse_with(
             data,
-            TradesSeed {
+            Array(TradesSeed {
                 sc,
                 out: &mut bufs.trades,
-            },
+            }),
         )
         .map_err(|_| WireError::Malformed)?;
         return Ok(msg);
@@ -237,12 +166,12 @@ pub fn parse<T: SymbolTable>(raw: &[u8], syms: &T, bufs: &mut Bufs) -> Result<Ms
     let mut n = 0usize;
     parse_with(
         data,
-        BookArraySeed {
+        Array(BookArraySeed {
             sc,
             msg: &mut msg,
             bufs: &mut *bufs,
             n: &mut n,
-        },
+        }),
     )
     .map_err(|_| WireError::Malformed)?;
     if n != 1 {
@@ -259,29 +188,20 @@ pub fn parse<T: SymbolTable>(raw: &[u8], syms: &T, bufs: &mut Bufs) -> Result<Ms
 struct BookArraySeed<'a> {
     sc: Scale,
     msg: &'a mut Msg,
-    bufs: &'a mut Bufs,
+    bufs: &'a mut Buffers,
     n: &'a mut usize,
 }
 
-impl<'de> DeserializeSeed<'de> for BookArraySeed<'_> {
+impl<'de> ArraySeed<'de> for BookArraySeed<'_> {
     type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for BookArraySeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a data array with one book")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+    const EXPECTING: &'static str = "a data array with one book";
+    fn visit<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
         while s
-            .next_element_seed(BookSeed {
+            .next_element_seed(Object(BookSeed {
                 sc: self.sc,
                 msg: &mut *self.msg,
                 bufs: &mut *self.bufs,
-            })?
+            }))?
             .is_some()
         {
             *self.n += 1;
@@ -293,22 +213,13 @@ impl<'de> Visitor<'de> for BookArraySeed<'_> {
 struct BookSeed<'a> {
     sc: Scale,
     msg: &'a mut Msg,
-    bufs: &'a mut Bufs,
+    bufs: &'a mut Buffers,
 }
 
-impl<'de> DeserializeSeed<'de> for BookSeed<'_> {
+impl<'de> ObjectSeed<'de> for BookSeed<'_> {
     type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for BookSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a book object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+    const EXPECTING: &'static str = "a book object";
+    fn visit<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
         let mut sides = (false, false);
         while let Some(k) = m.next_key::<&str>()? {
             match k {
@@ -363,13 +274,6 @@ struct TradesSeed<'a> {
     out: &'a mut Vec<Trade>,
 }
 
-impl<'de> DeserializeSeed<'de> for TradesSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
 /// A v1 `["ts","px","sz","side"]` array or a v2 object.
 #[derive(Default)]
 struct RawTrade<'de> {
@@ -420,12 +324,10 @@ impl<'de> serde::Deserialize<'de> for RawTrade<'de> {
     }
 }
 
-impl<'de> Visitor<'de> for TradesSeed<'_> {
+impl<'de> ArraySeed<'de> for TradesSeed<'_> {
     type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of trades")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+    const EXPECTING: &'static str = "an array of trades";
+    fn visit<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
         while let Some(t) = s.next_element::<RawTrade<'de>>()? {
             let (Some(px), Some(sz), Some(side)) = (t.px, t.sz, t.side) else {
                 return Err(de::Error::custom("trade without price, size or side"));
@@ -461,26 +363,18 @@ impl<'de> Visitor<'de> for TradesSeed<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::venues::testing;
 
-    struct T;
-    impl SymbolTable for T {
-        fn find(&self, s: &str) -> Option<(usize, Scale)> {
-            matches!(s, "CULTUSDT" | "HOTUSDT" | "BTCUSDT").then_some((
-                0,
-                Scale {
-                    price_dec: 8,
-                    qty_dec: 8,
-                },
-            ))
-        }
+    fn syms() -> SymbolTable {
+        testing::table(&["CULTUSDT", "HOTUSDT", "BTCUSDT"], 8, 8)
     }
 
     const UPD: &str = r#"{"action":"update","arg":{"instType":"sp","channel":"books","instId":"CULTUSDT"},"data":[{"asks":[["0.00003614","600000"],["0.00004010","0"]],"bids":[["0.00003471","200000"]],"checksum":-1816604544,"ts":"1649290077611"}]}"#;
 
     #[test]
     fn v1_book_update_keeps_text_digits_and_checksum() {
-        let mut b = Bufs::with_capacity(8, 8);
-        let m = parse(UPD.as_bytes(), &T, &mut b).unwrap();
+        let mut b = Buffers::with_capacity(8, 8);
+        let m = parse(UPD.as_bytes(), &syms(), &mut b).unwrap();
         assert_eq!(
             (m.kind, m.checksum, m.seq, m.ts_ms),
             (Kind::BookUpdate, Some(-1816604544), None, 1649290077611)
@@ -495,8 +389,8 @@ mod tests {
 
     #[test]
     fn v1_and_v2_trades_v2_book_fields() {
-        let mut b = Bufs::with_capacity(8, 8);
-        let m = parse(br#"{"action":"update","arg":{"instType":"sp","channel":"trade","instId":"HOTUSDT"},"data":[["1649290077777","0.005613","890.8","buy"]]}"#, &T, &mut b).unwrap();
+        let mut b = Buffers::with_capacity(8, 8);
+        let m = parse(br#"{"action":"update","arg":{"instType":"sp","channel":"trade","instId":"HOTUSDT"},"data":[["1649290077777","0.005613","890.8","buy"]]}"#, &syms(), &mut b).unwrap();
         assert_eq!(m.kind, Kind::Trades);
         assert_eq!(
             b.trades,
@@ -507,29 +401,29 @@ mod tests {
                 taker_buy: true
             }]
         );
-        let m = parse(br#"{"action":"update","arg":{"instType":"SPOT","channel":"trade","instId":"BTCUSDT"},"data":[{"ts":"1695709835822","price":"26293.4","size":"0.0013","side":"sell","tradeId":"1000000000"}],"ts":1695709835822}"#, &T, &mut b).unwrap();
+        let m = parse(br#"{"action":"update","arg":{"instType":"SPOT","channel":"trade","instId":"BTCUSDT"},"data":[{"ts":"1695709835822","price":"26293.4","size":"0.0013","side":"sell","tradeId":"1000000000"}],"ts":1695709835822}"#, &syms(), &mut b).unwrap();
         assert_eq!(m.kind, Kind::Trades);
         assert_eq!(
             (b.trades[0].id, b.trades[0].taker_buy),
             (1_000_000_000, false)
         );
-        let m = parse(br#"{"action":"snapshot","arg":{"instType":"SPOT","channel":"books","instId":"BTCUSDT"},"data":[{"asks":[["27000.5","8.760"]],"bids":[["27000.0","2.71"]],"checksum":0,"seq":123,"pseq":120,"ts":"1695716059516"}],"ts":1695716059516}"#, &T, &mut b).unwrap();
+        let m = parse(br#"{"action":"snapshot","arg":{"instType":"SPOT","channel":"books","instId":"BTCUSDT"},"data":[{"asks":[["27000.5","8.760"]],"bids":[["27000.0","2.71"]],"checksum":0,"seq":123,"pseq":120,"ts":"1695716059516"}],"ts":1695716059516}"#, &syms(), &mut b).unwrap();
         assert_eq!(
             (m.kind, m.checksum, m.seq, m.pseq),
             (Kind::BookSnapshot, Some(0), Some(123), Some(120))
         );
         // the recent-trades snapshot on subscribe is history: not used
-        let m = parse(br#"{"action":"snapshot","arg":{"instType":"sp","channel":"trade","instId":"HOTUSDT"},"data":[["1649290077777","0.005613","890.8","buy"]]}"#, &T, &mut b).unwrap();
+        let m = parse(br#"{"action":"snapshot","arg":{"instType":"sp","channel":"trade","instId":"HOTUSDT"},"data":[["1649290077777","0.005613","890.8","buy"]]}"#, &syms(), &mut b).unwrap();
         assert_eq!(m.kind, Kind::Other);
     }
 
     #[test]
     fn control_and_malformed() {
-        let mut b = Bufs::with_capacity(2, 1);
-        assert_eq!(parse(b"pong", &T, &mut b).unwrap().kind, Kind::Control);
-        assert_eq!(parse(br#"{"event":"subscribe","arg":{"instType":"sp","channel":"books","instId":"CULTUSDT"}}"#, &T, &mut b).unwrap().kind, Kind::Control);
-        assert_eq!(parse(br#"{"event":"error","code":30001,"msg":"instType:sp,channel:books,instId:NOPE doesn't exist"}"#, &T, &mut b).unwrap().kind, Kind::Error);
-        assert_eq!(parse(br#"{"action":"snapshot","arg":{"instType":"sp","channel":"ticker","instId":"CULTUSDT"},"data":[{"instId":"CULTUSDT","last":"0.00003511","bestBid":"0.000036","bestAsk":"0.000036","ts":1649290076193}]}"#, &T, &mut b).unwrap().kind, Kind::Other);
+        let mut b = Buffers::with_capacity(2, 1);
+        assert_eq!(parse(b"pong", &syms(), &mut b).unwrap().kind, Kind::Control);
+        assert_eq!(parse(br#"{"event":"subscribe","arg":{"instType":"sp","channel":"books","instId":"CULTUSDT"}}"#, &syms(), &mut b).unwrap().kind, Kind::Control);
+        assert_eq!(parse(br#"{"event":"error","code":30001,"msg":"instType:sp,channel:books,instId:NOPE doesn't exist"}"#, &syms(), &mut b).unwrap().kind, Kind::Error);
+        assert_eq!(parse(br#"{"action":"snapshot","arg":{"instType":"sp","channel":"ticker","instId":"CULTUSDT"},"data":[{"instId":"CULTUSDT","last":"0.00003511","bestBid":"0.000036","bestAsk":"0.000036","ts":1649290076193}]}"#, &syms(), &mut b).unwrap().kind, Kind::Other);
         for (m, want) in [
             (UPD[..UPD.len() - 4].to_string(), WireError::Malformed),
             (
@@ -574,7 +468,7 @@ mod tests {
             (UPD.replace("update", "snapshot"), WireError::Malformed), // size 0 in a snapshot
         ] {
             assert_eq!(
-                parse(m.as_bytes(), &T, &mut b).map(|x| x.kind),
+                parse(m.as_bytes(), &syms(), &mut b).map(|x| x.kind),
                 Err(want),
                 "{m}"
             );

@@ -6,23 +6,24 @@
 //! buffer them against).
 #![forbid(unsafe_code)]
 
-use super::wire::Item;
+use super::wire::legacy::Item;
 use crate::book::Level;
 use crate::feed::{EventSink, VenueCounters};
 use crate::types::Side;
-use crate::venues::upbit::Inst;
+use crate::venues::handler::VenueState;
+use crate::venues::upbit::book::SnapshotBook;
 
 /// Apply the level changes of one `orderbookdepth` message (any number of instruments),
 /// one commit per instrument. `scratch` is a reused buffer (no allocation within its capacity).
 pub fn apply_depth(
-    insts: &mut [Inst],
+    st: &mut VenueState<SnapshotBook>,
     items: &[Item],
     t_us: u64,
     scratch: &mut Vec<(Side, Level)>,
     sink: &mut EventSink<'_>,
-    c: &VenueCounters,
 ) {
-    for (k, st) in insts.iter_mut().enumerate() {
+    let c = &*st.counters;
+    for (k, book) in st.books.iter_mut().enumerate() {
         if !items.iter().any(|it| it.inst == k) {
             continue;
         }
@@ -33,7 +34,8 @@ pub fn apply_depth(
                 .filter(|it| it.inst == k)
                 .map(|it| (it.side, it.lvl)),
         );
-        if !st.book.apply_changes(st.r.id, t_us, scratch, sink, c) && !st.book.synced() {
+        let id = st.symbols.get(k).id;
+        if !book.apply_changes(id, t_us, scratch, sink, c) && !book.synced() {
             VenueCounters::inc(&c.stale_diffs);
         }
     }

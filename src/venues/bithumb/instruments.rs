@@ -72,15 +72,11 @@ pub fn parse_tickers(text: &str, venue_name: &str) -> Result<Vec<InstrumentDef>,
 mod tests {
     use super::*;
     use crate::types::{InstrumentId, VenueId};
+    use crate::venues::testing::recorded;
 
     #[test]
     fn reads_recorded_tickers() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/recorded/BITHUMB.0"
-        );
-        let text = std::fs::read_to_string(path)
-            .unwrap_or_else(|e| panic!("recorded tickers missing at {path}: {e}"));
+        let text = recorded("BITHUMB.0");
         let defs = parse_tickers(&text, "bithumb").unwrap();
         // 62 BTC-market coins + 168 KRW-market coins, each response also has a `date` field
         assert_eq!(defs.iter().filter(|d| d.quote == "BTC").count(), 61);

@@ -1,9 +1,10 @@
-//! Bithumb (KRW and BTC markets): the current Upbit-compatible public WebSocket (`market =
-//! "v1"`, the default: `KRW-BTC` codes, `orderbook`/`trade`, parsed by
-//! [`crate::venues::upbit::wire`]) and the legacy feed (`market = "legacy"`: `BTC_KRW`
-//! symbols, `orderbooksnapshot`/`orderbookdepth`/`transaction`, parsed by [`wire`]).
+//! Bithumb (KRW and BTC markets): the current Upbit-compatible public WebSocket (`protocol =
+//! "v1"`, the default: `KRW-BTC` codes, `orderbook`/`trade`, [`wire::v1`], parsed by
+//! [`crate::venues::upbit::wire`]) and the legacy feed (`protocol = "legacy"`: `BTC_KRW`
+//! symbols, `orderbooksnapshot`/`orderbookdepth`/`transaction`, [`wire::legacy`]).
 //!
-//! Files: [`wire`] (legacy formats, samples, doc links), [`book`] (which book rule applies),
+//! Files: [`wire`] (one module per protocol: formats, samples, doc links), [`book`] (which book
+//! rule applies),
 //! [`instruments`] (specs from `GET /public/ticker/ALL_{KRW,BTC}`), [`protocol`]
 //! (connection, subscriptions, keep-alive). No `orders.rs` yet.
 //!
@@ -18,17 +19,18 @@
 
 pub mod book;
 pub mod instruments;
+pub mod orders;
 pub mod protocol;
 pub mod wire;
 
-pub use crate::venues::binance::InstrumentRef;
-
 use crate::feed::protocol::VenueProtocol;
-use crate::feed::{EventSink, VenueCounters, VenueHandler};
+use crate::feed::{VenueCounters, VenueHandler};
 use crate::instrument::InstrumentDef;
-use crate::ring::RawMeta;
-use crate::types::{InstrumentId, Side, VenueId};
-use crate::venues::upbit::{self, book::SnapshotBook, Inst, Table};
+use crate::types::{Price, Qty, Side};
+use crate::venues::handler::{Ctx, Handler, WireFormat};
+use crate::venues::symbols::{InstrumentRef, SymbolTable};
+use crate::venues::upbit::{self, book::SnapshotBook};
+use crate::venues::wire_util::{Buffers, WireError};
 use crate::venues::{Exchange, KeyError, Venue, VenueCtx, VenueOptions};
 use std::sync::Arc;
 
@@ -41,14 +43,14 @@ pub enum Feed {
     Legacy,
 }
 
-/// The feed of a venue's options: `market = "v1"` (default) or `"legacy"`.
+/// The feed of a venue's options: `protocol = "v1"` (default) or `"legacy"`.
 pub fn feed_of(o: &VenueOptions) -> Result<Feed, KeyError> {
-    match o.market.as_deref() {
+    match o.protocol.as_deref() {
         None | Some("v1") => Ok(Feed::V1),
         Some("legacy") => Ok(Feed::Legacy),
-        Some(m) => Err(KeyError::new(
-            "market",
-            format!("unknown bithumb market {m:?} (v1, legacy)"),
+        Some(p) => Err(KeyError::new(
+            "protocol",
+            format!("bithumb speaks \"v1\" (default) or \"legacy\", not {p:?}"),
         )),
     }
 }
@@ -60,15 +62,31 @@ pub struct BithumbVenue {
     pub feed: Feed,
 }
 
-/// Resolve a `[venues.<name>]` section with `exchange = "bithumb"`: `market` picks the feed
-/// generation (`v1`, default, or `legacy`); `protocol` and `book_depth` are not used.
+/// Resolve a `[venues.<name>]` section with `exchange = "bithumb"`: `protocol` picks the feed
+/// generation (`v1`, default, or `legacy`); `market` and `book_depth` are not used.
 pub fn configure(o: &VenueOptions) -> Result<Arc<dyn Venue>, KeyError> {
-    crate::venues::no_protocol(Exchange::Bithumb, o)?;
+    if let Some(m) = &o.market {
+        return Err(KeyError::new(
+            "market",
+            format!(
+                "bithumb has one market; remove `market = {m:?}` (the feed generation is \
+                 `protocol = \"v1\" | \"legacy\"`)"
+            ),
+        ));
+    }
     crate::venues::no_depth(Exchange::Bithumb, o, "full orderbook snapshots")?;
     Ok(Arc::new(BithumbVenue { feed: feed_of(o)? }))
 }
 
 impl Venue for BithumbVenue {
+    fn sign_request(
+        &self,
+        creds: &crate::venues::Credentials,
+        r: &crate::venues::SignRequest,
+    ) -> Result<Vec<u8>, String> {
+        orders::sign_request(creds, r)
+    }
+
     fn exchange(&self) -> Exchange {
         Exchange::Bithumb
     }
@@ -88,8 +106,8 @@ impl Venue for BithumbVenue {
     ) -> Result<Box<dyn VenueHandler>, String> {
         Ok(Box::new(BithumbHandler::new(
             ctx.id,
-            self.feed,
             ctx.instrument_refs(),
+            Bithumb::new(self.feed),
             counters,
         )))
     }
@@ -120,40 +138,24 @@ pub fn alias(symbol: &str) -> String {
 /// Trades and level changes one message may hold.
 pub const MAX_ITEMS: usize = 256;
 
-/// Market-data handler for one Bithumb venue.
-pub struct BithumbHandler {
-    venue: VenueId,
+/// Bithumb's wire formats (both generations) and handler rules (the [`WireFormat`] of
+/// [`BithumbHandler`]).
+pub struct Bithumb {
     feed: Feed,
-    insts: Vec<Inst>,
-    up_levels: upbit::wire::Levels,
-    bufs: wire::Bufs,
+    /// Levels of the last orderbook (v1) or snapshot (legacy) message.
+    book: Buffers,
+    items: Vec<wire::legacy::Item>,
     scratch: Vec<(Side, crate::book::Level)>,
-    counters: Arc<VenueCounters>,
 }
 
-impl BithumbHandler {
-    /// A handler for `instruments` (either spelling) on `feed`.
-    pub fn new(
-        venue: VenueId,
-        feed: Feed,
-        instruments: Vec<InstrumentRef>,
-        counters: Arc<VenueCounters>,
-    ) -> BithumbHandler {
-        BithumbHandler {
-            venue,
+impl Bithumb {
+    /// The wire format of `feed`; symbols in either spelling, any case.
+    pub fn new(feed: Feed) -> Bithumb {
+        Bithumb {
             feed,
-            insts: instruments
-                .into_iter()
-                .map(|r| Inst {
-                    alias: alias(&r.symbol),
-                    r,
-                    book: SnapshotBook::default(),
-                })
-                .collect(),
-            up_levels: upbit::wire::Levels::with_capacity(upbit::MAX_UNITS),
-            bufs: wire::Bufs::with_capacity(upbit::MAX_UNITS, MAX_ITEMS),
+            book: Buffers::with_capacity(upbit::MAX_UNITS, 0),
+            items: Vec::with_capacity(MAX_ITEMS),
             scratch: Vec::with_capacity(MAX_ITEMS),
-            counters,
         }
     }
 
@@ -162,121 +164,80 @@ impl BithumbHandler {
         self.feed
     }
 
-    fn on_legacy(&mut self, raw: &[u8], sink: &mut EventSink<'_>) {
-        let c = &*self.counters;
-        match wire::parse(raw, &Table(&self.insts), &mut self.bufs) {
-            Ok(m) => match m.kind {
-                wire::Kind::Snapshot => {
-                    VenueCounters::inc(&c.depth_updates);
-                    VenueCounters::inc(&c.snapshots);
-                    let st = &mut self.insts[m.inst];
-                    st.book
-                        .replace(st.r.id, m.t_us, &self.bufs.bids, &self.bufs.asks, sink, c);
+    fn on_legacy(&mut self, raw: &[u8], cx: Ctx<'_, '_, SnapshotBook>) -> Result<(), WireError> {
+        let Ctx { st, sink } = cx;
+        let m = wire::legacy::parse(raw, &st.symbols, &mut self.book, &mut self.items)?;
+        let c = &*st.counters;
+        match m.kind {
+            wire::legacy::Kind::Snapshot => {
+                VenueCounters::inc(&c.depth_updates);
+                VenueCounters::inc(&c.snapshots);
+                let (bids, asks) = (&self.book.bids, &self.book.asks);
+                let id = st.symbols.get(m.inst).id;
+                st.books[m.inst].replace(id, m.t_us, bids, asks, sink, c);
+            }
+            wire::legacy::Kind::Depth => {
+                VenueCounters::inc(&c.depth_updates);
+                book::apply_depth(st, &self.items, m.t_us, &mut self.scratch, sink);
+            }
+            wire::legacy::Kind::Transaction => {
+                for it in &self.items {
+                    VenueCounters::inc(&c.trades);
+                    let (px, qty) = (Price(it.lvl.px), Qty(it.lvl.qty));
+                    sink.trade(st.symbols.get(it.inst).id, it.t_us, px, qty, it.side);
                 }
-                wire::Kind::Depth => {
-                    VenueCounters::inc(&c.depth_updates);
-                    book::apply_depth(
-                        &mut self.insts,
-                        &self.bufs.items,
-                        m.t_us,
-                        &mut self.scratch,
-                        sink,
-                        c,
-                    );
-                }
-                wire::Kind::Transaction => {
-                    for it in &self.bufs.items {
-                        VenueCounters::inc(&c.trades);
-                        sink.trade(
-                            self.insts[it.inst].r.id,
-                            it.t_us,
-                            it.lvl.px,
-                            it.lvl.qty,
-                            it.side,
-                        );
-                    }
-                }
-                wire::Kind::Ticker | wire::Kind::Status | wire::Kind::Error | wire::Kind::Other => {
-                    VenueCounters::inc(&c.unknown_messages)
-                }
-            },
-            Err(wire::WireError::UnknownSymbol) => VenueCounters::inc(&c.unknown_messages),
-            Err(_) => VenueCounters::inc(&c.parse_errors),
+            }
+            wire::legacy::Kind::Ticker
+            | wire::legacy::Kind::Status
+            | wire::legacy::Kind::Error
+            | wire::legacy::Kind::Other => return Err(WireError::Unknown),
         }
+        Ok(())
     }
 }
 
-impl VenueHandler for BithumbHandler {
-    fn venue(&self) -> VenueId {
-        self.venue
+/// Market-data handler for one Bithumb venue.
+pub type BithumbHandler = Handler<Bithumb>;
+
+impl WireFormat for Bithumb {
+    type Book = SnapshotBook;
+
+    fn symbols(&self, refs: Vec<InstrumentRef>) -> SymbolTable {
+        SymbolTable::new(refs)
+            .case_insensitive()
+            .with_aliases(alias)
     }
 
-    fn counters(&self) -> &Arc<VenueCounters> {
-        &self.counters
+    fn new_book(&self) -> SnapshotBook {
+        SnapshotBook::default()
     }
 
-    fn on_message(&mut self, raw: &[u8], _meta: &RawMeta, sink: &mut EventSink<'_>) {
+    fn on_message(&mut self, raw: &[u8], cx: Ctx<'_, '_, SnapshotBook>) -> Result<(), WireError> {
         match self.feed {
-            Feed::Legacy => self.on_legacy(raw, sink),
+            Feed::Legacy => self.on_legacy(raw, cx),
             Feed::V1 => {
-                let parsed = upbit::wire::parse(raw, &Table(&self.insts), &mut self.up_levels);
-                upbit::apply_parsed(
-                    parsed,
-                    &self.up_levels,
-                    &mut self.insts,
-                    sink,
-                    &self.counters,
-                );
+                let parsed = wire::v1::parse(raw, &cx.st.symbols, &mut self.book);
+                upbit::apply(parsed, &self.book, cx.st, cx.sink)
             }
         }
     }
-
-    fn on_disconnect(&mut self, sink: &mut EventSink<'_>) {
-        for st in &mut self.insts {
-            st.book.on_disconnect(st.r.id, sink);
-        }
-    }
-
-    fn snapshot_wanted(&mut self, _out: &mut dyn FnMut(InstrumentId)) {}
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{MdEvent, MdKind};
-    use crate::venues::wire_util::Scale;
+    use crate::event::MdKind;
+    use crate::types::InstrumentId;
+    use crate::types::VenueId;
+    use crate::venues::testing::{assert_parse_errors, feed, iref};
 
     fn handler(feed: Feed) -> BithumbHandler {
-        let sc = Scale {
-            price_dec: 8,
-            qty_dec: 8,
-        };
         BithumbHandler::new(
             VenueId(1),
-            feed,
-            vec![
-                InstrumentRef {
-                    id: InstrumentId(0),
-                    symbol: "GOM2_KRW".into(),
-                    scale: sc,
-                },
-                InstrumentRef {
-                    id: InstrumentId(1),
-                    symbol: "KRW-BTC".into(),
-                    scale: sc,
-                },
-            ],
+            vec![iref(0, "GOM2_KRW", 8, 8), iref(1, "KRW-BTC", 8, 8)],
+            Bithumb::new(feed),
             Arc::new(VenueCounters::default()),
         )
-    }
-
-    fn feed(h: &mut BithumbHandler, msg: &str) -> Vec<MdEvent> {
-        let mut v = vec![];
-        let mut sink = EventSink::to_vec(&mut v);
-        sink.begin(VenueId(1), &RawMeta::default(), 0);
-        h.on_message(msg.as_bytes(), &RawMeta::default(), &mut sink);
-        sink.end();
-        v
     }
 
     #[test]
@@ -312,8 +273,8 @@ mod tests {
             .kind,
             MdKind::Noop
         );
-        assert_eq!(VenueCounters::get(&h.counters.trades), 4);
-        assert_eq!(VenueCounters::get(&h.counters.unknown_messages), 1);
+        assert_eq!(VenueCounters::get(&h.counters().trades), 4);
+        assert_eq!(VenueCounters::get(&h.counters().unknown_messages), 1);
     }
 
     #[test]
@@ -355,8 +316,8 @@ mod tests {
         assert_eq!(ev.last().unwrap().venue_seq, 1746601573804);
         // a legacy message on the v1 feed is well-formed JSON of no known type: unused
         feed(&mut h, TX);
-        assert_eq!(VenueCounters::get(&h.counters.unknown_messages), 1);
-        assert_eq!(VenueCounters::get(&h.counters.trades), 0);
+        assert_eq!(VenueCounters::get(&h.counters().unknown_messages), 1);
+        assert_eq!(VenueCounters::get(&h.counters().trades), 0);
     }
 
     #[test]
@@ -371,13 +332,6 @@ mod tests {
             r#"{"type":"orderbookdepth","content":{"list":[]}}"#.into(),
             "\u{0}".into(),
         ];
-        for (i, c) in cases.iter().enumerate() {
-            let ev = feed(&mut h, c);
-            assert_eq!((ev.len(), ev[0].kind), (1, MdKind::Noop), "case {i}");
-        }
-        assert_eq!(
-            VenueCounters::get(&h.counters.parse_errors),
-            cases.len() as u64
-        );
+        assert_parse_errors(&mut h, &cases);
     }
 }

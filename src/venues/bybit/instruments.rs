@@ -148,24 +148,14 @@ fn v2(x: &Value, venue: &str) -> Result<Option<InstrumentDef>, String> {
 mod tests {
     use super::*;
     use crate::types::{InstrumentId, VenueId, AMOUNT_ONE};
+    use crate::venues::testing::{all_specs, recorded, spec};
 
     #[test]
     fn reads_recorded_v2_symbols() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/recorded/BYBIT.0"
-        );
-        let text = std::fs::read_to_string(path)
-            .unwrap_or_else(|e| panic!("recorded Bybit symbols missing at {path}: {e}"));
+        let text = recorded("BYBIT.0");
         let defs = parse_instruments(&text, "bybit").unwrap();
         assert_eq!(defs.len(), 15);
-        let get = |s: &str| {
-            defs.iter()
-                .find(|d| d.symbol == s)
-                .unwrap_or_else(|| panic!("{s} missing"))
-                .to_spec(InstrumentId(0), VenueId(0))
-                .unwrap()
-        };
+        let get = |s: &str| spec(&defs, s);
         let btc = get("BTCUSD");
         assert_eq!(btc.internal_name(), "BTC/USD@bybit:inverse-perp");
         assert_eq!(btc.contract_size.0, AMOUNT_ONE);
@@ -173,10 +163,7 @@ mod tests {
         let bch = get("BCHUSDT");
         assert_eq!(bch.internal_name(), "BCH/USDT@bybit:linear-perp");
         assert_eq!((bch.price_dec, bch.qty_dec), (2, 2));
-        for (i, d) in defs.iter().enumerate() {
-            d.to_spec(InstrumentId(i as u16), VenueId(0))
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
+        all_specs(&defs);
     }
 
     #[test]

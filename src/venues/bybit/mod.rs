@@ -1,10 +1,11 @@
 //! Bybit market data: v5 public streams (spot, linear, inverse; the default) and the retired
-//! v2 feed of the 2021 recordings ([`legacy`], `protocol = "v2"`).
+//! v2 feed of the 2021 recordings (`protocol = "v2"`).
 //!
-//! Files (the same in every venue folder, plus `legacy.rs`):
-//! - [`wire`]: v5 message formats with a real sample and doc links; zero-allocation parsing.
-//! - [`book`]: v5 book sync (snapshot, deltas with `u` + 1).
-//! - [`legacy`]: the v2 `orderBookL2_25` format and its own consistency rules.
+//! Files (the same in every venue folder; a venue that speaks two protocols has one `wire/`
+//! module per protocol):
+//! - [`wire`]: message formats with real samples and doc links, zero-allocation parsing:
+//!   [`wire::v5`] and [`wire::v2`] (the `orderBookL2_25` format).
+//! - [`book`]: book sync: v5 (snapshot, deltas with `u` + 1) and v2 (its own consistency rules).
 //! - [`instruments`]: specs from `GET /v5/market/instruments-info` (and v2 `/v2/public/symbols`).
 //! - [`protocol`]: URLs, subscriptions, `{"op":"ping"}` keep-alive.
 //! - No `orders.rs`: order entry for Bybit is not part of this adapter yet.
@@ -15,129 +16,119 @@
 
 pub mod book;
 pub mod instruments;
-pub mod legacy;
+pub mod orders;
 pub mod protocol;
 pub mod wire;
 
 use crate::feed::protocol::VenueProtocol;
-use crate::feed::{EventSink, VenueCounters, VenueHandler};
+use crate::feed::{VenueCounters, VenueHandler};
 use crate::instrument::InstrumentDef;
-use crate::ring::RawMeta;
-use crate::types::{InstrumentId, Side, VenueId};
-use crate::venues::symbols::{InstrumentRef, SymbolTable};
+use crate::venues::handler::{emit_trades, Ctx, Handler, WireFormat};
+use crate::venues::wire_util::{Buffers, Limits, WireError};
 use crate::venues::{Exchange, KeyError, Venue, VenueCtx, VenueOptions};
-use book::BookSync;
+use book::{BookSync, LegacySync};
 use protocol::Category;
 use std::sync::Arc;
-use wire::{Buffers, Topic, WireError};
+use wire::v2::Kind as V2Kind;
+use wire::v5::Topic;
 
-/// Sizes of the handler's preallocated buffers.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    /// Levels per side in one message (`orderbook.1000` snapshots: 1000).
-    pub max_levels_per_msg: usize,
-    /// Trades in one message (Bybit: at most 1024).
-    pub max_trades_per_msg: usize,
+/// Buffer sizes of a Bybit v5 handler (`orderbook.1000` snapshots: 1000 levels; at most 1024
+/// trades a message).
+pub const LIMITS: Limits = Limits::per_message(1000, 1024);
+
+/// Bybit v5's wire format and handler rules (the [`WireFormat`] of [`BybitHandler`]); the wire
+/// symbol is `BTCUSDT`.
+pub struct V5 {
+    buf: Buffers,
 }
 
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            max_levels_per_msg: 1000,
-            max_trades_per_msg: 1024,
+impl V5 {
+    /// Buffers for what `limits` allows in one message.
+    pub fn new(limits: &Limits) -> V5 {
+        V5 {
+            buf: Buffers::new(limits),
         }
     }
 }
 
 /// Market-data handler for one Bybit v5 venue (one category).
-pub struct BybitHandler {
-    venue: VenueId,
-    symbols: SymbolTable,
-    sync: Vec<BookSync>,
-    buf: Buffers,
-    counters: Arc<VenueCounters>,
-}
+pub type BybitHandler = Handler<V5>;
 
-impl BybitHandler {
-    /// A handler for `instruments` (wire symbol `BTCUSDT`).
-    pub fn new(
-        venue: VenueId,
-        instruments: Vec<InstrumentRef>,
-        limits: Limits,
-        counters: Arc<VenueCounters>,
-    ) -> BybitHandler {
-        let n = instruments.len();
-        BybitHandler {
-            venue,
-            symbols: SymbolTable::new(instruments),
-            sync: (0..n).map(|_| BookSync::new()).collect(),
-            buf: Buffers::with_capacity(limits.max_levels_per_msg, limits.max_trades_per_msg),
-            counters,
-        }
+impl WireFormat for V5 {
+    type Book = BookSync;
+
+    fn new_book(&self) -> BookSync {
+        BookSync::new()
     }
 
-    /// Sync state of handler instrument `k`.
-    pub fn sync(&self, k: usize) -> Option<&BookSync> {
-        self.sync.get(k)
-    }
-}
-
-impl VenueHandler for BybitHandler {
-    fn venue(&self) -> VenueId {
-        self.venue
-    }
-
-    fn counters(&self) -> &Arc<VenueCounters> {
-        &self.counters
-    }
-
-    fn on_message(&mut self, raw: &[u8], _meta: &RawMeta, sink: &mut EventSink<'_>) {
-        let c = &*self.counters;
-        let m = match wire::parse(raw, &self.symbols, &mut self.buf) {
-            Ok(m) => m,
-            Err(WireError::Event) | Err(WireError::Unknown) => {
-                VenueCounters::inc(&c.unknown_messages);
-                return;
-            }
-            Err(WireError::Malformed) => {
-                VenueCounters::inc(&c.parse_errors);
-                return;
-            }
-        };
-        let id = self.symbols.get(m.inst).id;
-        let st = &mut self.sync[m.inst];
+    fn on_message(&mut self, raw: &[u8], cx: Ctx<'_, '_, BookSync>) -> Result<(), WireError> {
+        let Ctx { st, sink } = cx;
+        let m = wire::v5::parse(raw, &st.symbols, &mut self.buf)?;
+        let (c, id) = (&*st.counters, st.symbols.get(m.inst).id);
+        let (bids, asks) = (&self.buf.bids, &self.buf.asks);
         match m.topic {
             Topic::OrderBook if m.snapshot => {
                 VenueCounters::inc(&c.snapshots);
-                st.on_snapshot(id, m.u, &self.buf.bids, &self.buf.asks, sink, c);
+                st.books[m.inst].on_snapshot(id, m.u, bids, asks, sink, c);
             }
             Topic::OrderBook => {
                 VenueCounters::inc(&c.depth_updates);
-                st.on_delta(id, m.u, &self.buf.bids, &self.buf.asks, sink, c);
+                st.books[m.inst].on_delta(id, m.u, bids, asks, sink, c);
             }
-            Topic::Trade => {
-                for t in &self.buf.trades {
-                    VenueCounters::inc(&c.trades);
-                    let side = if t.taker_buy { Side::Buy } else { Side::Sell };
-                    sink.trade(id, t.trade_id, t.px, t.qty, side);
-                }
-            }
-            Topic::Other => VenueCounters::inc(&c.unknown_messages),
+            Topic::Trade => emit_trades(sink, id, &self.buf.trades, c),
+            Topic::Other => return Err(WireError::Unknown),
         }
+        Ok(())
+    }
+}
+
+/// Bybit v2's wire format (the retired feed of the recordings) and handler rules (the
+/// [`WireFormat`] of [`LegacyHandler`]);
+/// the wire symbol is `BTCUSD`, `BCHUSDT`.
+pub struct V2 {
+    buf: wire::v2::Buffers,
+    levels: usize,
+}
+
+impl V2 {
+    /// Books of up to `levels` levels per side (25 for `orderBookL2_25`).
+    pub fn new(levels: usize) -> V2 {
+        let buf = wire::v2::Buffers {
+            entries: Vec::with_capacity(4 * levels.max(200)),
+            trades: Vec::with_capacity(1024),
+        };
+        V2 { buf, levels }
+    }
+}
+
+/// Market-data handler for one legacy (v2) Bybit connection.
+pub type LegacyHandler = Handler<V2>;
+
+impl WireFormat for V2 {
+    type Book = LegacySync;
+
+    fn new_book(&self) -> LegacySync {
+        LegacySync::new(self.levels)
     }
 
-    fn on_disconnect(&mut self, sink: &mut EventSink<'_>) {
-        for (k, st) in self.sync.iter_mut().enumerate() {
-            st.on_disconnect(self.symbols.get(k).id, sink);
-        }
-    }
-
-    fn snapshot_wanted(&mut self, out: &mut dyn FnMut(InstrumentId)) {
-        for (k, st) in self.sync.iter_mut().enumerate() {
-            if st.take_resync_request() {
-                out(self.symbols.get(k).id);
+    fn on_message(&mut self, raw: &[u8], cx: Ctx<'_, '_, LegacySync>) -> Result<(), WireError> {
+        let Ctx { st, sink } = cx;
+        let m = wire::v2::parse(raw, &st.symbols, &mut self.buf)?;
+        let (c, id) = (&*st.counters, st.symbols.get(m.inst).id);
+        let cs = m.cross_seq.unwrap_or(0);
+        match m.kind {
+            V2Kind::Snapshot => {
+                VenueCounters::inc(&c.snapshots);
+                st.books[m.inst].on_snapshot(id, cs, &self.buf.entries, sink, c);
             }
+            V2Kind::Delta => {
+                VenueCounters::inc(&c.depth_updates);
+                st.books[m.inst].on_delta(id, cs, &self.buf.entries, sink, c);
+            }
+            V2Kind::Trades => emit_trades(sink, id, &self.buf.trades, c),
+            V2Kind::Other => return Err(WireError::Unknown),
         }
+        Ok(())
     }
 }
 
@@ -212,6 +203,14 @@ pub fn configure(o: &VenueOptions) -> Result<Arc<dyn Venue>, KeyError> {
 }
 
 impl Venue for BybitVenue {
+    fn sign_request(
+        &self,
+        creds: &crate::venues::Credentials,
+        r: &crate::venues::SignRequest,
+    ) -> Result<Vec<u8>, String> {
+        orders::sign_request(creds, r)
+    }
+
     fn exchange(&self) -> Exchange {
         Exchange::Bybit
     }
@@ -231,17 +230,20 @@ impl Venue for BybitVenue {
     ) -> Result<Box<dyn VenueHandler>, String> {
         let refs = ctx.instrument_refs();
         if self.legacy {
-            return Ok(Box::new(legacy::LegacyHandler::new(
-                ctx.id, refs, 25, counters,
+            return Ok(Box::new(LegacyHandler::new(
+                ctx.id,
+                refs,
+                V2::new(25),
+                counters,
             )));
         }
         Ok(Box::new(BybitHandler::new(
             ctx.id,
             refs,
-            Limits {
+            V5::new(&Limits {
                 max_levels_per_msg: self.options.book_levels.max(1000),
-                ..Limits::default()
-            },
+                ..LIMITS
+            }),
             counters,
         )))
     }
@@ -266,27 +268,14 @@ impl Venue for BybitVenue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{MdEvent, MdKind};
-    use crate::venues::wire_util::Scale;
+    use crate::event::MdKind;
+    use crate::types::VenueId;
+    use crate::types::{InstrumentId, Side};
+    use crate::venues::symbols::InstrumentRef;
+    use crate::venues::testing::{assert_parse_errors, feed, iref};
 
     fn refs(sym: &str, pd: u32, qd: u32) -> Vec<InstrumentRef> {
-        vec![InstrumentRef {
-            id: InstrumentId(9),
-            symbol: sym.into(),
-            scale: Scale {
-                price_dec: pd,
-                qty_dec: qd,
-            },
-        }]
-    }
-
-    fn feed(h: &mut dyn VenueHandler, msg: &str) -> Vec<MdEvent> {
-        let mut v = vec![];
-        let mut sink = EventSink::to_vec(&mut v);
-        sink.begin(VenueId(0), &RawMeta::default(), 0);
-        h.on_message(msg.as_bytes(), &RawMeta::default(), &mut sink);
-        sink.end();
-        v
+        vec![iref(9, sym, pd, qd)]
     }
 
     // v5: real messages (../shared/data/recorded/bybit_v5_XRPUSDT_ob500_20241201.data, levels
@@ -300,7 +289,7 @@ mod tests {
         let mut h = BybitHandler::new(
             VenueId(0),
             refs("XRPUSDT", 4, 0),
-            Limits::default(),
+            V5::new(&LIMITS),
             Arc::new(VenueCounters::default()),
         );
         assert_eq!(
@@ -321,7 +310,7 @@ mod tests {
             (MdKind::Trade, 19533, 100, Side::Buy)
         );
         // a skipped u
-        let ev = feed(&mut h, &DELTA.replace("20254870", "20254872"));
+        let ev = feed(&mut h, DELTA.replace("20254870", "20254872"));
         assert_eq!(ev[0].kind, MdKind::BookInvalid);
         let mut w = vec![];
         h.snapshot_wanted(&mut |i| w.push(i));
@@ -334,7 +323,7 @@ mod tests {
         ] {
             assert_eq!(feed(&mut h, m)[0].kind, MdKind::Noop);
         }
-        let c = &h.counters;
+        let c = h.counters();
         assert_eq!(VenueCounters::get(&c.unknown_messages), 4);
         assert_eq!(VenueCounters::get(&c.gaps), 1);
         assert_eq!(VenueCounters::get(&c.parse_errors), 0);
@@ -345,7 +334,7 @@ mod tests {
         let mut h = BybitHandler::new(
             VenueId(0),
             refs("XRPUSDT", 4, 0),
-            Limits::default(),
+            V5::new(&LIMITS),
             Arc::new(VenueCounters::default()),
         );
         feed(&mut h, SNAP);
@@ -365,14 +354,7 @@ mod tests {
             String::new(),
             "[]".into(),
         ];
-        for (i, m) in cases.iter().enumerate() {
-            let ev = feed(&mut h, m);
-            assert_eq!((ev.len(), ev[0].kind), (1, MdKind::Noop), "case {i}: {m}");
-        }
-        assert_eq!(
-            VenueCounters::get(&h.counters.parse_errors),
-            cases.len() as u64
-        );
+        assert_parse_errors(&mut h, &cases);
     }
 
     // v2 legacy: real messages (../shared/data/recorded/BYBIT.ws.26.0, levels shortened).
@@ -381,28 +363,11 @@ mod tests {
     const L_LINEAR: &str = r#"{"topic":"orderBookL2_25.BCHUSDT","type":"snapshot","data":{"order_book":[{"price":"1053.05","symbol":"BCHUSDT","id":"10530500","side":"Buy","size":2.63},{"price":"1053.10","symbol":"BCHUSDT","id":"10531000","side":"Sell","size":25.900002}]},"cross_seq":"864131773","timestamp_e6":"1618677786389362"}"#;
     const L_TRADE: &str = r#"{"topic":"trade.BTCUSD","data":[{"trade_time_ms":1618677786614,"timestamp":"2021-04-17T16:43:06.000Z","symbol":"BTCUSD","side":"Sell","size":4,"price":60621.5,"tick_direction":"PlusTick","trade_id":"5ffb8b77-900c-507d-97a2-0922557ffe54","cross_seq":5938955347}]}"#;
 
-    fn legacy() -> legacy::LegacyHandler {
-        legacy::LegacyHandler::new(
+    fn legacy() -> LegacyHandler {
+        LegacyHandler::new(
             VenueId(0),
-            vec![
-                InstrumentRef {
-                    id: InstrumentId(1),
-                    symbol: "BTCUSD".into(),
-                    scale: Scale {
-                        price_dec: 2,
-                        qty_dec: 0,
-                    },
-                },
-                InstrumentRef {
-                    id: InstrumentId(2),
-                    symbol: "BCHUSDT".into(),
-                    scale: Scale {
-                        price_dec: 2,
-                        qty_dec: 8,
-                    },
-                },
-            ],
-            25,
+            vec![iref(1, "BTCUSD", 2, 0), iref(2, "BCHUSDT", 2, 8)],
+            V2::new(25),
             Arc::new(VenueCounters::default()),
         )
     }

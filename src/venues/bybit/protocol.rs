@@ -11,7 +11,7 @@
 //! - After a gap (`u` skipped): unsubscribe + subscribe the book topic for a new snapshot.
 //!
 //! The v2 endpoints of the 2021 recordings (`/realtime`, `/realtime_public`) are retired;
-//! their format is read for replay only ([`super::legacy`]).
+//! their format is read for replay only ([`super::wire::v2`]).
 #![forbid(unsafe_code)]
 
 use crate::feed::protocol::{AppPing, VenueProtocol};

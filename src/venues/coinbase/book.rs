@@ -16,6 +16,7 @@ use crate::book::Level;
 use crate::event::InvalidReason;
 use crate::feed::{EventSink, VenueCounters};
 use crate::types::{InstrumentId, Side};
+use crate::venues::handler::{emit_level, SyncState};
 
 /// Sync state of one product's book.
 #[derive(Debug, Default)]
@@ -35,14 +36,9 @@ impl BookSync {
         self.synced
     }
 
-    /// True once after the book was invalidated by a gap.
-    pub fn take_resync_request(&mut self) -> bool {
-        std::mem::take(&mut self.want_resync)
-    }
-
     fn emit(sink: &mut EventSink<'_>, inst: InstrumentId, lv: &[(Side, Level)], snap: bool) {
         for (s, l) in lv {
-            sink.level(inst, *s, l.px, l.qty, (l.px_frac, l.qty_frac), snap);
+            emit_level(sink, inst, *s, l, snap);
         }
     }
 
@@ -60,7 +56,7 @@ impl BookSync {
         }
         sink.clear(inst, seq);
         Self::emit(sink, inst, levels, true);
-        sink.commit(inst, seq, true, (0, 0));
+        sink.commit(inst, seq, true, None);
         self.synced = true;
         self.want_resync = false;
         VenueCounters::inc(&c.syncs);
@@ -80,7 +76,7 @@ impl BookSync {
             return false;
         }
         Self::emit(sink, inst, levels, false);
-        sink.commit(inst, seq, false, (0, 0));
+        sink.commit(inst, seq, false, None);
         true
     }
 
@@ -98,6 +94,17 @@ impl BookSync {
         self.synced = false;
         self.want_resync = was && reason == InvalidReason::Gap;
         was
+    }
+}
+
+impl SyncState for BookSync {
+    fn on_disconnect(&mut self, inst: InstrumentId, sink: &mut EventSink<'_>) {
+        self.invalidate(inst, InvalidReason::Disconnected, sink);
+    }
+
+    /// True once after the book was invalidated by a gap.
+    fn take_snapshot_request(&mut self) -> bool {
+        std::mem::take(&mut self.want_resync)
     }
 }
 

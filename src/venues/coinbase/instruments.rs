@@ -86,27 +86,19 @@ pub fn parse_products(text: &str, venue_name: &str) -> Result<Vec<InstrumentDef>
 mod tests {
     use super::*;
     use crate::types::{InstrumentId, VenueId};
+    use crate::venues::testing::{all_specs, recorded, spec};
 
     #[test]
     fn reads_recorded_exchange_products() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/recorded/COINBASE.0"
-        );
-        let text = std::fs::read_to_string(path)
-            .unwrap_or_else(|e| panic!("recorded products missing at {path}: {e}"));
+        let text = recorded("COINBASE.0");
         let defs = parse_products(&text, "coinbase").unwrap();
         assert_eq!(defs.len(), 162);
-        let skl = defs.iter().find(|d| d.symbol == "SKL-USD").unwrap();
-        let spec = skl.to_spec(InstrumentId(0), VenueId(0)).unwrap();
+        let spec = spec(&defs, "SKL-USD");
         assert_eq!(spec.internal_name(), "SKL/USD@coinbase:spot");
         assert_eq!((spec.price_dec, spec.qty_dec), (4, 1));
         assert_eq!(spec.min_qty.0, 50); // 5 SKL
         assert_eq!(spec.min_notional.0, 5 * crate::types::AMOUNT_ONE);
-        for (i, d) in defs.iter().enumerate() {
-            d.to_spec(InstrumentId(i as u16), VenueId(0))
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
+        all_specs(&defs);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! 2021 recording). One handler reads both; the message shape tells them apart.
 //!
 //! Files (the same in every venue folder):
-//! - [`wire`]: message formats with real samples and doc links; zero-allocation parsing.
+//! - [`wire`]: message formats with real samples and doc links, one module per feed
+//!   ([`wire::advanced_trade`], [`wire::exchange`]); zero-allocation parsing.
 //! - [`book`]: book sync (snapshot + absolute sizes; Advanced Trade `sequence_num` continuity).
 //! - [`instruments`]: specs from the products endpoints.
 //! - [`protocol`]: URLs, subscriptions, heartbeats keep-alive.
@@ -16,119 +17,75 @@
 
 pub mod book;
 pub mod instruments;
+pub mod orders;
 pub mod protocol;
 pub mod wire;
 
 use crate::event::InvalidReason;
 use crate::feed::protocol::VenueProtocol;
-use crate::feed::{EventSink, VenueCounters, VenueHandler};
+use crate::feed::{VenueCounters, VenueHandler};
 use crate::instrument::InstrumentDef;
-use crate::ring::RawMeta;
-use crate::types::{InstrumentId, VenueId};
-use crate::venues::symbols::{InstrumentRef, SymbolTable};
+use crate::types::{Price, Qty};
+use crate::venues::handler::{Ctx, Handler, WireFormat};
+use crate::venues::wire_util::{Limits, WireError};
 use crate::venues::{Exchange, KeyError, Venue, VenueCtx, VenueOptions};
 use book::{BookSync, ConnSeq};
 use std::sync::Arc;
-use wire::{BookKind, Buffers, WireError};
+use wire::{BookKind, Buffers};
 
-/// Sizes of the handler's preallocated buffers.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    /// Levels in one message, both sides (a full BTC-USD snapshot has tens of thousands;
-    /// the book itself keeps `book_levels` per side and drops the deepest).
-    pub max_levels_per_msg: usize,
-    /// Products in one message.
-    pub max_groups_per_msg: usize,
-    /// Trades in one message.
-    pub max_trades_per_msg: usize,
+/// Buffer sizes of a Coinbase handler: levels of one message, both sides (a full BTC-USD
+/// snapshot has tens of thousands; the book itself keeps `book_levels` per side and drops the
+/// deepest), trades of one message.
+pub const LIMITS: Limits = Limits::per_message(200_000, 1024);
+
+/// Products in one message.
+pub const MAX_GROUPS_PER_MSG: usize = 64;
+
+/// Coinbase's wire format (both feeds) and handler rules (the [`WireFormat`] of
+/// [`CoinbaseHandler`]); the wire symbol is the product id `BTC-USD`.
+pub struct Coinbase {
+    seq: ConnSeq,
+    buf: Buffers,
 }
 
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            max_levels_per_msg: 200_000,
-            max_groups_per_msg: 64,
-            max_trades_per_msg: 1024,
+impl Coinbase {
+    /// Buffers for what `limits` allows in one message.
+    pub fn new(limits: &Limits) -> Coinbase {
+        let (levels, trades) = (limits.max_levels_per_msg, limits.max_trades_per_msg);
+        Coinbase {
+            seq: ConnSeq::default(),
+            buf: Buffers::with_capacity(levels, MAX_GROUPS_PER_MSG, trades),
         }
     }
 }
 
 /// Market-data handler for one Coinbase venue.
-pub struct CoinbaseHandler {
-    venue: VenueId,
-    symbols: SymbolTable,
-    sync: Vec<BookSync>,
-    seq: ConnSeq,
-    buf: Buffers,
-    counters: Arc<VenueCounters>,
-}
+pub type CoinbaseHandler = Handler<Coinbase>;
 
-impl CoinbaseHandler {
-    /// A handler for `instruments` (wire symbol = product id `BTC-USD`).
-    pub fn new(
-        venue: VenueId,
-        instruments: Vec<InstrumentRef>,
-        limits: Limits,
-        counters: Arc<VenueCounters>,
-    ) -> CoinbaseHandler {
-        let n = instruments.len();
-        CoinbaseHandler {
-            venue,
-            symbols: SymbolTable::new(instruments),
-            sync: (0..n).map(|_| BookSync::new()).collect(),
-            seq: ConnSeq::default(),
-            buf: Buffers::with_capacity(
-                limits.max_levels_per_msg,
-                limits.max_groups_per_msg,
-                limits.max_trades_per_msg,
-            ),
-            counters,
-        }
+impl WireFormat for Coinbase {
+    type Book = BookSync;
+
+    fn new_book(&self) -> BookSync {
+        BookSync::new()
     }
 
-    /// The product table (wire symbol → engine id).
-    pub fn symbols(&self) -> &SymbolTable {
-        &self.symbols
-    }
-}
-
-impl VenueHandler for CoinbaseHandler {
-    fn venue(&self) -> VenueId {
-        self.venue
-    }
-
-    fn counters(&self) -> &Arc<VenueCounters> {
-        &self.counters
-    }
-
-    fn on_message(&mut self, raw: &[u8], _meta: &RawMeta, sink: &mut EventSink<'_>) {
-        let c = &*self.counters;
-        let m = match wire::parse(raw, &self.symbols, &mut self.buf) {
-            Ok(m) => m,
-            Err(WireError::Unknown) => {
-                VenueCounters::inc(&c.unknown_messages);
-                return;
-            }
-            Err(WireError::Malformed) => {
-                VenueCounters::inc(&c.parse_errors);
-                return;
-            }
-        };
+    fn on_message(&mut self, raw: &[u8], cx: Ctx<'_, '_, BookSync>) -> Result<(), WireError> {
+        let Ctx { st, sink } = cx;
+        let m = wire::parse(raw, &st.symbols, &mut self.buf)?;
+        let c = &*st.counters;
         if let Some(n) = m.sequence_num {
             if !self.seq.next(n) {
                 // a message of this connection was lost: no book can be vouched for
                 VenueCounters::inc(&c.gaps);
-                for (k, st) in self.sync.iter_mut().enumerate() {
-                    if st.invalidate(self.symbols.get(k).id, InvalidReason::Gap, sink) {
+                for (k, b) in st.books.iter_mut().enumerate() {
+                    if b.invalidate(st.symbols.get(k).id, InvalidReason::Gap, sink) {
                         VenueCounters::inc(&c.resyncs);
                     }
                 }
             }
         }
-        let mut used = false;
         for g in &self.buf.groups {
-            used = true;
-            let id = self.symbols.get(g.inst).id;
+            let id = st.symbols.get(g.inst).id;
             let lv = &self.buf.levels[g.start..g.end];
             let seq = if m.advanced {
                 m.sequence_num.unwrap_or(0)
@@ -138,39 +95,29 @@ impl VenueHandler for CoinbaseHandler {
             match g.kind {
                 BookKind::Snapshot => {
                     VenueCounters::inc(&c.snapshots);
-                    self.sync[g.inst].on_snapshot(id, seq, lv, sink, c);
+                    st.books[g.inst].on_snapshot(id, seq, lv, sink, c);
                 }
                 BookKind::Update => {
                     VenueCounters::inc(&c.depth_updates);
-                    self.sync[g.inst].on_update(id, seq, lv, sink, c);
+                    st.books[g.inst].on_update(id, seq, lv, sink, c);
                 }
             }
         }
         for t in &self.buf.trades {
-            used = true;
             VenueCounters::inc(&c.trades);
-            let id = self.symbols.get(t.inst).id;
-            sink.trade(id, t.trade_id, t.px, t.qty, t.maker_side.opposite());
+            let id = st.symbols.get(t.inst).id;
+            let (px, qty) = (Price(t.px), Qty(t.qty));
+            sink.trade(id, t.trade_id, px, qty, t.maker_side.opposite());
         }
-        if !used {
+        if self.buf.groups.is_empty() && self.buf.trades.is_empty() {
             // heartbeats, acks, tickers: well-formed, not used by the engine
-            VenueCounters::inc(&c.unknown_messages);
+            return Err(WireError::Unknown);
         }
+        Ok(())
     }
 
-    fn on_disconnect(&mut self, sink: &mut EventSink<'_>) {
+    fn on_disconnect(&mut self) {
         self.seq.reset();
-        for (k, st) in self.sync.iter_mut().enumerate() {
-            st.invalidate(self.symbols.get(k).id, InvalidReason::Disconnected, sink);
-        }
-    }
-
-    fn snapshot_wanted(&mut self, out: &mut dyn FnMut(InstrumentId)) {
-        for (k, st) in self.sync.iter_mut().enumerate() {
-            if st.take_resync_request() {
-                out(self.symbols.get(k).id);
-            }
-        }
     }
 }
 
@@ -205,6 +152,14 @@ pub fn configure(o: &VenueOptions) -> Result<Arc<dyn Venue>, KeyError> {
 }
 
 impl Venue for CoinbaseVenue {
+    fn sign_request(
+        &self,
+        creds: &crate::venues::Credentials,
+        r: &crate::venues::SignRequest,
+    ) -> Result<Vec<u8>, String> {
+        orders::sign_request(creds, r)
+    }
+
     fn exchange(&self) -> Exchange {
         Exchange::Coinbase
     }
@@ -222,14 +177,13 @@ impl Venue for CoinbaseVenue {
         ctx: &VenueCtx<'_>,
         counters: Arc<VenueCounters>,
     ) -> Result<Box<dyn VenueHandler>, String> {
-        let d = Limits::default();
         Ok(Box::new(CoinbaseHandler::new(
             ctx.id,
             ctx.instrument_refs(),
-            Limits {
-                max_levels_per_msg: d.max_levels_per_msg.max(4 * self.options.book_levels),
-                ..d
-            },
+            Coinbase::new(&Limits {
+                max_levels_per_msg: LIMITS.max_levels_per_msg.max(4 * self.options.book_levels),
+                ..LIMITS
+            }),
             counters,
         )))
     }
@@ -249,43 +203,19 @@ impl Venue for CoinbaseVenue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{MdEvent, MdKind};
+    use crate::event::MdKind;
+    use crate::types::InstrumentId;
     use crate::types::Side;
-    use crate::venues::wire_util::Scale;
+    use crate::types::VenueId;
+    use crate::venues::testing::{assert_parse_errors, feed, iref};
 
     fn handler() -> CoinbaseHandler {
         CoinbaseHandler::new(
             VenueId(1),
-            vec![
-                InstrumentRef {
-                    id: InstrumentId(3),
-                    symbol: "SKL-BTC".into(),
-                    scale: Scale {
-                        price_dec: 8,
-                        qty_dec: 1,
-                    },
-                },
-                InstrumentRef {
-                    id: InstrumentId(4),
-                    symbol: "BTC-USD".into(),
-                    scale: Scale {
-                        price_dec: 2,
-                        qty_dec: 8,
-                    },
-                },
-            ],
-            Limits::default(),
+            vec![iref(3, "SKL-BTC", 8, 1), iref(4, "BTC-USD", 2, 8)],
+            Coinbase::new(&LIMITS),
             Arc::new(VenueCounters::default()),
         )
-    }
-
-    fn feed(h: &mut CoinbaseHandler, msg: &str) -> Vec<MdEvent> {
-        let mut v = vec![];
-        let mut sink = EventSink::to_vec(&mut v);
-        sink.begin(VenueId(1), &RawMeta::default(), 0);
-        h.on_message(msg.as_bytes(), &RawMeta::default(), &mut sink);
-        sink.end();
-        v
     }
 
     // Real Exchange-feed messages (../shared/data/recorded/COINBASE.ws.28.0).
@@ -327,10 +257,10 @@ mod tests {
         ] {
             assert_eq!(feed(&mut h, m)[0].kind, MdKind::Noop);
         }
-        assert_eq!(VenueCounters::get(&h.counters.unknown_messages), 3);
-        assert_eq!(VenueCounters::get(&h.counters.parse_errors), 0);
+        assert_eq!(VenueCounters::get(&h.counters().unknown_messages), 3);
+        assert_eq!(VenueCounters::get(&h.counters().parse_errors), 0);
         let mut b = Buffers::with_capacity(10, 2, 2);
-        let m = wire::parse(TICKER.as_bytes(), &h.symbols, &mut b).unwrap();
+        let m = wire::parse(TICKER.as_bytes(), h.symbols(), &mut b).unwrap();
         assert!(m.has_ticker);
         assert_eq!(
             (
@@ -359,7 +289,7 @@ mod tests {
                 r#"{{"channel":"heartbeats","client_id":"","timestamp":"2023-06-23T20:31:26.122969572Z","sequence_num":{n},"events":[{{"current_time":"2023-06-23 20:31:56.121961769 +0000 UTC m=+91717.525857105","heartbeat_counter":3049}}]}}"#
             )
         };
-        assert_eq!(feed(&mut h, &hb(1))[0].kind, MdKind::Noop);
+        assert_eq!(feed(&mut h, hb(1))[0].kind, MdKind::Noop);
         let trades = r#"{"channel":"market_trades","client_id":"","timestamp":"2023-02-09T20:19:35.39625135Z","sequence_num":2,"events":[{"type":"snapshot","trades":[{"trade_id":"000000000","product_id":"ETH-USD","price":"1260.01","size":"0.3","side":"BUY","time":"2019-08-14T20:42:27.265Z"},{"trade_id":"12345","product_id":"BTC-USD","price":"21921.74","size":"0.01","side":"SELL","time":"2019-08-14T20:42:27.265Z"}]}]}"#;
         let ev = feed(&mut h, trades);
         assert_eq!(ev.len(), 1, "ETH-USD is not ours");
@@ -368,13 +298,13 @@ mod tests {
             (2192174, Side::Buy, 12345)
         );
         // message 3 lost
-        let ev = feed(&mut h, &hb(4));
+        let ev = feed(&mut h, hb(4));
         assert_eq!(ev[0].kind, MdKind::BookInvalid);
-        assert_eq!(VenueCounters::get(&h.counters.gaps), 1);
+        assert_eq!(VenueCounters::get(&h.counters().gaps), 1);
         let mut wanted = vec![];
         h.snapshot_wanted(&mut |i| wanted.push(i));
         assert_eq!(wanted, vec![InstrumentId(4)]);
-        assert_eq!(VenueCounters::get(&h.counters.parse_errors), 0);
+        assert_eq!(VenueCounters::get(&h.counters().parse_errors), 0);
     }
 
     #[test]
@@ -400,16 +330,9 @@ mod tests {
             String::new(),
             "[]".into(),
         ];
-        for (i, m) in cases.iter().enumerate() {
-            let ev = feed(&mut h, m);
-            assert_eq!((ev.len(), ev[0].kind), (1, MdKind::Noop), "case {i}: {m}");
-        }
-        assert_eq!(
-            VenueCounters::get(&h.counters.parse_errors),
-            cases.len() as u64
-        );
-        feed(&mut h, &UPD.replace("SKL-BTC", "SKL-USD"));
+        assert_parse_errors(&mut h, &cases);
+        feed(&mut h, UPD.replace("SKL-BTC", "SKL-USD"));
         feed(&mut h, r#"{"type":"done","product_id":"SKL-BTC"}"#);
-        assert_eq!(VenueCounters::get(&h.counters.unknown_messages), 2);
+        assert_eq!(VenueCounters::get(&h.counters().unknown_messages), 2);
     }
 }

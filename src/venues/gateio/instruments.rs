@@ -68,15 +68,11 @@ pub fn parse_currency_pairs(text: &str, venue_name: &str) -> Result<Vec<Instrume
 mod tests {
     use super::*;
     use crate::types::{InstrumentId, VenueId, AMOUNT_ONE};
+    use crate::venues::testing::{all_specs, recorded};
 
     #[test]
     fn reads_recorded_currency_pairs() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/recorded/GATEIO.0"
-        );
-        let text = std::fs::read_to_string(path)
-            .unwrap_or_else(|e| panic!("recorded currency pairs missing at {path}: {e}"));
+        let text = recorded("GATEIO.0");
         let defs = parse_currency_pairs(&text, "gateio").unwrap();
         assert_eq!(defs.len(), 1458);
         let b = defs.iter().find(|d| d.symbol == "BTC_USDT").unwrap();
@@ -91,10 +87,7 @@ mod tests {
         assert_eq!(s.min_notional.0, AMOUNT_ONE); // 1 USDT
         let neo = defs.iter().find(|d| d.symbol == "NEO_BTC").unwrap();
         assert_eq!(neo.tick_size, "0.0000001");
-        for (i, d) in defs.iter().enumerate() {
-            d.to_spec(InstrumentId(i as u16), VenueId(0))
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
+        all_specs(&defs);
     }
 
     #[test]

@@ -9,193 +9,102 @@
 
 pub mod book;
 pub mod instruments;
+pub mod orders;
 pub mod protocol;
 pub mod wire;
 
-pub use crate::venues::binance::InstrumentRef;
-
 use crate::feed::protocol::VenueProtocol;
-use crate::feed::{tag, EventSink, VenueCounters, VenueHandler};
+use crate::feed::{VenueCounters, VenueHandler};
 use crate::instrument::InstrumentDef;
-use crate::ring::RawMeta;
-use crate::types::{InstrumentId, Side, VenueId};
-use crate::venues::seq_book::{Range, SeqSync};
-use crate::venues::wire_util::Scale;
+use crate::types::{Price, Qty, Side};
+use crate::venues::handler::{Ctx, Handler, WireFormat};
+use crate::venues::seq_book::{rest_snapshot, Range, SeqSync};
+use crate::venues::symbols::{InstrumentRef, SymbolTable};
+use crate::venues::wire_util::{Buffers, Limits, WireError};
 use crate::venues::{Exchange, KeyError, Venue, VenueCtx, VenueOptions};
 use std::sync::Arc;
-use wire::{Bufs, Kind, SymbolTable, WireError};
+use wire::Kind;
 
-/// Sizes of the handler's preallocated buffers.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    /// Levels per side in one message (REST snapshots and `full` books).
-    pub max_levels_per_msg: usize,
-    /// Diffs buffered per instrument while waiting for a snapshot.
-    pub max_buffered_diffs: usize,
-    /// Changes buffered per instrument while waiting for a snapshot.
-    pub max_buffered_changes: usize,
+/// Buffer sizes of a Gate.io handler: levels per side in one message (REST snapshots and
+/// `full` books), changes in one diff, and what is buffered per instrument while waiting for a
+/// snapshot.
+pub const LIMITS: Limits = Limits::per_message(5000, 0).buffering(10_000, 1024, 16_384);
+
+/// Gate.io's wire format and handler rules (the [`WireFormat`] of [`GateHandler`]); symbols
+/// `BTC_USDT`, in any case.
+pub struct Gate {
+    bufs: Buffers,
+    limits: Limits,
 }
 
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            max_levels_per_msg: 5000,
-            max_buffered_diffs: 1024,
-            max_buffered_changes: 16_384,
+impl Gate {
+    /// Buffers for what `limits` allows in one message and per book.
+    pub fn new(limits: &Limits) -> Gate {
+        let bufs = Buffers::new(limits);
+        Gate {
+            bufs,
+            limits: *limits,
         }
-    }
-}
-
-struct InstState {
-    r: InstrumentRef,
-    sync: SeqSync,
-}
-
-struct Table<'a>(&'a [InstState]);
-
-impl SymbolTable for Table<'_> {
-    fn find(&self, sym: &str) -> Option<(usize, Scale)> {
-        self.0
-            .iter()
-            .position(|i| i.r.symbol == sym || i.r.symbol.eq_ignore_ascii_case(sym))
-            .map(|k| (k, self.0[k].r.scale))
     }
 }
 
 /// Market-data handler for one Gate.io spot venue.
-pub struct GateHandler {
-    venue: VenueId,
-    insts: Vec<InstState>,
-    bufs: Bufs,
-    counters: Arc<VenueCounters>,
-}
+pub type GateHandler = Handler<Gate>;
 
-impl GateHandler {
-    /// A handler for `instruments` (symbols `BTC_USDT`).
-    pub fn new(
-        venue: VenueId,
-        instruments: Vec<InstrumentRef>,
-        limits: Limits,
-        counters: Arc<VenueCounters>,
-    ) -> GateHandler {
-        GateHandler {
-            venue,
-            insts: instruments
-                .into_iter()
-                .map(|r| InstState {
-                    r,
-                    sync: SeqSync::new(
-                        book::RULE,
-                        limits.max_buffered_diffs,
-                        limits.max_buffered_changes,
-                    ),
-                })
-                .collect(),
-            bufs: Bufs::with_capacity(limits.max_levels_per_msg),
-            counters,
-        }
+impl WireFormat for Gate {
+    type Book = SeqSync;
+    const REST_SNAPSHOTS: bool = true;
+
+    fn symbols(&self, refs: Vec<InstrumentRef>) -> SymbolTable {
+        SymbolTable::new(refs).case_insensitive()
     }
 
-    /// Update id the book of handler instrument `k` is at, if synced.
-    pub fn book_id(&self, k: usize) -> Option<u64> {
-        self.insts.get(k).and_then(|i| i.sync.book_id())
+    fn new_book(&self) -> SeqSync {
+        let l = &self.limits;
+        SeqSync::new(book::RULE, l.max_buffered_diffs, l.max_buffered_levels)
     }
 
-    fn on_snapshot(&mut self, raw: &[u8], meta: &RawMeta, sink: &mut EventSink<'_>) {
-        let c = &*self.counters;
-        VenueCounters::inc(&c.snapshots);
-        let k = match tag::instrument(meta.tag) {
-            Some(id) => self.insts.iter().position(|i| i.r.id.0 == id),
-            None if self.insts.len() == 1 => Some(0),
-            None => None,
-        };
-        let Some(k) = k else {
-            VenueCounters::inc(&c.snapshots_rejected);
-            VenueCounters::inc(&c.parse_errors);
-            return;
-        };
-        let st = &mut self.insts[k];
-        match wire::parse_snapshot(raw, st.r.scale, &mut self.bufs) {
-            Ok(id) => {
-                st.sync
-                    .on_snapshot(st.r.id, id, &self.bufs.bids, &self.bufs.asks, sink, c);
+    fn on_message(&mut self, raw: &[u8], cx: Ctx<'_, '_, SeqSync>) -> Result<(), WireError> {
+        let Ctx { st, sink } = cx;
+        let m = wire::parse(raw, &st.symbols, &mut self.bufs)?;
+        let (c, id) = (&*st.counters, st.symbols.get(m.inst).id);
+        let (bids, asks) = (&self.bufs.bids, &self.bufs.asks);
+        match m.kind {
+            Kind::BookUpdate => {
+                VenueCounters::inc(&c.depth_updates);
+                let r = Range::new(m.first, m.last);
+                st.books[m.inst].on_diff(id, r, &self.bufs.changes, sink, c);
             }
-            Err(_) => {
-                VenueCounters::inc(&c.snapshots_rejected);
-                VenueCounters::inc(&c.parse_errors);
+            Kind::BookFull => {
+                VenueCounters::inc(&c.depth_updates);
+                VenueCounters::inc(&c.snapshots);
+                st.books[m.inst].on_snapshot(id, m.last, bids, asks, sink, c);
             }
-        }
-    }
-}
-
-impl VenueHandler for GateHandler {
-    fn venue(&self) -> VenueId {
-        self.venue
-    }
-
-    fn counters(&self) -> &Arc<VenueCounters> {
-        &self.counters
-    }
-
-    fn on_message(&mut self, raw: &[u8], meta: &RawMeta, sink: &mut EventSink<'_>) {
-        if tag::is_snapshot(meta.tag) {
-            return self.on_snapshot(raw, meta, sink);
-        }
-        let c = &*self.counters;
-        match wire::parse(raw, &Table(&self.insts), &mut self.bufs) {
-            Ok(m) => match m.kind {
-                Kind::BookUpdate => {
-                    VenueCounters::inc(&c.depth_updates);
-                    let st = &mut self.insts[m.inst];
-                    st.sync.on_diff(
-                        st.r.id,
-                        Range {
-                            first: m.first,
-                            last: m.last,
-                        },
-                        &self.bufs.changes,
-                        sink,
-                        c,
-                    );
-                }
-                Kind::BookFull => {
-                    VenueCounters::inc(&c.depth_updates);
-                    VenueCounters::inc(&c.snapshots);
-                    let st = &mut self.insts[m.inst];
-                    st.sync
-                        .on_snapshot(st.r.id, m.last, &self.bufs.bids, &self.bufs.asks, sink, c);
-                }
-                Kind::BookTicker => {
-                    VenueCounters::inc(&c.bbo_updates);
-                    let [bp, bq, ap, aq] = m.bbo;
-                    sink.bbo(self.insts[m.inst].r.id, m.last, (bp, bq), (ap, aq));
-                }
-                Kind::Trade => {
-                    VenueCounters::inc(&c.trades);
-                    let side = if m.taker_buy { Side::Buy } else { Side::Sell };
-                    sink.trade(self.insts[m.inst].r.id, m.last, m.px, m.qty, side);
-                }
-                Kind::Control | Kind::Error | Kind::Other => {
-                    VenueCounters::inc(&c.unknown_messages)
-                }
-            },
-            Err(WireError::UnknownSymbol) => VenueCounters::inc(&c.unknown_messages),
-            Err(_) => VenueCounters::inc(&c.parse_errors),
-        }
-    }
-
-    fn on_disconnect(&mut self, sink: &mut EventSink<'_>) {
-        for st in &mut self.insts {
-            st.sync.on_disconnect(st.r.id, sink);
-        }
-    }
-
-    fn snapshot_wanted(&mut self, out: &mut dyn FnMut(InstrumentId)) {
-        for st in &mut self.insts {
-            if st.sync.take_snapshot_request() {
-                out(st.r.id);
+            Kind::BookTicker => {
+                VenueCounters::inc(&c.bbo_updates);
+                let [bp, bq, ap, aq] = m.bbo;
+                sink.bbo(id, m.last, (Price(bp), Qty(bq)), (Price(ap), Qty(aq)));
             }
+            Kind::Trade => {
+                VenueCounters::inc(&c.trades);
+                let side = if m.taker_buy { Side::Buy } else { Side::Sell };
+                sink.trade(id, m.last, Price(m.px), Qty(m.qty), side);
+            }
+            Kind::Control | Kind::Error | Kind::Other => return Err(WireError::Unknown),
         }
+        Ok(())
+    }
+
+    /// The snapshot body does not name its pair: the fetcher tags it.
+    fn on_snapshot(
+        &mut self,
+        raw: &[u8],
+        k: Option<usize>,
+        cx: Ctx<'_, '_, SeqSync>,
+    ) -> Result<(), WireError> {
+        rest_snapshot(k, cx, &mut self.bufs, |sc, b| {
+            wire::parse_snapshot(raw, sc, b)
+        })
     }
 }
 
@@ -217,6 +126,14 @@ pub fn configure(o: &VenueOptions) -> Result<Arc<dyn Venue>, KeyError> {
 }
 
 impl Venue for GateVenue {
+    fn sign_request(
+        &self,
+        creds: &crate::venues::Credentials,
+        r: &crate::venues::SignRequest,
+    ) -> Result<Vec<u8>, String> {
+        orders::sign_request(creds, r)
+    }
+
     fn exchange(&self) -> Exchange {
         Exchange::Gateio
     }
@@ -237,7 +154,7 @@ impl Venue for GateVenue {
         Ok(Box::new(GateHandler::new(
             ctx.id,
             ctx.instrument_refs(),
-            Limits::default(),
+            Gate::new(&LIMITS),
             counters,
         )))
     }
@@ -256,34 +173,24 @@ impl Venue for GateVenue {
 mod tests {
     use super::*;
     use crate::event::{MdEvent, MdKind};
+    use crate::feed::tag;
+    use crate::types::InstrumentId;
+    use crate::types::VenueId;
+    use crate::venues::testing::iref;
+    use crate::venues::testing::{assert_parse_errors, feed_tagged};
 
     fn handler() -> GateHandler {
         GateHandler::new(
             VenueId(4),
-            vec![InstrumentRef {
-                id: InstrumentId(20),
-                symbol: "FAST_USDT".into(),
-                scale: Scale {
-                    price_dec: 10,
-                    qty_dec: 10,
-                },
-            }],
-            Limits::default(),
+            vec![iref(20, "FAST_USDT", 10, 10)],
+            Gate::new(&LIMITS),
             Arc::new(VenueCounters::default()),
         )
     }
 
     fn feed(h: &mut GateHandler, msg: &str, snapshot: bool) -> Vec<MdEvent> {
-        let meta = RawMeta {
-            tag: tag::make(4, snapshot, if snapshot { 20 } else { tag::NO_INSTRUMENT }),
-            ..RawMeta::default()
-        };
-        let mut v = vec![];
-        let mut sink = EventSink::to_vec(&mut v);
-        sink.begin(VenueId(4), &meta, 0);
-        h.on_message(msg.as_bytes(), &meta, &mut sink);
-        sink.end();
-        v
+        let t = tag::make(4, snapshot, if snapshot { 20 } else { tag::NO_INSTRUMENT });
+        feed_tagged(h, msg, t)
     }
 
     fn upd(first: u64, last: u64) -> String {
@@ -305,7 +212,7 @@ mod tests {
         );
         assert_eq!(ev[0].kind, MdKind::BookClear);
         assert_eq!(ev.last().unwrap().venue_seq, 1138120);
-        assert_eq!(h.book_id(0), Some(1138120));
+        assert_eq!(h.book(0).and_then(|b| b.book_id()), Some(1138120));
         assert_eq!(
             feed(&mut h, &upd(1138121, 1138121), false)
                 .last()
@@ -318,7 +225,7 @@ mod tests {
             MdKind::BookInvalid,
             "U must be prev_u + 1"
         );
-        assert_eq!(VenueCounters::get(&h.counters.gaps), 1);
+        assert_eq!(VenueCounters::get(&h.counters().gaps), 1);
         let mut wanted = vec![];
         h.snapshot_wanted(&mut |i| wanted.push(i));
         assert_eq!(wanted, vec![InstrumentId(20)]);
@@ -333,7 +240,7 @@ mod tests {
             false,
         );
         assert_eq!(ev[0].kind, MdKind::BookClear);
-        assert_eq!(h.book_id(0), Some(500));
+        assert_eq!(h.book(0).and_then(|b| b.book_id()), Some(500));
         assert_eq!(
             feed(&mut h, &upd(501, 502), false).last().unwrap().kind,
             MdKind::BookCommit
@@ -360,21 +267,18 @@ mod tests {
             u.replace("\"u\":2", "\"u\":\"two\""),
             "[]".to_string(),
         ];
-        for (i, c) in cases.iter().enumerate() {
-            let ev = feed(&mut h, c, false);
-            assert_eq!((ev.len(), ev[0].kind), (1, MdKind::Noop), "case {i}");
-        }
+        assert_parse_errors(&mut h, &cases);
         feed(&mut h, r#"{"label":"INVALID_KEY"}"#, true);
         assert_eq!(
-            VenueCounters::get(&h.counters.parse_errors),
+            VenueCounters::get(&h.counters().parse_errors),
             cases.len() as u64 + 1
         );
-        assert_eq!(VenueCounters::get(&h.counters.snapshots_rejected), 1);
+        assert_eq!(VenueCounters::get(&h.counters().snapshots_rejected), 1);
         feed(
             &mut h,
             r#"{"time":1619093532,"channel":"spot.trades","event":"subscribe","result":{"status":"success"}}"#,
             false,
         );
-        assert_eq!(VenueCounters::get(&h.counters.unknown_messages), 1);
+        assert_eq!(VenueCounters::get(&h.counters().unknown_messages), 1);
     }
 }

@@ -26,9 +26,11 @@ use crate::fixed_point::parse_decimal;
 use crate::types::Side;
 use crate::venues::raw_json::{parse_with, RawJson};
 use crate::venues::seq_book::SeqLevel;
-use crate::venues::wire_util::{LevelsSeed, Scale};
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use std::fmt;
+use crate::venues::symbols::SymbolTable;
+use crate::venues::wire_util::{
+    read_json_lazy, Array, ArraySeed, Buffers, LevelsSeed, Object, ObjectSeed, Scale, WireError,
+};
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess};
 
 /// What a message is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -50,7 +52,7 @@ pub enum Kind {
     Other,
 }
 
-/// Parsed fields; levels go to [`Bufs`].
+/// Parsed fields; levels and diff changes go to [`Buffers`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Msg {
     /// Kind.
@@ -71,45 +73,6 @@ pub struct Msg {
     pub taker_buy: bool,
 }
 
-/// Reused buffers.
-#[derive(Debug)]
-pub struct Bufs {
-    /// Diff changes, both sides.
-    pub changes: Vec<SeqLevel>,
-    /// Full-book / REST snapshot bids.
-    pub bids: Vec<Level>,
-    /// Full-book / REST snapshot asks.
-    pub asks: Vec<Level>,
-}
-
-impl Bufs {
-    /// Room for `n` levels per side and `2n` changes.
-    pub fn with_capacity(n: usize) -> Bufs {
-        Bufs {
-            changes: Vec::with_capacity(2 * n),
-            bids: Vec::with_capacity(n),
-            asks: Vec::with_capacity(n),
-        }
-    }
-}
-
-/// Why a message was not used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WireError {
-    /// Not JSON, wrong shape, bad number, too many levels.
-    Malformed,
-    /// A required field is missing.
-    MissingField(&'static str),
-    /// Symbol not configured.
-    UnknownSymbol,
-}
-
-/// Currency pair → (handler index, scale).
-pub trait SymbolTable {
-    /// Look up `BTC_USDT`.
-    fn find(&self, sym: &str) -> Option<(usize, Scale)>;
-}
-
 #[derive(Default)]
 struct Env<'de> {
     channel: &'de str,
@@ -120,19 +83,10 @@ struct Env<'de> {
 
 struct EnvSeed<'a, 'de>(&'a mut Env<'de>);
 
-impl<'de> DeserializeSeed<'de> for EnvSeed<'_, 'de> {
+impl<'de> ObjectSeed<'de> for EnvSeed<'_, 'de> {
     type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for EnvSeed<'_, 'de> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a Gate.io message object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+    const EXPECTING: &'static str = "a Gate.io message object";
+    fn visit<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
         let e = self.0;
         while let Some(k) = m.next_key::<&str>()? {
             match k {
@@ -167,23 +121,14 @@ struct Res<'de> {
 
 struct ResSeed<'a, 'de>(&'a mut Res<'de>);
 
-impl<'de> DeserializeSeed<'de> for ResSeed<'_, 'de> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
 fn uint<E: de::Error>(r: RawJson<'_>) -> Result<u64, E> {
     r.u64().ok_or_else(|| E::custom("not an unsigned integer"))
 }
 
-impl<'de> Visitor<'de> for ResSeed<'_, 'de> {
+impl<'de> ObjectSeed<'de> for ResSeed<'_, 'de> {
     type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a result object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+    const EXPECTING: &'static str = "a result object";
+    fn visit<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
         let r = self.0;
         while let Some(k) = m.next_key::<&str>()? {
             match k {
@@ -210,20 +155,17 @@ impl<'de> Visitor<'de> for ResSeed<'_, 'de> {
 
 fn res_of(raw: RawJson<'_>) -> Result<Res<'_>, WireError> {
     let mut r = Res::default();
-    parse_with(raw, ResSeed(&mut r)).map_err(|_| WireError::Malformed)?;
+    parse_with(raw, Object(ResSeed(&mut r))).map_err(|_| WireError::Malformed)?;
     Ok(r)
 }
 
 /// Parse one WebSocket message.
-pub fn parse<T: SymbolTable>(raw: &[u8], syms: &T, bufs: &mut Bufs) -> Result<Msg, WireError> {
+pub fn parse(raw: &[u8], syms: &SymbolTable, bufs: &mut Buffers) -> Result<Msg, WireError> {
     bufs.changes.clear();
     bufs.bids.clear();
     bufs.asks.clear();
     let mut env = Env::default();
-    let mut de = sonic_rs::Deserializer::from_slice(raw);
-    if EnvSeed(&mut env).deserialize(&mut de).is_err() || de.end().is_err() {
-        return Err(WireError::Malformed);
-    }
+    read_json_lazy(raw, Object(EnvSeed(&mut env)))?;
     let mut msg = Msg::default();
     if env.error {
         msg.kind = Kind::Error;
@@ -275,11 +217,11 @@ pub fn parse<T: SymbolTable>(raw: &[u8], syms: &T, bufs: &mut Bufs) -> Result<Ms
                     if !raw.is_empty() {
                         parse_with(
                             raw,
-                            ChangesSeed {
+                            Array(ChangesSeed {
                                 sc,
                                 side,
                                 out: &mut bufs.changes,
-                            },
+                            }),
                         )
                         .map_err(|_| WireError::Malformed)?;
                     }
@@ -329,19 +271,10 @@ struct ChangesSeed<'a> {
     out: &'a mut Vec<SeqLevel>,
 }
 
-impl<'de> DeserializeSeed<'de> for ChangesSeed<'_> {
+impl<'de> ArraySeed<'de> for ChangesSeed<'_> {
     type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ChangesSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of [price, amount]")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+    const EXPECTING: &'static str = "an array of [price, amount]";
+    fn visit<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
         while let Some((px, amt)) = s.next_element::<(&'de str, &'de str)>()? {
             let p = parse_decimal(px.as_bytes(), self.sc.price_dec).map_err(de::Error::custom)?;
             let q = parse_decimal(amt.as_bytes(), self.sc.qty_dec).map_err(de::Error::custom)?;
@@ -368,7 +301,7 @@ impl<'de> Visitor<'de> for ChangesSeed<'_> {
 
 /// Parse a REST snapshot `{"id":…,"asks":…,"bids":…}` at `scale`: returns `id`; levels go to
 /// `bufs.bids/asks`.
-pub fn parse_snapshot(raw: &[u8], scale: Scale, bufs: &mut Bufs) -> Result<u64, WireError> {
+pub fn parse_snapshot(raw: &[u8], scale: Scale, bufs: &mut Buffers) -> Result<u64, WireError> {
     bufs.bids.clear();
     bufs.asks.clear();
     let s = std::str::from_utf8(raw).map_err(|_| WireError::Malformed)?;
@@ -385,26 +318,39 @@ pub fn parse_snapshot(raw: &[u8], scale: Scale, bufs: &mut Bufs) -> Result<u64, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::venues::testing;
 
-    struct T;
-    impl SymbolTable for T {
-        fn find(&self, sym: &str) -> Option<(usize, Scale)> {
-            (sym == "FAST_USDT" || sym == "DIS_USDT" || sym == "BTC_USDT").then_some((
-                2,
-                Scale {
-                    price_dec: 10,
-                    qty_dec: 10,
-                },
-            ))
-        }
+    /// `FAST_USDT` at handler index 2, at 10 decimals.
+    fn syms() -> SymbolTable {
+        testing::table(&["DIS_USDT", "BTC_USDT", "FAST_USDT"], 10, 10)
+    }
+
+    /// Room for `n` levels per side and `2n` changes (the handler's proportions).
+    fn bufs(n: usize) -> Buffers {
+        let mut b = Buffers::with_capacity(n, 0);
+        b.changes = Vec::with_capacity(2 * n);
+        b
     }
 
     const UPD: &str = r#"{"time":1619093533,"channel":"spot.order_book_update","event":"update","result":{"t":1619093533020,"e":"depthUpdate","E":1619093533,"s":"FAST_USDT","U":1130669,"u":1138115,"b":[["10.28","36.50154112"],["10.23","0"]],"a":[["10.33","0.2411"]]}}"#;
 
     #[test]
+    fn invalid_utf8_inside_a_skipped_value_is_malformed() {
+        // fuzz crash (tests/fuzz md): sonic-rs made a `&str` of a lazily skipped value without
+        // checking its UTF-8 (a debug assertion; undefined behaviour without it)
+        let mut raw = br#"{"time":1619093532,"channel":"spot.candlesticks","event":"subscribe","result":{"st"#.to_vec();
+        raw.extend_from_slice(&[0x89; 53]);
+        raw.extend_from_slice(br#"atus":"success"}}"#);
+        assert_eq!(
+            parse(&raw, &syms(), &mut bufs(8)).err(),
+            Some(WireError::Malformed)
+        );
+    }
+
+    #[test]
     fn diff_trade_ack() {
-        let mut b = Bufs::with_capacity(8);
-        let m = parse(UPD.as_bytes(), &T, &mut b).unwrap();
+        let mut b = bufs(8);
+        let m = parse(UPD.as_bytes(), &syms(), &mut b).unwrap();
         assert_eq!(
             (m.kind, m.inst, m.first, m.last),
             (Kind::BookUpdate, 2, 1130669, 1138115)
@@ -422,7 +368,7 @@ mod tests {
                 (Side::Sell, 103_300_000_000, 2_411_000_000)
             ]
         );
-        let m = parse(br#"{"time":1619093543,"channel":"spot.trades","event":"update","result":{"id":816995772,"create_time":1619093543,"create_time_ms":"1619093543708.2642","side":"sell","currency_pair":"DIS_USDT","amount":"0.2010000000","price":"121.5800000000"}}"#, &T, &mut b).unwrap();
+        let m = parse(br#"{"time":1619093543,"channel":"spot.trades","event":"update","result":{"id":816995772,"create_time":1619093543,"create_time_ms":"1619093543708.2642","side":"sell","currency_pair":"DIS_USDT","amount":"0.2010000000","price":"121.5800000000"}}"#, &syms(), &mut b).unwrap();
         assert_eq!(
             (m.kind, m.last, m.px, m.qty, m.taker_buy),
             (
@@ -433,18 +379,18 @@ mod tests {
                 false
             )
         );
-        let m = parse(br#"{"time":1619093532,"channel":"spot.order_book_update","event":"subscribe","result":{"status":"success"}}"#, &T, &mut b).unwrap();
+        let m = parse(br#"{"time":1619093532,"channel":"spot.order_book_update","event":"subscribe","result":{"status":"success"}}"#, &syms(), &mut b).unwrap();
         assert_eq!(m.kind, Kind::Control);
-        let m = parse(br#"{"time":1,"channel":"spot.order_book_update","event":"subscribe","error":{"code":2,"message":"unknown currency pair"},"result":null}"#, &T, &mut b).unwrap();
+        let m = parse(br#"{"time":1,"channel":"spot.order_book_update","event":"subscribe","error":{"code":2,"message":"unknown currency pair"},"result":null}"#, &syms(), &mut b).unwrap();
         assert_eq!(m.kind, Kind::Error);
-        let m = parse(br#"{"time":1619093547,"channel":"spot.tickers","event":"update","result":{"currency_pair":"NEO_BTC","last":"0.0018735","lowest_ask":"0.0018735","highest_bid":"0.0018697"}}"#, &T, &mut b).unwrap();
+        let m = parse(br#"{"time":1619093547,"channel":"spot.tickers","event":"update","result":{"currency_pair":"NEO_BTC","last":"0.0018735","lowest_ask":"0.0018735","highest_bid":"0.0018697"}}"#, &syms(), &mut b).unwrap();
         assert_eq!(m.kind, Kind::Other);
     }
 
     #[test]
     fn book_ticker_full_book_and_rest_snapshot() {
-        let mut b = Bufs::with_capacity(8);
-        let m = parse(br#"{"time":1606293275,"channel":"spot.book_ticker","event":"update","result":{"t":1606293275123,"u":48733182,"s":"BTC_USDT","b":"19177.79","B":"0.0003341504","a":"19179.38","A":"0.09"}}"#, &T, &mut b).unwrap();
+        let mut b = bufs(8);
+        let m = parse(br#"{"time":1606293275,"channel":"spot.book_ticker","event":"update","result":{"t":1606293275123,"u":48733182,"s":"BTC_USDT","b":"19177.79","B":"0.0003341504","a":"19179.38","A":"0.09"}}"#, &syms(), &mut b).unwrap();
         assert_eq!((m.kind, m.last), (Kind::BookTicker, 48733182));
         assert_eq!(
             m.bbo,
@@ -455,7 +401,7 @@ mod tests {
                 900_000_000
             ]
         );
-        let m = parse(br#"{"time":1,"channel":"spot.order_book_update","event":"update","result":{"t":1,"full":true,"s":"BTC_USDT","U":1,"u":100,"b":[["1.1","2"]],"a":[["1.2","3"]]}}"#, &T, &mut b).unwrap();
+        let m = parse(br#"{"time":1,"channel":"spot.order_book_update","event":"update","result":{"t":1,"full":true,"s":"BTC_USDT","U":1,"u":100,"b":[["1.1","2"]],"a":[["1.2","3"]]}}"#, &syms(), &mut b).unwrap();
         assert_eq!(
             (m.kind, m.last, b.bids.len(), b.asks.len()),
             (Kind::BookFull, 100, 1, 1)
@@ -479,7 +425,7 @@ mod tests {
 
     #[test]
     fn malformed() {
-        let mut b = Bufs::with_capacity(1);
+        let mut b = bufs(1);
         for (m, want) in [
             (UPD[..60].to_string(), WireError::Malformed),
             (
@@ -511,7 +457,7 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                parse(m.as_bytes(), &T, &mut b).map(|x| x.kind),
+                parse(m.as_bytes(), &syms(), &mut b).map(|x| x.kind),
                 Err(want),
                 "{m}"
             );

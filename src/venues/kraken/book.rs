@@ -16,9 +16,10 @@
 #![forbid(unsafe_code)]
 
 use crate::book::{ChecksumKind, Level};
-use crate::event::InvalidReason;
+use crate::event::{Checksum, Commit, InvalidReason};
 use crate::feed::{EventSink, VenueCounters};
 use crate::types::{InstrumentId, Side};
+use crate::venues::handler::{emit_side, SyncState};
 
 /// What happened to one update.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,17 +42,18 @@ pub struct Integrity {
 }
 
 impl Integrity {
-    fn pair(&self) -> (i64, i64) {
-        match self.checksum {
-            Some(c) => (
-                if self.v2 {
+    fn commit(&self, snapshot: bool) -> Commit {
+        Commit {
+            snapshot,
+            checksum: self.checksum.map(|c| Checksum {
+                kind: if self.v2 {
                     ChecksumKind::Kraken10Fixed
                 } else {
                     ChecksumKind::Kraken10
-                } as i64,
-                c as i64,
-            ),
-            None => (ChecksumKind::None as i64, 0),
+                },
+                value: c as i64,
+            }),
+            keep_levels: self.depth,
         }
     }
 }
@@ -74,13 +76,10 @@ impl BookSync {
         self.synced
     }
 
+    /// Kraken's order: the asks, then the bids, each as sent.
     fn emit(sink: &mut EventSink<'_>, inst: InstrumentId, b: &[Level], a: &[Level], snap: bool) {
-        for l in a {
-            sink.level(inst, Side::Sell, l.px, l.qty, (l.px_frac, l.qty_frac), snap);
-        }
-        for l in b {
-            sink.level(inst, Side::Buy, l.px, l.qty, (l.px_frac, l.qty_frac), snap);
-        }
+        emit_side(sink, inst, Side::Sell, a, snap);
+        emit_side(sink, inst, Side::Buy, b, snap);
     }
 
     /// A snapshot replaces the book.
@@ -100,7 +99,7 @@ impl BookSync {
         self.n = 0;
         sink.clear(inst, 0);
         Self::emit(sink, inst, bids, asks, true);
-        sink.commit_truncated(inst, 0, true, ck.pair(), ck.depth);
+        sink.commit_truncated(inst, 0, ck.commit(true));
         self.synced = true;
         VenueCounters::inc(&c.syncs);
     }
@@ -121,12 +120,14 @@ impl BookSync {
         }
         self.n += 1;
         Self::emit(sink, inst, bids, asks, false);
-        sink.commit_truncated(inst, self.n, false, ck.pair(), ck.depth);
+        sink.commit_truncated(inst, self.n, ck.commit(false));
         Outcome::Applied
     }
+}
 
-    /// Connection lost.
-    pub fn on_disconnect(&mut self, inst: InstrumentId, sink: &mut EventSink<'_>) {
+impl SyncState for BookSync {
+    /// Connection lost (resubscribing brings a new snapshot: nothing to request).
+    fn on_disconnect(&mut self, inst: InstrumentId, sink: &mut EventSink<'_>) {
         if self.synced {
             sink.invalid(inst, InvalidReason::Disconnected);
         }

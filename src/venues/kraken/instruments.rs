@@ -85,25 +85,14 @@ pub fn parse_asset_pairs(text: &str, venue_name: &str) -> Result<Vec<InstrumentD
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{InstrumentId, VenueId};
+    use crate::venues::testing::{all_specs, recorded, spec};
 
     #[test]
     fn reads_recorded_asset_pairs() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/recorded/KRAKEN.0"
-        );
-        let text = std::fs::read_to_string(path)
-            .unwrap_or_else(|e| panic!("recorded AssetPairs missing at {path}: {e}"));
+        let text = recorded("KRAKEN.0");
         let defs = parse_asset_pairs(&text, "kraken").unwrap();
         assert!(defs.len() > 250, "{}", defs.len());
-        let get = |s: &str| {
-            defs.iter()
-                .find(|d| d.symbol == s)
-                .unwrap_or_else(|| panic!("{s} missing"))
-                .to_spec(InstrumentId(0), VenueId(0))
-                .unwrap()
-        };
+        let get = |s: &str| spec(&defs, s);
         let x = get("XBT/CHF");
         assert_eq!(x.internal_name(), "BTC/CHF@kraken:spot");
         assert_eq!((x.price_dec, x.qty_dec), (1, 8));
@@ -112,10 +101,7 @@ mod tests {
         assert_eq!((a.base.as_str(), a.quote.as_str()), ("ADA", "BTC"));
         assert_eq!(a.price_dec, 8);
         assert_eq!(get("XMR/USD").quote, "USD");
-        for (i, d) in defs.iter().enumerate() {
-            d.to_spec(InstrumentId(i as u16), VenueId(0))
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
+        all_specs(&defs);
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! numbers) and v1 (arrays; what the 2021 recordings hold). One handler reads both.
 //!
 //! Files (the same in every venue folder):
-//! - [`wire`]: message formats with real samples and doc links; zero-allocation parsing,
-//!   v2 numbers read from the raw token (never through `f64`).
+//! - [`wire`]: message formats with real samples and doc links, one module per protocol
+//!   ([`wire::v2`], [`wire::v1`]); zero-allocation parsing, v2 numbers read from the raw token
+//!   (never through `f64`).
 //! - [`book`]: book maintenance (snapshot + updates, truncation to depth, CRC32 checksum).
 //! - [`instruments`]: specs from `GET /0/public/AssetPairs`.
 //! - [`protocol`]: URLs, subscriptions, ping/heartbeat keep-alive.
@@ -18,19 +19,21 @@
 
 pub mod book;
 pub mod instruments;
+pub mod orders;
 pub mod protocol;
 pub mod wire;
 
 use crate::feed::protocol::VenueProtocol;
-use crate::feed::{EventSink, VenueCounters, VenueHandler};
+use crate::feed::{VenueCounters, VenueHandler};
 use crate::instrument::InstrumentDef;
-use crate::ring::RawMeta;
-use crate::types::{InstrumentId, Side, VenueId};
-use crate::venues::symbols::{normalize_asset, InstrumentRef, SymbolTable};
+use crate::types::InstrumentId;
+use crate::venues::handler::{emit_trades, Ctx, Handler, WireFormat};
+use crate::venues::symbols::normalize_asset;
+use crate::venues::wire_util::{Buffers, Limits, WireError};
 use crate::venues::{Exchange, KeyError, Venue, VenueCtx, VenueOptions};
 use book::{BookSync, Integrity};
 use std::sync::Arc;
-use wire::{Buffers, Kind, WireError};
+use wire::Kind;
 
 /// The v2 spelling of a pair (`XBT/USD` → `BTC/USD`, `XDG/EUR` → `DOGE/EUR`); other names are
 /// returned as they are.
@@ -41,80 +44,39 @@ pub fn v2_symbol(sym: &str) -> String {
     }
 }
 
-/// Sizes of the handler's preallocated buffers.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    /// Levels per side in one message (snapshots: up to the depth, 1000).
-    pub max_levels_per_msg: usize,
-    /// Trades in one message.
-    pub max_trades_per_msg: usize,
+/// Buffer sizes of a Kraken handler (snapshots: up to the depth, 1000 levels).
+pub const LIMITS: Limits = Limits::per_message(1000, 1024);
+
+/// Kraken's wire format (v1 and v2) and handler rules (the [`WireFormat`] of
+/// [`KrakenHandler`]); the wire symbol is v1 `XBT/USD` or v2 `BTC/USD`.
+pub struct Kraken {
+    buf: Buffers,
+    /// Depth the v2 subscription asked for (v1 messages name theirs).
+    v2_depth: u32,
 }
 
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            max_levels_per_msg: 1000,
-            max_trades_per_msg: 1024,
-        }
+impl Kraken {
+    /// v2 books cut to `v2_depth`; buffers for what `limits` allows in one message.
+    pub fn new(v2_depth: u32, limits: &Limits) -> Kraken {
+        let buf = Buffers::new(limits);
+        Kraken { buf, v2_depth }
     }
 }
 
 /// Market-data handler for one Kraken venue.
-pub struct KrakenHandler {
-    venue: VenueId,
-    symbols: SymbolTable,
-    sync: Vec<BookSync>,
-    buf: Buffers,
-    /// Depth the v2 subscription asked for (v1 messages name theirs).
-    v2_depth: u32,
-    counters: Arc<VenueCounters>,
-}
+pub type KrakenHandler = Handler<Kraken>;
 
-impl KrakenHandler {
-    /// A handler for `instruments` whose `symbol` is the wire spelling (v1 `XBT/USD` or v2
-    /// `BTC/USD`); `v2_depth` is the depth v2 books are cut to.
-    pub fn new(
-        venue: VenueId,
-        instruments: Vec<InstrumentRef>,
-        v2_depth: u32,
-        limits: Limits,
-        counters: Arc<VenueCounters>,
-    ) -> KrakenHandler {
-        let n = instruments.len();
-        KrakenHandler {
-            venue,
-            symbols: SymbolTable::new(instruments),
-            sync: (0..n).map(|_| BookSync::new()).collect(),
-            buf: Buffers::with_capacity(limits.max_levels_per_msg, limits.max_trades_per_msg),
-            v2_depth,
-            counters,
-        }
-    }
-}
+impl WireFormat for Kraken {
+    type Book = BookSync;
 
-impl VenueHandler for KrakenHandler {
-    fn venue(&self) -> VenueId {
-        self.venue
+    fn new_book(&self) -> BookSync {
+        BookSync::new()
     }
 
-    fn counters(&self) -> &Arc<VenueCounters> {
-        &self.counters
-    }
-
-    fn on_message(&mut self, raw: &[u8], _meta: &RawMeta, sink: &mut EventSink<'_>) {
-        let c = &*self.counters;
-        let m = match wire::parse(raw, &self.symbols, &mut self.buf) {
-            Ok(m) => m,
-            Err(WireError::Event) | Err(WireError::Unknown) => {
-                VenueCounters::inc(&c.unknown_messages);
-                return;
-            }
-            Err(WireError::Malformed) => {
-                VenueCounters::inc(&c.parse_errors);
-                return;
-            }
-        };
-        let id = self.symbols.get(m.inst).id;
+    fn on_message(&mut self, raw: &[u8], cx: Ctx<'_, '_, BookSync>) -> Result<(), WireError> {
+        let Ctx { st, sink } = cx;
+        let m = wire::parse(raw, &st.symbols, &mut self.buf)?;
+        let (c, id) = (&*st.counters, st.symbols.get(m.inst).id);
         let ck = Integrity {
             checksum: m.checksum,
             v2: m.v2,
@@ -124,27 +86,16 @@ impl VenueHandler for KrakenHandler {
         match m.kind {
             Kind::BookSnapshot => {
                 VenueCounters::inc(&c.snapshots);
-                self.sync[m.inst].on_snapshot(id, bids, asks, ck, sink, c);
+                st.books[m.inst].on_snapshot(id, bids, asks, ck, sink, c);
             }
             Kind::BookUpdate => {
                 VenueCounters::inc(&c.depth_updates);
-                self.sync[m.inst].on_update(id, bids, asks, ck, sink, c);
+                st.books[m.inst].on_update(id, bids, asks, ck, sink, c);
             }
-            Kind::Trades => {
-                for t in &self.buf.trades {
-                    VenueCounters::inc(&c.trades);
-                    let side = if t.taker_buy { Side::Buy } else { Side::Sell };
-                    sink.trade(id, t.trade_id, t.px, t.qty, side);
-                }
-            }
-            Kind::Ticker | Kind::Other => VenueCounters::inc(&c.unknown_messages),
+            Kind::Trades => emit_trades(sink, id, &self.buf.trades, c),
+            Kind::Ticker | Kind::Other => return Err(WireError::Unknown),
         }
-    }
-
-    fn on_disconnect(&mut self, sink: &mut EventSink<'_>) {
-        for (k, st) in self.sync.iter_mut().enumerate() {
-            st.on_disconnect(self.symbols.get(k).id, sink);
-        }
+        Ok(())
     }
 }
 
@@ -214,6 +165,14 @@ impl KrakenVenue {
 }
 
 impl Venue for KrakenVenue {
+    fn sign_request(
+        &self,
+        creds: &crate::venues::Credentials,
+        r: &crate::venues::SignRequest,
+    ) -> Result<Vec<u8>, String> {
+        orders::sign_request(creds, r)
+    }
+
     fn exchange(&self) -> Exchange {
         Exchange::Kraken
     }
@@ -240,11 +199,13 @@ impl Venue for KrakenVenue {
         Ok(Box::new(KrakenHandler::new(
             ctx.id,
             refs,
-            self.depth,
-            Limits {
-                max_levels_per_msg: self.options.book_levels.max(1000),
-                ..Limits::default()
-            },
+            Kraken::new(
+                self.depth,
+                &Limits {
+                    max_levels_per_msg: self.options.book_levels.max(1000),
+                    ..LIMITS
+                },
+            ),
             counters,
         )))
     }
@@ -265,34 +226,23 @@ impl Venue for KrakenVenue {
 mod tests {
     use super::*;
     use crate::book::ChecksumKind;
-    use crate::detect::Market;
-    use crate::event::{MdEvent, MdKind};
+    use crate::book::Market;
+    use crate::event::MdKind;
     use crate::instrument::tests::def;
     use crate::instrument::InstrumentKind;
     use crate::types::InstrumentId;
+    use crate::types::Side;
+    use crate::types::VenueId;
+    use crate::venues::testing::{assert_parse_errors, feed, iref};
     use crate::venues::wire_util::Scale;
 
     fn handler(sym: &str, scale: Scale, depth: u32) -> KrakenHandler {
         KrakenHandler::new(
             VenueId(0),
-            vec![InstrumentRef {
-                id: InstrumentId(0),
-                symbol: sym.into(),
-                scale,
-            }],
-            depth,
-            Limits::default(),
+            vec![iref(0, sym, scale.price_dec, scale.qty_dec)],
+            Kraken::new(depth, &LIMITS),
             Arc::new(VenueCounters::default()),
         )
-    }
-
-    fn feed(h: &mut KrakenHandler, msg: &str) -> Vec<MdEvent> {
-        let mut v = vec![];
-        let mut sink = EventSink::to_vec(&mut v);
-        sink.begin(VenueId(0), &RawMeta::default(), 0);
-        h.on_message(msg.as_bytes(), &RawMeta::default(), &mut sink);
-        sink.end();
-        v
     }
 
     const V1_SCALE: Scale = Scale {
@@ -354,11 +304,11 @@ mod tests {
         ] {
             assert_eq!(feed(&mut h, m)[0].kind, MdKind::Noop, "{m}");
         }
-        assert_eq!(VenueCounters::get(&h.counters.unknown_messages), 5);
-        assert_eq!(VenueCounters::get(&h.counters.parse_errors), 0);
+        assert_eq!(VenueCounters::get(&h.counters().unknown_messages), 5);
+        assert_eq!(VenueCounters::get(&h.counters().parse_errors), 0);
         // the ticker itself parses (verify-book uses it)
         let mut b = Buffers::with_capacity(10, 10);
-        let m = wire::parse(V1_TICKER.as_bytes(), &h.symbols, &mut b).unwrap();
+        let m = wire::parse(V1_TICKER.as_bytes(), h.symbols(), &mut b).unwrap();
         assert_eq!(m.kind, Kind::Ticker);
         assert_eq!(m.ask, Some((4_322_000, 4_207_368_230_962)));
         assert_eq!(m.bid.unwrap().0, 4_290_000);
@@ -392,14 +342,7 @@ mod tests {
             "nonsense".into(),
             "[]".into(),
         ];
-        for (i, m) in cases.iter().enumerate() {
-            let ev = feed(&mut h, m);
-            assert_eq!((ev.len(), ev[0].kind), (1, MdKind::Noop), "case {i}: {m}");
-        }
-        assert_eq!(
-            VenueCounters::get(&h.counters.parse_errors),
-            cases.len() as u64
-        );
+        assert_parse_errors(&mut h, &cases);
     }
 
     /// The Kraken v2 doc example (docs.kraken.com websocket-v2/book, MATIC/USD, price
@@ -454,7 +397,7 @@ mod tests {
         ] {
             assert_eq!(feed(&mut h, ctl)[0].kind, MdKind::Noop);
         }
-        assert_eq!(VenueCounters::get(&h.counters.parse_errors), 0);
+        assert_eq!(VenueCounters::get(&h.counters().parse_errors), 0);
     }
 
     /// Kraken's depth rule through the handler and the engine's book: subscribed at depth 3,

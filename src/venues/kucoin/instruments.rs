@@ -50,19 +50,14 @@ pub fn parse_symbols(text: &str, venue_name: &str) -> Result<Vec<InstrumentDef>,
 mod tests {
     use super::*;
     use crate::types::{InstrumentId, VenueId, AMOUNT_ONE};
+    use crate::venues::testing::{all_specs, recorded, spec};
 
     #[test]
     fn reads_recorded_symbols() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/recorded/KUCOIN.0"
-        );
-        let text = std::fs::read_to_string(path)
-            .unwrap_or_else(|e| panic!("recorded symbols missing at {path}: {e}"));
+        let text = recorded("KUCOIN.0");
         let defs = parse_symbols(&text, "kucoin").unwrap();
         assert_eq!(defs.len(), 634);
-        let s = defs.iter().find(|d| d.symbol == "BTC-USDT").unwrap();
-        let spec = s.to_spec(InstrumentId(0), VenueId(0)).unwrap();
+        let spec = spec(&defs, "BTC-USDT");
         assert_eq!((spec.price_dec, spec.qty_dec), (1, 8));
         assert_eq!(spec.min_qty.0, 1000); // 0.00001 BTC
         assert_eq!(spec.min_notional.0, AMOUNT_ONE / 100); // 0.01 USDT
@@ -75,10 +70,7 @@ mod tests {
         assert!(defs
             .iter()
             .any(|d| d.symbol == "BCHSV-USDT" && d.base == "BSV"));
-        for (i, d) in defs.iter().enumerate() {
-            d.to_spec(InstrumentId(i as u16), VenueId(0))
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
+        all_specs(&defs);
     }
 
     #[test]

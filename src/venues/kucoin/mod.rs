@@ -12,194 +12,103 @@
 
 pub mod book;
 pub mod instruments;
+pub mod orders;
 pub mod protocol;
 pub mod wire;
 
-pub use crate::venues::binance::InstrumentRef;
-
 use crate::feed::protocol::VenueProtocol;
-use crate::feed::{tag, EventSink, VenueCounters, VenueHandler};
+use crate::feed::{VenueCounters, VenueHandler};
 use crate::instrument::InstrumentDef;
-use crate::ring::RawMeta;
-use crate::types::{InstrumentId, Side, VenueId};
-use crate::venues::seq_book::{Range, SeqSync};
-use crate::venues::wire_util::Scale;
+use crate::types::{Price, Qty, Side};
+use crate::venues::handler::{Ctx, Handler, WireFormat};
+use crate::venues::seq_book::{rest_snapshot, Range, SeqSync};
+use crate::venues::symbols::{InstrumentRef, SymbolTable};
+use crate::venues::wire_util::{Buffers, Limits, WireError};
 use crate::venues::{Exchange, KeyError, Venue, VenueCtx, VenueOptions};
 use std::sync::Arc;
-use wire::{Book, Kind, SymbolTable, WireError};
+use wire::Kind;
 
-/// Sizes of the handler's preallocated buffers.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    /// Levels per side of a REST snapshot (the full book: thousands on busy symbols).
-    pub max_snapshot_levels: usize,
-    /// Changes in one diff message.
-    pub max_changes_per_msg: usize,
-    /// Diffs buffered per instrument while waiting for a snapshot.
-    pub max_buffered_diffs: usize,
-    /// Changes buffered per instrument while waiting for a snapshot.
-    pub max_buffered_changes: usize,
-}
+/// Buffer sizes of a KuCoin handler: levels per side of a REST snapshot (the full book:
+/// thousands on busy symbols), changes in one diff message, and what is buffered per
+/// instrument while waiting for a snapshot.
+pub const LIMITS: Limits = Limits::per_message(20_000, 0).buffering(4096, 4096, 16_384);
 
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            max_snapshot_levels: 20_000,
-            max_changes_per_msg: 4096,
-            max_buffered_diffs: 4096,
-            max_buffered_changes: 16_384,
-        }
-    }
-}
-
-struct InstState {
-    r: InstrumentRef,
-    sync: SeqSync,
-}
-
-struct Table<'a>(&'a [InstState]);
-
-impl SymbolTable for Table<'_> {
-    fn find(&self, sym: &str) -> Option<(usize, Scale)> {
-        self.0
-            .iter()
-            .position(|i| i.r.symbol == sym || i.r.symbol.eq_ignore_ascii_case(sym))
-            .map(|k| (k, self.0[k].r.scale))
-    }
-}
-
-/// Market-data handler for one KuCoin spot venue.
-pub struct KucoinHandler {
-    venue: VenueId,
-    insts: Vec<InstState>,
-    book: Book,
-    counters: Arc<VenueCounters>,
+/// KuCoin's wire format and handler rules (the [`WireFormat`] of [`KucoinHandler`]); symbols
+/// `BTC-USDT`, in any case.
+pub struct Kucoin {
+    book: Buffers,
+    limits: Limits,
     /// Price-"0" (sequence-only) change entries skipped so far.
     pub zero_price_entries: u64,
     /// Book sizes truncated to the instrument's decimals so far ([`wire::size_floor`]).
     pub truncated_sizes: u64,
 }
 
-impl KucoinHandler {
-    /// A handler for `instruments` (symbols `BTC-USDT`).
-    pub fn new(
-        venue: VenueId,
-        instruments: Vec<InstrumentRef>,
-        limits: Limits,
-        counters: Arc<VenueCounters>,
-    ) -> KucoinHandler {
-        KucoinHandler {
-            venue,
-            insts: instruments
-                .into_iter()
-                .map(|r| InstState {
-                    r,
-                    sync: SeqSync::new(
-                        book::RULE,
-                        limits.max_buffered_diffs,
-                        limits.max_buffered_changes,
-                    ),
-                })
-                .collect(),
-            book: Book::with_capacity(limits.max_changes_per_msg, limits.max_snapshot_levels),
-            counters,
+impl Kucoin {
+    /// Buffers for what `limits` allows in one message and per book.
+    pub fn new(limits: &Limits) -> Kucoin {
+        Kucoin {
+            book: Buffers::new(limits),
+            limits: *limits,
             zero_price_entries: 0,
             truncated_sizes: 0,
         }
     }
-
-    /// Sequence the book of handler instrument `k` is at, if synced.
-    pub fn book_seq(&self, k: usize) -> Option<u64> {
-        self.insts.get(k).and_then(|i| i.sync.book_id())
-    }
-
-    fn on_snapshot(&mut self, raw: &[u8], meta: &RawMeta, sink: &mut EventSink<'_>) {
-        let c = &*self.counters;
-        VenueCounters::inc(&c.snapshots);
-        // the snapshot body does not name its symbol: the fetcher tags it
-        let k = match tag::instrument(meta.tag) {
-            Some(id) => self.insts.iter().position(|i| i.r.id.0 == id),
-            None if self.insts.len() == 1 => Some(0),
-            None => None,
-        };
-        let Some(k) = k else {
-            VenueCounters::inc(&c.snapshots_rejected);
-            VenueCounters::inc(&c.parse_errors);
-            return;
-        };
-        let st = &mut self.insts[k];
-        match wire::parse_snapshot(raw, st.r.scale, &mut self.book) {
-            Ok((seq, cut)) => {
-                self.truncated_sizes += cut as u64;
-                st.sync
-                    .on_snapshot(st.r.id, seq, &self.book.bids, &self.book.asks, sink, c);
-            }
-            Err(_) => {
-                VenueCounters::inc(&c.snapshots_rejected);
-                VenueCounters::inc(&c.parse_errors);
-            }
-        }
-    }
 }
 
-impl VenueHandler for KucoinHandler {
-    fn venue(&self) -> VenueId {
-        self.venue
+/// Market-data handler for one KuCoin spot venue.
+pub type KucoinHandler = Handler<Kucoin>;
+
+impl WireFormat for Kucoin {
+    type Book = SeqSync;
+    const REST_SNAPSHOTS: bool = true;
+
+    fn symbols(&self, refs: Vec<InstrumentRef>) -> SymbolTable {
+        SymbolTable::new(refs).case_insensitive()
     }
 
-    fn counters(&self) -> &Arc<VenueCounters> {
-        &self.counters
+    fn new_book(&self) -> SeqSync {
+        let l = &self.limits;
+        SeqSync::new(book::RULE, l.max_buffered_diffs, l.max_buffered_levels)
     }
 
-    fn on_message(&mut self, raw: &[u8], meta: &RawMeta, sink: &mut EventSink<'_>) {
-        if tag::is_snapshot(meta.tag) {
-            return self.on_snapshot(raw, meta, sink);
-        }
-        let c = &*self.counters;
-        match wire::parse(raw, &Table(&self.insts), &mut self.book) {
-            Ok(m) => match m.kind {
-                Kind::L2Update => {
-                    VenueCounters::inc(&c.depth_updates);
-                    self.zero_price_entries += m.zero_price_entries as u64;
-                    self.truncated_sizes += m.truncated_sizes as u64;
-                    let st = &mut self.insts[m.inst];
-                    st.sync.on_diff(
-                        st.r.id,
-                        Range {
-                            first: m.seq_start,
-                            last: m.seq,
-                        },
-                        &self.book.changes,
-                        sink,
-                        c,
-                    );
-                }
-                Kind::Match => {
-                    VenueCounters::inc(&c.trades);
-                    let side = if m.taker_buy { Side::Buy } else { Side::Sell };
-                    sink.trade(self.insts[m.inst].r.id, m.seq, m.px, m.qty, side);
-                }
-                Kind::Ticker | Kind::Control | Kind::Error | Kind::Other => {
-                    VenueCounters::inc(&c.unknown_messages)
-                }
-            },
-            Err(WireError::UnknownSymbol) => VenueCounters::inc(&c.unknown_messages),
-            Err(_) => VenueCounters::inc(&c.parse_errors),
-        }
-    }
-
-    fn on_disconnect(&mut self, sink: &mut EventSink<'_>) {
-        for st in &mut self.insts {
-            st.sync.on_disconnect(st.r.id, sink);
-        }
-    }
-
-    fn snapshot_wanted(&mut self, out: &mut dyn FnMut(InstrumentId)) {
-        for st in &mut self.insts {
-            if st.sync.take_snapshot_request() {
-                out(st.r.id);
+    fn on_message(&mut self, raw: &[u8], cx: Ctx<'_, '_, SeqSync>) -> Result<(), WireError> {
+        let Ctx { st, sink } = cx;
+        let m = wire::parse(raw, &st.symbols, &mut self.book)?;
+        let (c, id) = (&*st.counters, st.symbols.get(m.inst).id);
+        match m.kind {
+            Kind::L2Update => {
+                VenueCounters::inc(&c.depth_updates);
+                self.zero_price_entries += m.zero_price_entries as u64;
+                self.truncated_sizes += m.truncated_sizes as u64;
+                let r = Range::new(m.seq_start, m.seq);
+                st.books[m.inst].on_diff(id, r, &self.book.changes, sink, c);
+            }
+            Kind::Match => {
+                VenueCounters::inc(&c.trades);
+                let side = if m.taker_buy { Side::Buy } else { Side::Sell };
+                sink.trade(id, m.seq, Price(m.px), Qty(m.qty), side);
+            }
+            Kind::Ticker | Kind::Control | Kind::Error | Kind::Other => {
+                return Err(WireError::Unknown)
             }
         }
+        Ok(())
+    }
+
+    /// The snapshot body does not name its symbol: the fetcher tags it.
+    fn on_snapshot(
+        &mut self,
+        raw: &[u8],
+        k: Option<usize>,
+        cx: Ctx<'_, '_, SeqSync>,
+    ) -> Result<(), WireError> {
+        let cut = &mut self.truncated_sizes;
+        rest_snapshot(k, cx, &mut self.book, |sc, book| {
+            let (seq, n) = wire::parse_snapshot(raw, sc, book)?;
+            *cut += n as u64;
+            Ok(seq)
+        })
     }
 }
 
@@ -217,6 +126,14 @@ pub fn configure(o: &VenueOptions) -> Result<Arc<dyn Venue>, KeyError> {
 }
 
 impl Venue for KucoinVenue {
+    fn sign_request(
+        &self,
+        creds: &crate::venues::Credentials,
+        r: &crate::venues::SignRequest,
+    ) -> Result<Vec<u8>, String> {
+        orders::sign_request(creds, r)
+    }
+
     fn exchange(&self) -> Exchange {
         Exchange::Kucoin
     }
@@ -237,7 +154,7 @@ impl Venue for KucoinVenue {
         Ok(Box::new(KucoinHandler::new(
             ctx.id,
             ctx.instrument_refs(),
-            Limits::default(),
+            Kucoin::new(&LIMITS),
             counters,
         )))
     }
@@ -256,47 +173,27 @@ impl Venue for KucoinVenue {
 mod tests {
     use super::*;
     use crate::event::{MdEvent, MdKind};
+    use crate::feed::tag;
+    use crate::types::InstrumentId;
+    use crate::types::VenueId;
+    use crate::venues::testing::iref;
+    use crate::venues::testing::{assert_parse_errors, feed_tagged};
 
     fn handler() -> KucoinHandler {
         KucoinHandler::new(
             VenueId(3),
-            vec![
-                InstrumentRef {
-                    id: InstrumentId(10),
-                    symbol: "BCHSV-USDT".into(),
-                    scale: Scale {
-                        price_dec: 10,
-                        qty_dec: 8,
-                    },
-                },
-                InstrumentRef {
-                    id: InstrumentId(11),
-                    symbol: "SNX-BTC".into(),
-                    scale: Scale {
-                        price_dec: 10,
-                        qty_dec: 8,
-                    },
-                },
-            ],
-            Limits::default(),
+            vec![iref(10, "BCHSV-USDT", 10, 8), iref(11, "SNX-BTC", 10, 8)],
+            Kucoin::new(&LIMITS),
             Arc::new(VenueCounters::default()),
         )
     }
 
     fn feed(h: &mut KucoinHandler, msg: &str, snapshot_of: Option<u16>) -> Vec<MdEvent> {
-        let meta = RawMeta {
-            tag: match snapshot_of {
-                Some(i) => tag::make(3, true, i as u32),
-                None => tag::make(3, false, tag::NO_INSTRUMENT),
-            },
-            ..RawMeta::default()
+        let t = match snapshot_of {
+            Some(i) => tag::make(3, true, i as u32),
+            None => tag::make(3, false, tag::NO_INSTRUMENT),
         };
-        let mut v = vec![];
-        let mut sink = EventSink::to_vec(&mut v);
-        sink.begin(VenueId(3), &meta, 0);
-        h.on_message(msg.as_bytes(), &meta, &mut sink);
-        sink.end();
-        v
+        feed_tagged(h, msg, t)
     }
 
     fn diff(start: u64, end: u64, asks: &str) -> String {
@@ -346,9 +243,9 @@ mod tests {
         );
         assert_eq!((ev[4].p0, ev[4].q0), (2_429_520_000_000, 200_000_000));
         assert_eq!(ev.last().unwrap().venue_seq, 1613277183894);
-        assert_eq!(h.book_seq(0), Some(1613277183894));
-        assert_eq!(h.zero_price_entries, 1);
-        assert_eq!(VenueCounters::get(&h.counters.gaps), 0);
+        assert_eq!(h.book(0).and_then(|b| b.book_id()), Some(1613277183894));
+        assert_eq!(h.wire().zero_price_entries, 1);
+        assert_eq!(VenueCounters::get(&h.counters().gaps), 0);
         // the next diff continues; a jump is a gap → invalid + snapshot request
         assert_eq!(
             feed(&mut h, &diff(1613277183895, 1613277183895, "[]"), None)
@@ -359,7 +256,7 @@ mod tests {
         );
         let ev = feed(&mut h, &diff(1613277183897, 1613277183897, "[]"), None);
         assert_eq!(ev[0].kind, MdKind::BookInvalid);
-        assert_eq!(VenueCounters::get(&h.counters.gaps), 1);
+        assert_eq!(VenueCounters::get(&h.counters().gaps), 1);
         let mut wanted = vec![];
         h.snapshot_wanted(&mut |i| wanted.push(i));
         assert!(wanted.contains(&InstrumentId(10)));
@@ -383,8 +280,8 @@ mod tests {
             None,
         );
         assert_eq!(ev[0].kind, MdKind::Noop);
-        assert_eq!(VenueCounters::get(&h.counters.unknown_messages), 1);
-        assert_eq!(VenueCounters::get(&h.counters.parse_errors), 0);
+        assert_eq!(VenueCounters::get(&h.counters().unknown_messages), 1);
+        assert_eq!(VenueCounters::get(&h.counters().parse_errors), 0);
     }
 
     #[test]
@@ -399,10 +296,7 @@ mod tests {
             "{\"type\":\"message\",\"subject\":\"trade.l2update\",\"topic\":\"/market/level2:BCHSV-USDT\"}".into(),
             "null".into(),
         ];
-        for (i, c) in cases.iter().enumerate() {
-            let ev = feed(&mut h, c, None);
-            assert_eq!((ev.len(), ev[0].kind), (1, MdKind::Noop), "case {i}");
-        }
+        assert_parse_errors(&mut h, &cases);
         // a snapshot nobody asked for (no instrument tag, two instruments) or a REST error
         feed(
             &mut h,
@@ -415,9 +309,9 @@ mod tests {
             Some(10),
         );
         assert_eq!(
-            VenueCounters::get(&h.counters.parse_errors),
+            VenueCounters::get(&h.counters().parse_errors),
             cases.len() as u64 + 2
         );
-        assert_eq!(VenueCounters::get(&h.counters.snapshots_rejected), 1);
+        assert_eq!(VenueCounters::get(&h.counters().snapshots_rejected), 1);
     }
 }

@@ -32,9 +32,11 @@ use crate::fixed_point::{parse_decimal, Dec, DecimalError};
 use crate::types::Side;
 use crate::venues::raw_json::{parse_with, RawJson};
 use crate::venues::seq_book::SeqLevel;
-use crate::venues::wire_util::Scale;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use std::fmt;
+use crate::venues::symbols::SymbolTable;
+use crate::venues::wire_util::{
+    read_json_lazy, Array, ArraySeed, Buffers, Object, ObjectSeed, Scale, WireError,
+};
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess};
 
 /// What a message is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -54,7 +56,7 @@ pub enum Kind {
     Other,
 }
 
-/// Parsed fields (levels of a diff go to `changes`, of a snapshot to [`Book`]).
+/// Parsed fields (the changes of a diff and the levels of a snapshot go to [`Buffers`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Msg {
     /// Kind.
@@ -79,47 +81,6 @@ pub struct Msg {
     pub truncated_sizes: u32,
 }
 
-/// Reused buffers.
-#[derive(Debug)]
-pub struct Book {
-    /// Changes of a diff (both sides).
-    pub changes: Vec<SeqLevel>,
-    /// Snapshot bids.
-    pub bids: Vec<Level>,
-    /// Snapshot asks.
-    pub asks: Vec<Level>,
-}
-
-impl Book {
-    /// Room for `changes` per diff and `levels` per snapshot side.
-    pub fn with_capacity(changes: usize, levels: usize) -> Book {
-        Book {
-            changes: Vec::with_capacity(changes),
-            bids: Vec::with_capacity(levels),
-            asks: Vec::with_capacity(levels),
-        }
-    }
-}
-
-/// Why a message was not used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WireError {
-    /// Not JSON, wrong shape, bad number, too many levels.
-    Malformed,
-    /// A required field is missing.
-    MissingField(&'static str),
-    /// Symbol not configured.
-    UnknownSymbol,
-    /// REST response with a code other than `200000`.
-    RestError,
-}
-
-/// Symbol → (handler index, scale).
-pub trait SymbolTable {
-    /// Look up a KuCoin symbol (`BTC-USDT`).
-    fn find(&self, sym: &str) -> Option<(usize, Scale)>;
-}
-
 #[derive(Default)]
 struct Env<'de> {
     typ: &'de str,
@@ -131,19 +92,10 @@ struct Env<'de> {
 
 struct EnvSeed<'a, 'de>(&'a mut Env<'de>);
 
-impl<'de> DeserializeSeed<'de> for EnvSeed<'_, 'de> {
+impl<'de> ObjectSeed<'de> for EnvSeed<'_, 'de> {
     type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for EnvSeed<'_, 'de> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a KuCoin message object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+    const EXPECTING: &'static str = "a KuCoin message object";
+    fn visit<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
         let e = self.0;
         while let Some(k) = m.next_key::<&str>()? {
             match k {
@@ -161,14 +113,11 @@ impl<'de> Visitor<'de> for EnvSeed<'_, 'de> {
     }
 }
 
-/// Parse one WebSocket message.
-pub fn parse<T: SymbolTable>(raw: &[u8], syms: &T, book: &mut Book) -> Result<Msg, WireError> {
+/// Parse one WebSocket message (the changes of a diff go to `book.changes`).
+pub fn parse(raw: &[u8], syms: &SymbolTable, book: &mut Buffers) -> Result<Msg, WireError> {
     book.changes.clear();
     let mut env = Env::default();
-    let mut de = sonic_rs::Deserializer::from_slice(raw);
-    if EnvSeed(&mut env).deserialize(&mut de).is_err() || de.end().is_err() {
-        return Err(WireError::Malformed);
-    }
+    read_json_lazy(raw, Object(EnvSeed(&mut env)))?;
     let mut msg = Msg::default();
     match env.typ {
         "message" => {}
@@ -200,13 +149,13 @@ pub fn parse<T: SymbolTable>(raw: &[u8], syms: &T, book: &mut Book) -> Result<Ms
     let mut d = Data::default();
     parse_with(
         data,
-        DataSeed {
+        Object(DataSeed {
             d: &mut d,
             sc,
             changes: &mut book.changes,
             zeros: &mut msg.zero_price_entries,
             truncated: &mut msg.truncated_sizes,
-        },
+        }),
     )
     .map_err(|_| WireError::Malformed)?;
     let dec = |r: Option<RawJson<'_>>, s: u32, name: &'static str| -> Result<i64, WireError> {
@@ -287,24 +236,15 @@ struct DataSeed<'a, 'de> {
     truncated: &'a mut u32,
 }
 
-impl<'de> DeserializeSeed<'de> for DataSeed<'_, 'de> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
 fn seq_of<E: de::Error>(r: RawJson<'_>) -> Result<u64, E> {
     r.u64()
         .ok_or_else(|| E::custom("sequence is not an unsigned integer"))
 }
 
-impl<'de> Visitor<'de> for DataSeed<'_, 'de> {
+impl<'de> ObjectSeed<'de> for DataSeed<'_, 'de> {
     type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a data object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+    const EXPECTING: &'static str = "a data object";
+    fn visit<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
         let d = self.d;
         while let Some(k) = m.next_key::<&str>()? {
             match k {
@@ -312,12 +252,12 @@ impl<'de> Visitor<'de> for DataSeed<'_, 'de> {
                 "sequenceEnd" => d.seq_end = Some(seq_of(m.next_value()?)?),
                 "sequence" => d.seq = Some(seq_of(m.next_value()?)?),
                 "changes" => {
-                    m.next_value_seed(ChangesSeed {
+                    m.next_value_seed(Object(ChangesSeed {
                         sc: self.sc,
                         out: &mut *self.changes,
                         zeros: &mut *self.zeros,
                         truncated: &mut *self.truncated,
-                    })?;
+                    }))?;
                     d.changes_seen = true;
                 }
                 "bestBid" => d.best_bid = Some(m.next_value()?),
@@ -343,19 +283,10 @@ struct ChangesSeed<'a> {
     truncated: &'a mut u32,
 }
 
-impl<'de> DeserializeSeed<'de> for ChangesSeed<'_> {
+impl<'de> ObjectSeed<'de> for ChangesSeed<'_> {
     type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ChangesSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a changes object {asks, bids}")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+    const EXPECTING: &'static str = "a changes object {asks, bids}";
+    fn visit<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
         while let Some(k) = m.next_key::<&str>()? {
             let side = match k {
                 "asks" => Side::Sell,
@@ -365,13 +296,13 @@ impl<'de> Visitor<'de> for ChangesSeed<'_> {
                     continue;
                 }
             };
-            m.next_value_seed(SideSeed {
+            m.next_value_seed(Array(SideSeed {
                 sc: self.sc,
                 side,
                 out: &mut *self.out,
                 zeros: &mut *self.zeros,
                 truncated: &mut *self.truncated,
-            })?;
+            }))?;
         }
         Ok(())
     }
@@ -385,19 +316,10 @@ struct SideSeed<'a> {
     truncated: &'a mut u32,
 }
 
-impl<'de> DeserializeSeed<'de> for SideSeed<'_> {
+impl<'de> ArraySeed<'de> for SideSeed<'_> {
     type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for SideSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of [price, size, sequence]")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+    const EXPECTING: &'static str = "an array of [price, size, sequence]";
+    fn visit<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
         while let Some((px, sz, seq)) = s.next_element::<(&'de str, &'de str, &'de str)>()? {
             let p = parse_decimal(px.as_bytes(), self.sc.price_dec).map_err(de::Error::custom)?;
             let (q, cut) = size_floor(sz, self.sc.qty_dec).map_err(de::Error::custom)?;
@@ -451,17 +373,18 @@ pub fn size_floor(s: &str, scale: u32) -> Result<(Dec, bool), DecimalError> {
 /// Parse a REST level-2 snapshot `{"code":"200000","data":{"sequence":..,"bids":..,"asks":..}}`
 /// (or its `data` object alone) at `scale`. Returns the snapshot `sequence` and the number of
 /// sizes truncated ([`size_floor`]); levels go to `book.bids/asks`.
-pub fn parse_snapshot(raw: &[u8], scale: Scale, book: &mut Book) -> Result<(u64, u32), WireError> {
+pub fn parse_snapshot(
+    raw: &[u8],
+    scale: Scale,
+    book: &mut Buffers,
+) -> Result<(u64, u32), WireError> {
     book.bids.clear();
     book.asks.clear();
     let mut env = Env::default();
-    let mut de = sonic_rs::Deserializer::from_slice(raw);
-    if EnvSeed(&mut env).deserialize(&mut de).is_err() || de.end().is_err() {
-        return Err(WireError::Malformed);
-    }
+    read_json_lazy(raw, Object(EnvSeed(&mut env)))?;
     let data = match (env.code, env.data) {
         (Some("200000"), Some(d)) => d,
-        (Some(_), _) => return Err(WireError::RestError),
+        (Some(_), _) => return Err(WireError::Refused),
         (None, _) => match std::str::from_utf8(raw) {
             Ok(s) => RawJson(s),
             Err(_) => return Err(WireError::Malformed),
@@ -471,12 +394,12 @@ pub fn parse_snapshot(raw: &[u8], scale: Scale, book: &mut Book) -> Result<(u64,
     let mut truncated = 0u32;
     parse_with(
         data,
-        SnapSeed {
+        Object(SnapSeed {
             sc: scale,
             book,
             seq: &mut seq,
             truncated: &mut truncated,
-        },
+        }),
     )
     .map_err(|_| WireError::Malformed)?;
     Ok((seq.ok_or(WireError::MissingField("sequence"))?, truncated))
@@ -484,7 +407,7 @@ pub fn parse_snapshot(raw: &[u8], scale: Scale, book: &mut Book) -> Result<(u64,
 
 struct SnapSeed<'a> {
     sc: Scale,
-    book: &'a mut Book,
+    book: &'a mut Buffers,
     seq: &'a mut Option<u64>,
     truncated: &'a mut u32,
 }
@@ -495,19 +418,10 @@ struct SnapLevelsSeed<'a> {
     truncated: &'a mut u32,
 }
 
-impl<'de> DeserializeSeed<'de> for SnapLevelsSeed<'_> {
+impl<'de> ArraySeed<'de> for SnapLevelsSeed<'_> {
     type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for SnapLevelsSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of [price, size]")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+    const EXPECTING: &'static str = "an array of [price, size]";
+    fn visit<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
         while let Some((px, sz)) = s.next_element::<(&'de str, &'de str)>()? {
             let p = parse_decimal(px.as_bytes(), self.sc.price_dec).map_err(de::Error::custom)?;
             let (q, cut) = size_floor(sz, self.sc.qty_dec).map_err(de::Error::custom)?;
@@ -531,37 +445,28 @@ impl<'de> Visitor<'de> for SnapLevelsSeed<'_> {
     }
 }
 
-impl<'de> DeserializeSeed<'de> for SnapSeed<'_> {
+impl<'de> ObjectSeed<'de> for SnapSeed<'_> {
     type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for SnapSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a level-2 snapshot object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+    const EXPECTING: &'static str = "a level-2 snapshot object";
+    fn visit<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
         let mut seen = (false, false);
         while let Some(k) = m.next_key::<&str>()? {
             match k {
                 "sequence" => *self.seq = Some(seq_of(m.next_value()?)?),
                 "bids" => {
-                    m.next_value_seed(SnapLevelsSeed {
+                    m.next_value_seed(Array(SnapLevelsSeed {
                         sc: self.sc,
                         out: &mut self.book.bids,
                         truncated: &mut *self.truncated,
-                    })?;
+                    }))?;
                     seen.0 = true;
                 }
                 "asks" => {
-                    m.next_value_seed(SnapLevelsSeed {
+                    m.next_value_seed(Array(SnapLevelsSeed {
                         sc: self.sc,
                         out: &mut self.book.asks,
                         truncated: &mut *self.truncated,
-                    })?;
+                    }))?;
                     seen.1 = true;
                 }
                 _ => {
@@ -579,30 +484,29 @@ impl<'de> Visitor<'de> for SnapSeed<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::venues::testing;
 
-    struct T;
-    impl SymbolTable for T {
-        fn find(&self, sym: &str) -> Option<(usize, Scale)> {
-            (sym == "BCHSV-USDT" || sym == "SNX-BTC" || sym == "DAPPT-BTC").then_some((
-                1,
-                Scale {
-                    price_dec: 10,
-                    qty_dec: 8,
-                },
-            ))
-        }
+    fn syms() -> SymbolTable {
+        testing::table(&["BCHSV-USDT", "SNX-BTC", "DAPPT-BTC"], 10, 8)
+    }
+
+    /// Room for `changes` diff changes and `levels` snapshot levels per side.
+    fn book(changes: usize, levels: usize) -> Buffers {
+        let mut b = Buffers::with_capacity(levels, 0);
+        b.changes = Vec::with_capacity(changes);
+        b
     }
 
     #[test]
     fn l2update_skips_price_zero_entries() {
-        let mut b = Book::with_capacity(8, 8);
-        let m = parse(br#"{"data":{"sequenceStart":1613277183874,"symbol":"BCHSV-USDT","changes":{"asks":[["0","0","1613277183874"]],"bids":[]},"sequenceEnd":1613277183874},"subject":"trade.l2update","topic":"/market/level2:BCHSV-USDT","type":"message"}"#, &T, &mut b).unwrap();
+        let mut b = book(8, 8);
+        let m = parse(br#"{"data":{"sequenceStart":1613277183874,"symbol":"BCHSV-USDT","changes":{"asks":[["0","0","1613277183874"]],"bids":[]},"sequenceEnd":1613277183874},"subject":"trade.l2update","topic":"/market/level2:BCHSV-USDT","type":"message"}"#, &syms(), &mut b).unwrap();
         assert_eq!(
             (m.kind, m.seq_start, m.seq, m.zero_price_entries),
             (Kind::L2Update, 1613277183874, 1613277183874, 1)
         );
         assert!(b.changes.is_empty());
-        let m = parse(br#"{"data":{"sequenceStart":1613277183875,"symbol":"BCHSV-USDT","changes":{"asks":[["244.351","150","1613277183875"]],"bids":[]},"sequenceEnd":1613277183875},"subject":"trade.l2update","topic":"/market/level2:BCHSV-USDT","type":"message"}"#, &T, &mut b).unwrap();
+        let m = parse(br#"{"data":{"sequenceStart":1613277183875,"symbol":"BCHSV-USDT","changes":{"asks":[["244.351","150","1613277183875"]],"bids":[]},"sequenceEnd":1613277183875},"subject":"trade.l2update","topic":"/market/level2:BCHSV-USDT","type":"message"}"#, &syms(), &mut b).unwrap();
         assert_eq!(m.zero_price_entries, 0);
         assert_eq!(b.changes.len(), 1);
         let c = b.changes[0];
@@ -615,11 +519,11 @@ mod tests {
 
     #[test]
     fn ticker_and_match() {
-        let mut b = Book::with_capacity(8, 8);
-        let m = parse(br#"{"data":{"sequence":"1612844051653","bestAsk":"0.00028717","size":"0.01745248","bestBidSize":"3.70422021","price":"0.00028676","time":1619378326323,"bestAskSize":"14.04274325","bestBid":"0.00028678"},"subject":"trade.ticker","topic":"/market/ticker:SNX-BTC","type":"message"}"#, &T, &mut b).unwrap();
+        let mut b = book(8, 8);
+        let m = parse(br#"{"data":{"sequence":"1612844051653","bestAsk":"0.00028717","size":"0.01745248","bestBidSize":"3.70422021","price":"0.00028676","time":1619378326323,"bestAskSize":"14.04274325","bestBid":"0.00028678"},"subject":"trade.ticker","topic":"/market/ticker:SNX-BTC","type":"message"}"#, &syms(), &mut b).unwrap();
         assert_eq!((m.kind, m.seq), (Kind::Ticker, 1612844051653));
         assert_eq!(m.bbo, [2_867_800, 370_422_021, 2_871_700, 1_404_274_325]);
-        let m = parse(br#"{"data":{"symbol":"DAPPT-BTC","sequence":"1612701563869","side":"buy","size":"81.8814","price":"0.0000001117","takerOrderId":"6085c097587c2000060cde57","time":"1619378327739050725","type":"match","makerOrderId":"6085c06144b3790006512a4d","tradeId":"6085c09769bc506996295e36"},"subject":"trade.l3match","topic":"/market/match:DAPPT-BTC","type":"message"}"#, &T, &mut b).unwrap();
+        let m = parse(br#"{"data":{"symbol":"DAPPT-BTC","sequence":"1612701563869","side":"buy","size":"81.8814","price":"0.0000001117","takerOrderId":"6085c097587c2000060cde57","time":"1619378327739050725","type":"match","makerOrderId":"6085c06144b3790006512a4d","tradeId":"6085c09769bc506996295e36"},"subject":"trade.l3match","topic":"/market/match:DAPPT-BTC","type":"message"}"#, &syms(), &mut b).unwrap();
         assert_eq!(
             (m.kind, m.seq, m.px, m.qty, m.taker_buy),
             (Kind::Match, 1612701563869, 1117, 8_188_140_000, true)
@@ -628,15 +532,15 @@ mod tests {
 
     #[test]
     fn control_unknown_and_errors() {
-        let mut b = Book::with_capacity(1, 1);
+        let mut b = book(1, 1);
         assert_eq!(
-            parse(br#"{"id":"NSkIrWGB1s","type":"welcome"}"#, &T, &mut b)
+            parse(br#"{"id":"NSkIrWGB1s","type":"welcome"}"#, &syms(), &mut b)
                 .unwrap()
                 .kind,
             Kind::Control
         );
         assert_eq!(
-            parse(br#"{"id":"1","type":"ack"}"#, &T, &mut b)
+            parse(br#"{"id":"1","type":"ack"}"#, &syms(), &mut b)
                 .unwrap()
                 .kind,
             Kind::Control
@@ -644,16 +548,16 @@ mod tests {
         assert_eq!(
             parse(
                 br#"{"id":"1","type":"error","code":404,"data":"topic not found"}"#,
-                &T,
+                &syms(),
                 &mut b
             )
             .unwrap()
             .kind,
             Kind::Error
         );
-        assert_eq!(parse(br#"{"data":{"symbol":"DAPPT-BTC","candles":["1"]},"subject":"trade.candles.add","topic":"/market/candles:DAPPT-BTC_1min","type":"message"}"#, &T, &mut b).unwrap().kind, Kind::Other);
+        assert_eq!(parse(br#"{"data":{"symbol":"DAPPT-BTC","candles":["1"]},"subject":"trade.candles.add","topic":"/market/candles:DAPPT-BTC_1min","type":"message"}"#, &syms(), &mut b).unwrap().kind, Kind::Other);
         let l2 = r#"{"data":{"sequenceStart":5,"symbol":"SNX-BTC","changes":{"asks":[["1.5","2","5"]],"bids":[]},"sequenceEnd":5},"subject":"trade.l2update","topic":"/market/level2:SNX-BTC","type":"message"}"#;
-        assert!(parse(l2.as_bytes(), &T, &mut b).is_ok());
+        assert!(parse(l2.as_bytes(), &syms(), &mut b).is_ok());
         for (m, want) in [
             (
                 l2.replace("SNX-BTC\",\"type", "ETH-BTC\",\"type"),
@@ -697,7 +601,7 @@ mod tests {
             (l2[..50].to_string(), WireError::Malformed),
         ] {
             assert_eq!(
-                parse(m.as_bytes(), &T, &mut b).map(|x| x.kind),
+                parse(m.as_bytes(), &syms(), &mut b).map(|x| x.kind),
                 Err(want),
                 "{m}"
             );
@@ -732,7 +636,7 @@ mod tests {
 
     #[test]
     fn rest_snapshot() {
-        let mut b = Book::with_capacity(1, 4);
+        let mut b = book(1, 4);
         let s = parse_snapshot(
             br#"{"code":"200000","data":{"time":1619378326628,"sequence":"1613277183892","bids":[["242.649","5"],["242.646","0.68148185"]],"asks":[["242.951","4.51280965"]]}}"#,
             Scale { price_dec: 10, qty_dec: 8 },
@@ -755,7 +659,7 @@ mod tests {
         );
         assert_eq!(
             parse_snapshot(br#"{"code":"400100","msg":"x"}"#, Scale::default(), &mut b),
-            Err(WireError::RestError)
+            Err(WireError::Refused)
         );
         assert_eq!(
             parse_snapshot(

@@ -21,9 +21,10 @@
 #![forbid(unsafe_code)]
 
 use crate::book::{ChecksumKind, Level};
-use crate::event::InvalidReason;
+use crate::event::{Checksum, InvalidReason};
 use crate::feed::{EventSink, VenueCounters};
-use crate::types::{InstrumentId, Side};
+use crate::types::InstrumentId;
+use crate::venues::handler::{emit_snapshot, emit_update, SyncState};
 
 /// Ids carried by one book message.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -45,10 +46,13 @@ impl BookIds {
             _ => self.ts_ms,
         }
     }
-    fn checksum_pair(&self) -> (i64, i64) {
+    fn checksum(&self) -> Option<Checksum> {
         match self.checksum {
-            Some(c) if c != 0 => (ChecksumKind::Top25Interleaved as i64, c),
-            _ => (ChecksumKind::None as i64, 0),
+            Some(c) if c != 0 => Some(Checksum {
+                kind: ChecksumKind::Top25Interleaved,
+                value: c,
+            }),
+            _ => None,
         }
     }
 }
@@ -105,20 +109,6 @@ impl BookSync {
         matches!(self.state, State::Synced { .. })
     }
 
-    /// True once after a gap: the book needs a fresh snapshot (resubscribe).
-    pub fn take_resync_request(&mut self) -> bool {
-        std::mem::take(&mut self.want_resync)
-    }
-
-    fn emit(sink: &mut EventSink<'_>, inst: InstrumentId, b: &[Level], a: &[Level], snap: bool) {
-        for l in b {
-            sink.level(inst, Side::Buy, l.px, l.qty, (l.px_frac, l.qty_frac), snap);
-        }
-        for l in a {
-            sink.level(inst, Side::Sell, l.px, l.qty, (l.px_frac, l.qty_frac), snap);
-        }
-    }
-
     /// A snapshot: the book is replaced.
     pub fn on_snapshot(
         &mut self,
@@ -132,9 +122,8 @@ impl BookSync {
         if self.synced() {
             VenueCounters::inc(&c.resyncs);
         }
-        sink.clear(inst, ids.commit_seq());
-        Self::emit(sink, inst, bids, asks, true);
-        sink.commit(inst, ids.commit_seq(), true, ids.checksum_pair());
+        let seq = ids.commit_seq();
+        emit_snapshot(sink, inst, seq, bids, asks, ids.checksum());
         self.state = State::Synced {
             last_seq: ids.seq_id,
         };
@@ -171,21 +160,27 @@ impl BookSync {
             self.want_resync = true;
             return Outcome::Gap;
         }
-        Self::emit(sink, inst, bids, asks, false);
-        sink.commit(inst, ids.commit_seq(), false, ids.checksum_pair());
+        emit_update(sink, inst, ids.commit_seq(), bids, asks, ids.checksum());
         self.state = State::Synced {
             last_seq: ids.seq_id,
         };
         Outcome::Applied
     }
+}
 
+impl SyncState for BookSync {
     /// Connection lost: invalid until the next snapshot (which resubscribing brings).
-    pub fn on_disconnect(&mut self, inst: InstrumentId, sink: &mut EventSink<'_>) {
+    fn on_disconnect(&mut self, inst: InstrumentId, sink: &mut EventSink<'_>) {
         if self.synced() {
             sink.invalid(inst, InvalidReason::Disconnected);
         }
         self.state = State::AwaitingSnapshot;
         self.want_resync = false;
+    }
+
+    /// True once after a gap: the book needs a fresh snapshot (resubscribe).
+    fn take_snapshot_request(&mut self) -> bool {
+        std::mem::take(&mut self.want_resync)
     }
 }
 
@@ -251,8 +246,8 @@ mod tests {
         assert_eq!(o, Outcome::Gap);
         assert_eq!(ev[0].kind, MdKind::BookInvalid);
         assert_eq!(VenueCounters::get(&c.gaps), 1);
-        assert!(s.take_resync_request());
-        assert!(!s.take_resync_request());
+        assert!(s.take_snapshot_request());
+        assert!(!s.take_snapshot_request());
         assert_eq!(run(&mut s, &c, false, ids(7, 8)).1, Outcome::Dropped);
         run(&mut s, &c, true, ids(-1, 100));
         assert_eq!(run(&mut s, &c, false, ids(100, 101)).1, Outcome::Applied);

@@ -156,21 +156,14 @@ fn frac_len(s: &str) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{InstrumentId, VenueId, AMOUNT_ONE};
+    use crate::types::AMOUNT_ONE;
+    use crate::venues::testing::{all_specs, recorded, spec};
 
     #[test]
     fn reads_recorded_okx_instruments() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/recorded/OKX.0");
-        let text = std::fs::read_to_string(path)
-            .unwrap_or_else(|e| panic!("recorded OKX instruments missing at {path}: {e}"));
+        let text = recorded("OKX.0");
         let defs = parse_instruments(&text, "okx").unwrap();
-        let get = |s: &str| {
-            defs.iter()
-                .find(|d| d.symbol == s)
-                .unwrap_or_else(|| panic!("{s} missing"))
-                .to_spec(InstrumentId(0), VenueId(0))
-                .unwrap()
-        };
+        let get = |s: &str| spec(&defs, s);
         let spot = get("BTC-USDT");
         assert_eq!(spot.internal_name(), "BTC/USDT@okx:spot");
         assert_eq!((spot.price_dec, spot.qty_dec), (1, 8));
@@ -191,10 +184,7 @@ mod tests {
             "options skipped"
         );
         // every entry converts
-        for (i, d) in defs.iter().enumerate() {
-            d.to_spec(InstrumentId(i as u16), VenueId(0))
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
+        all_specs(&defs);
     }
 
     #[test]

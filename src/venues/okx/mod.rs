@@ -15,98 +15,56 @@
 
 pub mod book;
 pub mod instruments;
+pub mod orders;
 pub mod protocol;
 pub mod wire;
 
 use crate::feed::protocol::VenueProtocol;
-use crate::feed::{EventSink, VenueCounters, VenueHandler};
+use crate::feed::{VenueCounters, VenueHandler};
 use crate::instrument::InstrumentDef;
-use crate::ring::RawMeta;
-use crate::types::{InstrumentId, Side, VenueId};
-use crate::venues::symbols::{InstrumentRef, SymbolTable};
+use crate::types::{Price, Qty};
+use crate::venues::handler::{emit_snapshot, emit_trades, Ctx, Handler, WireFormat};
+use crate::venues::wire_util::{Buffers, Limits, WireError};
 use crate::venues::{Exchange, KeyError, Venue, VenueCtx, VenueOptions};
 use book::{BookIds, BookSync};
 use std::sync::Arc;
-use wire::{Action, Buffers, Channel, WireError};
+use wire::{Action, Channel};
 
-/// Sizes of the handler's preallocated buffers.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    /// Levels per side in one message (`books` snapshots have 400).
-    pub max_levels_per_msg: usize,
-    /// Trades in one message.
-    pub max_trades_per_msg: usize,
+/// Buffer sizes of an OKX handler (`books` snapshots have 400 levels).
+pub const LIMITS: Limits = Limits::per_message(1000, 1024);
+
+/// OKX's wire format and handler rules (the [`WireFormat`] of [`OkxHandler`]); the wire symbol
+/// is the OKX `instId`.
+pub struct Okx {
+    buf: Buffers,
 }
 
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            max_levels_per_msg: 1000,
-            max_trades_per_msg: 1024,
+impl Okx {
+    /// Buffers for what `limits` allows in one message.
+    pub fn new(limits: &Limits) -> Okx {
+        Okx {
+            buf: Buffers::new(limits),
         }
     }
 }
 
 /// Market-data handler for one OKX venue.
-pub struct OkxHandler {
-    venue: VenueId,
-    symbols: SymbolTable,
-    sync: Vec<BookSync>,
-    buf: Buffers,
-    counters: Arc<VenueCounters>,
-}
+pub type OkxHandler = Handler<Okx>;
 
-impl OkxHandler {
-    /// A handler for `instruments` (wire symbol = OKX `instId`).
-    pub fn new(
-        venue: VenueId,
-        instruments: Vec<InstrumentRef>,
-        limits: Limits,
-        counters: Arc<VenueCounters>,
-    ) -> OkxHandler {
-        let n = instruments.len();
-        OkxHandler {
-            venue,
-            symbols: SymbolTable::new(instruments),
-            sync: (0..n).map(|_| BookSync::new()).collect(),
-            buf: Buffers::with_capacity(limits.max_levels_per_msg, limits.max_trades_per_msg),
-            counters,
-        }
+impl WireFormat for Okx {
+    type Book = BookSync;
+
+    fn new_book(&self) -> BookSync {
+        BookSync::new()
     }
 
-    /// Sync state of handler instrument `k`.
-    pub fn sync(&self, k: usize) -> Option<&BookSync> {
-        self.sync.get(k)
-    }
-}
-
-impl VenueHandler for OkxHandler {
-    fn venue(&self) -> VenueId {
-        self.venue
-    }
-
-    fn counters(&self) -> &Arc<VenueCounters> {
-        &self.counters
-    }
-
-    fn on_message(&mut self, raw: &[u8], _meta: &RawMeta, sink: &mut EventSink<'_>) {
-        let c = &*self.counters;
+    fn on_message(&mut self, raw: &[u8], cx: Ctx<'_, '_, BookSync>) -> Result<(), WireError> {
+        let Ctx { st, sink } = cx;
         if raw == b"pong" {
-            VenueCounters::inc(&c.unknown_messages);
-            return;
+            return Err(WireError::Event);
         }
-        let m = match wire::parse(raw, &self.symbols, &mut self.buf) {
-            Ok(m) => m,
-            Err(WireError::Event) | Err(WireError::Unknown) => {
-                VenueCounters::inc(&c.unknown_messages);
-                return;
-            }
-            Err(WireError::Malformed) => {
-                VenueCounters::inc(&c.parse_errors);
-                return;
-            }
-        };
-        let id = self.symbols.get(m.inst).id;
+        let m = wire::parse(raw, &st.symbols, &mut self.buf)?;
+        let (c, id) = (&*st.counters, st.symbols.get(m.inst).id);
         let ids = BookIds {
             seq_id: m.seq_id,
             prev_seq_id: m.prev_seq_id,
@@ -116,58 +74,35 @@ impl VenueHandler for OkxHandler {
         let (bids, asks) = (&self.buf.bids, &self.buf.asks);
         match m.channel {
             Channel::Books => {
-                let st = &mut self.sync[m.inst];
+                let book = &mut st.books[m.inst];
                 if m.action == Action::Snapshot {
                     VenueCounters::inc(&c.snapshots);
-                    st.on_snapshot(id, ids, bids, asks, sink, c);
+                    book.on_snapshot(id, ids, bids, asks, sink, c);
                 } else {
                     VenueCounters::inc(&c.depth_updates);
-                    st.on_update(id, ids, bids, asks, sink, c);
+                    book.on_update(id, ids, bids, asks, sink, c);
                 }
             }
             Channel::Books5 => {
                 // every books5 push is a complete 5-level book
                 VenueCounters::inc(&c.snapshots);
                 let seq = m.seq_id.map(|s| s.max(0) as u64).unwrap_or(m.ts_ms);
-                sink.clear(id, seq);
-                for l in bids {
-                    sink.level(id, Side::Buy, l.px, l.qty, (l.px_frac, l.qty_frac), true);
-                }
-                for l in asks {
-                    sink.level(id, Side::Sell, l.px, l.qty, (l.px_frac, l.qty_frac), true);
-                }
-                sink.commit(id, seq, true, (0, 0));
+                emit_snapshot(sink, id, seq, bids, asks, None);
             }
             Channel::BboTbt => {
                 VenueCounters::inc(&c.bbo_updates);
                 let seq = m.seq_id.map(|s| s.max(0) as u64).unwrap_or(m.ts_ms);
-                let b = bids.first().map(|l| (l.px, l.qty)).unwrap_or((0, 0));
-                let a = asks.first().map(|l| (l.px, l.qty)).unwrap_or((0, 0));
-                sink.bbo(id, seq, b, a);
+                let top = |s: &[crate::book::Level]| {
+                    s.first()
+                        .map(|l| (Price(l.px), Qty(l.qty)))
+                        .unwrap_or((Price(0), Qty(0)))
+                };
+                sink.bbo(id, seq, top(bids), top(asks));
             }
-            Channel::Trades => {
-                for t in &self.buf.trades {
-                    VenueCounters::inc(&c.trades);
-                    let side = if t.taker_buy { Side::Buy } else { Side::Sell };
-                    sink.trade(id, t.trade_id, t.px, t.qty, side);
-                }
-            }
-            Channel::Tickers | Channel::Other => VenueCounters::inc(&c.unknown_messages),
+            Channel::Trades => emit_trades(sink, id, &self.buf.trades, c),
+            Channel::Tickers | Channel::Other => return Err(WireError::Unknown),
         }
-    }
-
-    fn on_disconnect(&mut self, sink: &mut EventSink<'_>) {
-        for (k, st) in self.sync.iter_mut().enumerate() {
-            st.on_disconnect(self.symbols.get(k).id, sink);
-        }
-    }
-
-    fn snapshot_wanted(&mut self, out: &mut dyn FnMut(InstrumentId)) {
-        for (k, st) in self.sync.iter_mut().enumerate() {
-            if st.take_resync_request() {
-                out(self.symbols.get(k).id);
-            }
-        }
+        Ok(())
     }
 }
 
@@ -201,6 +136,14 @@ pub fn configure(o: &VenueOptions) -> Result<Arc<dyn Venue>, KeyError> {
 }
 
 impl Venue for OkxVenue {
+    fn sign_request(
+        &self,
+        creds: &crate::venues::Credentials,
+        r: &crate::venues::SignRequest,
+    ) -> Result<Vec<u8>, String> {
+        orders::sign_request(creds, r)
+    }
+
     fn exchange(&self) -> Exchange {
         Exchange::Okx
     }
@@ -221,10 +164,10 @@ impl Venue for OkxVenue {
         Ok(Box::new(OkxHandler::new(
             ctx.id,
             ctx.instrument_refs(),
-            Limits {
+            Okx::new(&Limits {
                 max_levels_per_msg: self.options.book_levels.max(400),
-                ..Limits::default()
-            },
+                ..LIMITS
+            }),
             counters,
         )))
     }
@@ -245,42 +188,18 @@ impl Venue for OkxVenue {
 mod tests {
     use super::*;
     use crate::book::ChecksumKind;
-    use crate::event::{MdEvent, MdKind};
-    use crate::venues::wire_util::Scale;
+    use crate::event::MdKind;
+    use crate::types::VenueId;
+    use crate::types::{InstrumentId, Side};
+    use crate::venues::testing::{assert_parse_errors, feed, iref};
 
     fn handler() -> OkxHandler {
         OkxHandler::new(
             VenueId(2),
-            vec![
-                InstrumentRef {
-                    id: InstrumentId(5),
-                    symbol: "BTC-USD-220527".into(),
-                    scale: Scale {
-                        price_dec: 1,
-                        qty_dec: 0,
-                    },
-                },
-                InstrumentRef {
-                    id: InstrumentId(6),
-                    symbol: "BTC-USDT".into(),
-                    scale: Scale {
-                        price_dec: 1,
-                        qty_dec: 8,
-                    },
-                },
-            ],
-            Limits::default(),
+            vec![iref(5, "BTC-USD-220527", 1, 0), iref(6, "BTC-USDT", 1, 8)],
+            Okx::new(&LIMITS),
             Arc::new(VenueCounters::default()),
         )
-    }
-
-    fn feed(h: &mut OkxHandler, msg: &str) -> Vec<MdEvent> {
-        let mut v = vec![];
-        let mut sink = EventSink::to_vec(&mut v);
-        sink.begin(VenueId(2), &RawMeta::default(), 0);
-        h.on_message(msg.as_bytes(), &RawMeta::default(), &mut sink);
-        sink.end();
-        v
     }
 
     // Real messages from ../shared/data/recorded/OKX.ws.1.0 (2022-05-13).
@@ -336,7 +255,7 @@ mod tests {
         for m in [TICKER, ACK, "pong"] {
             assert_eq!(feed(&mut h, m)[0].kind, MdKind::Noop);
         }
-        let c = &h.counters;
+        let c = h.counters();
         assert_eq!(VenueCounters::get(&c.unknown_messages), 3);
         assert_eq!(VenueCounters::get(&c.parse_errors), 0);
         assert_eq!(VenueCounters::get(&c.stale_diffs), 1);
@@ -363,11 +282,11 @@ mod tests {
             )
         };
         assert_eq!(
-            feed(&mut h, &u(10, 11)).last().unwrap().kind,
+            feed(&mut h, u(10, 11)).last().unwrap().kind,
             MdKind::BookCommit
         );
-        assert_eq!(feed(&mut h, &u(12, 13))[0].kind, MdKind::BookInvalid);
-        assert_eq!(VenueCounters::get(&h.counters.gaps), 1);
+        assert_eq!(feed(&mut h, u(12, 13))[0].kind, MdKind::BookInvalid);
+        assert_eq!(VenueCounters::get(&h.counters().gaps), 1);
         let mut wanted = vec![];
         h.snapshot_wanted(&mut |i| wanted.push(i));
         assert_eq!(wanted, vec![InstrumentId(6)]);
@@ -398,18 +317,10 @@ mod tests {
             "\u{0}\u{1}garbage".into(),
             "[1,2,3]".into(),
         ];
-        for (i, m) in cases.iter().enumerate() {
-            let ev = feed(&mut h, m);
-            assert_eq!(ev.len(), 1, "case {i}: {m}");
-            assert_eq!(ev[0].kind, MdKind::Noop, "case {i}");
-        }
-        assert_eq!(
-            VenueCounters::get(&h.counters.parse_errors),
-            cases.len() as u64
-        );
+        assert_parse_errors(&mut h, &cases);
         // well-formed but not ours
-        feed(&mut h, &TRADE.replace("BTC-USDT", "ETH-USDT"));
-        feed(&mut h, &TRADE.replace("trades", "candle1m"));
-        assert_eq!(VenueCounters::get(&h.counters.unknown_messages), 2);
+        feed(&mut h, TRADE.replace("BTC-USDT", "ETH-USDT"));
+        feed(&mut h, TRADE.replace("trades", "candle1m"));
+        assert_eq!(VenueCounters::get(&h.counters().unknown_messages), 2);
     }
 }

@@ -22,12 +22,13 @@
 //! Level = `[price, size, "0" (deprecated), number of orders]`, size `"0"` deletes.
 #![forbid(unsafe_code)]
 
-use crate::book::Level;
 use crate::fixed_point::Dec;
 use crate::venues::symbols::SymbolTable;
-use crate::venues::wire_util::{skip_rest, DecSeed, LevelsSeed, Scale};
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use std::fmt;
+use crate::venues::wire_util::{
+    read_json, skip_rest, Array, ArraySeed, Buffers, DecSeed, LevelsSeed, Object, ObjectSeed,
+    Scale, Trade, WireError,
+};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess};
 
 /// The channel a message belongs to (`arg.channel`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -72,19 +73,6 @@ pub enum Action {
     Update,
 }
 
-/// One public trade.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Trade {
-    /// `tradeId` (0 if not numeric).
-    pub trade_id: u64,
-    /// Price at instrument scale.
-    pub px: i64,
-    /// Size at instrument scale (contracts for derivatives).
-    pub qty: i64,
-    /// Taker side is buy.
-    pub taker_buy: bool,
-}
-
 /// A parsed message (flat; which fields are set depends on the channel). Levels go to
 /// [`Buffers`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -111,62 +99,26 @@ pub struct Msg {
     pub n_data: u32,
 }
 
-/// Reused buffers of one handler.
-#[derive(Debug)]
-pub struct Buffers {
-    /// Bids of the last book message.
-    pub bids: Vec<Level>,
-    /// Asks of the last book message.
-    pub asks: Vec<Level>,
-    /// Trades of the last trades message.
-    pub trades: Vec<Trade>,
-}
-
-impl Buffers {
-    /// Room for `levels` levels per side and `trades` trades per message.
-    pub fn with_capacity(levels: usize, trades: usize) -> Buffers {
-        Buffers {
-            bids: Vec::with_capacity(levels),
-            asks: Vec::with_capacity(levels),
-            trades: Vec::with_capacity(trades),
-        }
-    }
-}
-
-/// What a frame was, when it was not channel data.
-#[derive(Debug, PartialEq, Eq)]
-pub enum WireError {
-    /// Not JSON, wrong shape, bad number, missing field.
-    Malformed,
-    /// `{"event":...}`: subscribe ack, error, login, notice.
-    Event,
-    /// A channel or instrument this handler does not serve.
-    Unknown,
-}
-
-/// Parse one text frame.
+/// Parse one text frame: a channel push ([`Msg`], levels and trades (`tradeId`, 0 if not
+/// numeric) in `buf`), or why it is none ([`WireError::Event`] for `{"event":...}` replies,
+/// [`WireError::Unknown`] for a channel or instrument this handler does not serve).
 pub fn parse(raw: &[u8], symbols: &SymbolTable, buf: &mut Buffers) -> Result<Msg, WireError> {
-    buf.bids.clear();
-    buf.asks.clear();
-    buf.trades.clear();
+    buf.clear();
     let mut msg = Msg::default();
-    let mut st = Status::Ok;
-    let mut de = sonic_rs::Deserializer::from_slice(raw);
-    let r = Top {
-        symbols,
-        msg: &mut msg,
-        buf,
-        st: &mut st,
+    let mut st = None;
+    let r = read_json(
+        raw,
+        Object(Top {
+            symbols,
+            msg: &mut msg,
+            buf,
+            st: &mut st,
+        }),
+    );
+    if let Some(e) = st {
+        return Err(e);
     }
-    .deserialize(&mut de);
-    match st {
-        Status::Event => return Err(WireError::Event),
-        Status::Unknown => return Err(WireError::Unknown),
-        Status::Ok => {}
-    }
-    if r.is_err() || de.end().is_err() {
-        return Err(WireError::Malformed);
-    }
+    r?;
     match msg.channel {
         Channel::Books if msg.action == Action::None || msg.n_data != 1 => {
             Err(WireError::Malformed)
@@ -177,45 +129,30 @@ pub fn parse(raw: &[u8], symbols: &SymbolTable, buf: &mut Buffers) -> Result<Msg
     }
 }
 
-enum Status {
-    Ok,
-    Event,
-    Unknown,
-}
-
 struct Top<'a> {
     symbols: &'a SymbolTable,
     msg: &'a mut Msg,
     buf: &'a mut Buffers,
-    st: &'a mut Status,
+    st: &'a mut Option<WireError>,
 }
 
-impl<'de> DeserializeSeed<'de> for Top<'_> {
+impl<'de> ObjectSeed<'de> for Top<'_> {
     type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Top<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an OKX push object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+    const EXPECTING: &'static str = "an OKX push object";
+    fn visit<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut scale: Option<Scale> = None;
         while let Some(k) = map.next_key::<&str>()? {
             match k {
                 "event" => {
                     map.next_value::<IgnoredAny>()?;
-                    *self.st = Status::Event;
+                    *self.st = Some(WireError::Event);
                     return skip_rest(&mut map);
                 }
                 "arg" => {
-                    let (ch, sym) = map.next_value_seed(ArgSeed)?;
+                    let (ch, sym) = map.next_value_seed(Object(ArgSeed))?;
                     self.msg.channel = Channel::from_name(ch);
                     if self.msg.channel == Channel::Other {
-                        *self.st = Status::Unknown;
+                        *self.st = Some(WireError::Unknown);
                         return skip_rest(&mut map);
                     }
                     match sym.and_then(|s| self.symbols.find(s.as_bytes())) {
@@ -224,7 +161,7 @@ impl<'de> Visitor<'de> for Top<'_> {
                             scale = Some(s);
                         }
                         None => {
-                            *self.st = Status::Unknown;
+                            *self.st = Some(WireError::Unknown);
                             return skip_rest(&mut map);
                         }
                     }
@@ -241,11 +178,11 @@ impl<'de> Visitor<'de> for Top<'_> {
                     let Some(scale) = scale else {
                         return Err(de::Error::custom("data before arg"));
                     };
-                    map.next_value_seed(DataSeed {
+                    map.next_value_seed(Array(DataSeed {
                         scale,
                         msg: &mut *self.msg,
                         buf: &mut *self.buf,
-                    })?;
+                    }))?;
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -262,19 +199,10 @@ impl<'de> Visitor<'de> for Top<'_> {
 /// `arg` → (channel, instId).
 struct ArgSeed;
 
-impl<'de> DeserializeSeed<'de> for ArgSeed {
+impl<'de> ObjectSeed<'de> for ArgSeed {
     type Value = (&'de str, Option<&'de str>);
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ArgSeed {
-    type Value = (&'de str, Option<&'de str>);
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an arg object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+    const EXPECTING: &'static str = "an arg object";
+    fn visit<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let (mut ch, mut inst) = (None, None);
         while let Some(k) = map.next_key::<&str>()? {
             match k {
@@ -298,19 +226,10 @@ struct DataSeed<'a> {
     buf: &'a mut Buffers,
 }
 
-impl<'de> DeserializeSeed<'de> for DataSeed<'_> {
+impl<'de> ArraySeed<'de> for DataSeed<'_> {
     type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for DataSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a data array")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+    const EXPECTING: &'static str = "a data array";
+    fn visit<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         loop {
             let more = if self.msg.channel == Channel::Trades {
                 if self.buf.trades.len() == self.buf.trades.capacity() {
@@ -320,7 +239,7 @@ impl<'de> Visitor<'de> for DataSeed<'_> {
                     }
                     return Ok(());
                 }
-                match seq.next_element_seed(TradeSeed(self.scale))? {
+                match seq.next_element_seed(Object(TradeSeed(self.scale)))? {
                     Some(t) => {
                         self.buf.trades.push(t);
                         true
@@ -328,11 +247,11 @@ impl<'de> Visitor<'de> for DataSeed<'_> {
                     None => false,
                 }
             } else {
-                seq.next_element_seed(ElemSeed {
+                seq.next_element_seed(Object(ElemSeed {
                     scale: self.scale,
                     msg: &mut *self.msg,
                     buf: &mut *self.buf,
-                })?
+                }))?
                 .is_some()
             };
             if !more {
@@ -350,19 +269,10 @@ struct ElemSeed<'a> {
     buf: &'a mut Buffers,
 }
 
-impl<'de> DeserializeSeed<'de> for ElemSeed<'_> {
+impl<'de> ObjectSeed<'de> for ElemSeed<'_> {
     type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ElemSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a data element")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+    const EXPECTING: &'static str = "a data element";
+    fn visit<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let m = self.msg;
         let sc = self.scale;
         let (mut bid_px, mut bid_sz, mut ask_px, mut ask_sz) = (None, None, None, None);
@@ -416,26 +326,17 @@ impl<'de> Visitor<'de> for ElemSeed<'_> {
 /// A trade element.
 struct TradeSeed(Scale);
 
-impl<'de> DeserializeSeed<'de> for TradeSeed {
+impl<'de> ObjectSeed<'de> for TradeSeed {
     type Value = Trade;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Trade, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for TradeSeed {
-    type Value = Trade;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a trade object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Trade, A::Error> {
+    const EXPECTING: &'static str = "a trade object";
+    fn visit<A: MapAccess<'de>>(self, mut map: A) -> Result<Trade, A::Error> {
         let mut t = Trade::default();
         let mut seen = 0u8;
         while let Some(k) = map.next_key::<&str>()? {
             match k {
                 "tradeId" => {
                     let s: &str = map.next_value()?;
-                    t.trade_id = s.parse().unwrap_or(0);
+                    t.id = s.parse().unwrap_or(0);
                     seen |= 1;
                 }
                 "px" => {
@@ -497,18 +398,10 @@ impl<'de> DeserializeSeed<'de> for U64StrSeed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::InstrumentId;
-    use crate::venues::symbols::InstrumentRef;
+    use crate::venues::testing::iref;
 
     fn table() -> SymbolTable {
-        SymbolTable::new(vec![InstrumentRef {
-            id: InstrumentId(0),
-            symbol: "BTC-USDT".into(),
-            scale: Scale {
-                price_dec: 1,
-                qty_dec: 8,
-            },
-        }])
+        SymbolTable::new(vec![iref(0, "BTC-USDT", 1, 8)])
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::book::Level;
 use crate::event::InvalidReason;
 use crate::feed::{EventSink, VenueCounters};
 use crate::types::{InstrumentId, Side};
+use crate::venues::handler::{emit_level, emit_snapshot, SyncState};
 
 /// What happened to a snapshot message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,14 +58,7 @@ impl SnapshotBook {
         if !self.synced {
             VenueCounters::inc(&c.syncs);
         }
-        sink.clear(inst, ts);
-        for l in bids {
-            sink.level(inst, Side::Buy, l.px, l.qty, (l.px_frac, l.qty_frac), true);
-        }
-        for l in asks {
-            sink.level(inst, Side::Sell, l.px, l.qty, (l.px_frac, l.qty_frac), true);
-        }
-        sink.commit(inst, ts, true, (0, 0));
+        emit_snapshot(sink, inst, ts, bids, asks, None);
         self.last_ts = ts;
         self.synced = true;
         Outcome::Replaced
@@ -88,15 +82,18 @@ impl SnapshotBook {
             return false;
         }
         for (side, l) in changes {
-            sink.level(inst, *side, l.px, l.qty, (l.px_frac, l.qty_frac), false);
+            emit_level(sink, inst, *side, l, false);
         }
-        sink.commit(inst, ts, false, (0, 0));
+        sink.commit(inst, ts, false, None);
         self.last_ts = ts;
         true
     }
+}
 
-    /// Connection lost: the book is no longer current until the next snapshot.
-    pub fn on_disconnect(&mut self, inst: InstrumentId, sink: &mut EventSink<'_>) {
+impl SyncState for SnapshotBook {
+    /// Connection lost: the book is no longer current until the next snapshot (which the
+    /// stream brings by itself: nothing to request).
+    fn on_disconnect(&mut self, inst: InstrumentId, sink: &mut EventSink<'_>) {
         if self.synced {
             sink.invalid(inst, InvalidReason::Disconnected);
         }

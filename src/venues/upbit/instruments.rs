@@ -63,28 +63,19 @@ pub fn parse_market_all(text: &str, venue_name: &str) -> Result<Vec<InstrumentDe
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{InstrumentId, VenueId};
+    use crate::venues::testing::{all_specs, recorded, spec};
 
     #[test]
     fn reads_recorded_market_list() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/recorded/UPBIT.0"
-        );
-        let text = std::fs::read_to_string(path)
-            .unwrap_or_else(|e| panic!("recorded market list missing at {path}: {e}"));
+        let text = recorded("UPBIT.0");
         let defs = parse_market_all(&text, "upbit").unwrap();
         assert!(defs.len() > 100, "{}", defs.len());
         let btc = defs.iter().find(|d| d.symbol == "KRW-BTC").unwrap();
         assert_eq!((btc.base.as_str(), btc.quote.as_str()), ("BTC", "KRW"));
-        let lamb = defs.iter().find(|d| d.symbol == "KRW-LAMB").unwrap();
-        let spec = lamb.to_spec(InstrumentId(0), VenueId(0)).unwrap();
+        let spec = spec(&defs, "KRW-LAMB");
         assert_eq!((spec.price_dec, spec.qty_dec), (8, 8));
         assert_eq!(spec.internal_name(), "LAMB/KRW@upbit:spot");
-        for (i, d) in defs.iter().enumerate() {
-            d.to_spec(InstrumentId(i as u16), VenueId(0))
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
+        all_specs(&defs);
         // the quote markets the recording holds
         for q in ["KRW", "BTC", "USDT"] {
             assert!(defs.iter().any(|d| d.quote == q), "{q}");

@@ -14,148 +14,99 @@
 
 pub mod book;
 pub mod instruments;
+pub mod orders;
 pub mod protocol;
 pub mod wire;
-
-pub use crate::venues::binance::InstrumentRef;
 
 use crate::feed::protocol::VenueProtocol;
 use crate::feed::{EventSink, VenueCounters, VenueHandler};
 use crate::instrument::InstrumentDef;
-use crate::ring::RawMeta;
-use crate::types::{InstrumentId, Side, VenueId};
-use crate::venues::wire_util::Scale;
+use crate::types::{Price, Qty, Side};
+use crate::venues::handler::{Ctx, Handler, VenueState, WireFormat};
+use crate::venues::symbols::{InstrumentRef, SymbolTable};
+use crate::venues::wire_util::{Buffers, WireError};
 use crate::venues::{Exchange, KeyError, Venue, VenueCtx, VenueOptions};
 use book::SnapshotBook;
 use std::sync::Arc;
-use wire::{CodeTable, Kind, Levels, WireError};
+use wire::Kind;
 
 /// Levels per side a message may hold (Upbit sends at most 30 units).
 pub const MAX_UNITS: usize = 64;
 
-/// One instrument of a snapshot-book handler: the ref, another accepted spelling of its
-/// symbol (Bithumb: `BTC_KRW` for `KRW-BTC`), and its book state.
-#[derive(Debug)]
-pub struct Inst {
-    /// The instrument.
-    pub r: InstrumentRef,
-    /// Other spelling accepted for the symbol (empty if none).
-    pub alias: String,
-    /// Book state.
-    pub book: SnapshotBook,
+/// Apply one Upbit-format message (already parsed into `msg`/`levels`) to the books of `st`:
+/// shared by the Upbit handler and Bithumb's Upbit-compatible feed.
+pub fn apply(
+    parsed: Result<(wire::Msg<'_>, usize), WireError>,
+    levels: &Buffers,
+    st: &mut VenueState<SnapshotBook>,
+    sink: &mut EventSink<'_>,
+) -> Result<(), WireError> {
+    let (m, k) = parsed?;
+    let c = &*st.counters;
+    match m.kind {
+        Kind::Orderbook => {
+            VenueCounters::inc(&c.depth_updates);
+            VenueCounters::inc(&c.snapshots);
+            let id = st.symbols.get(k).id;
+            st.books[k].replace(id, m.ts_ms, &levels.bids, &levels.asks, sink, c);
+        }
+        Kind::Trade => {
+            VenueCounters::inc(&c.trades);
+            let side = if m.buy_aggressor {
+                Side::Buy
+            } else {
+                Side::Sell
+            };
+            let id = st.symbols.get(k).id;
+            sink.trade(id, m.trade_id, Price(m.px), Qty(m.qty), side);
+        }
+        // ticker: no best bid/ask in it; status: keep-alive answer; error: the venue
+        // refused a request (visible in the counters and the log of the live source)
+        Kind::Ticker | Kind::Status | Kind::Error | Kind::Other => return Err(WireError::Unknown),
+    }
+    Ok(())
 }
 
-/// Code look-up over a handler's instruments (exact, then case-insensitive, then the alias).
-pub struct Table<'a>(pub &'a [Inst]);
+/// Upbit's wire format and handler rules (the [`WireFormat`] of [`UpbitHandler`]); symbols are
+/// market codes (`KRW-BTC`), in any case.
+pub struct Upbit {
+    levels: Buffers,
+}
 
-impl CodeTable for Table<'_> {
-    fn find(&self, code: &str) -> Option<(usize, Scale)> {
-        self.0
-            .iter()
-            .position(|i| {
-                i.r.symbol == code
-                    || i.r.symbol.eq_ignore_ascii_case(code)
-                    || (!i.alias.is_empty() && i.alias.eq_ignore_ascii_case(code))
-            })
-            .map(|k| (k, self.0[k].r.scale))
+impl Upbit {
+    /// Room for [`MAX_UNITS`] levels per side.
+    pub fn new() -> Upbit {
+        Upbit {
+            levels: Buffers::with_capacity(MAX_UNITS, 0),
+        }
     }
 }
 
-/// Apply one Upbit-format message (already parsed into `msg`/`levels`) to instrument `k`:
-/// shared by the Upbit handler and Bithumb's Upbit-compatible feed.
-pub fn apply_parsed(
-    parsed: Result<(wire::Msg<'_>, usize), WireError>,
-    levels: &Levels,
-    insts: &mut [Inst],
-    sink: &mut EventSink<'_>,
-    c: &VenueCounters,
-) {
-    match parsed {
-        Ok((m, k)) => match m.kind {
-            Kind::Orderbook => {
-                let st = &mut insts[k];
-                VenueCounters::inc(&c.depth_updates);
-                VenueCounters::inc(&c.snapshots);
-                st.book
-                    .replace(st.r.id, m.ts_ms, &levels.bids, &levels.asks, sink, c);
-            }
-            Kind::Trade => {
-                VenueCounters::inc(&c.trades);
-                let side = if m.buy_aggressor {
-                    Side::Buy
-                } else {
-                    Side::Sell
-                };
-                sink.trade(insts[k].r.id, m.trade_id, m.px, m.qty, side);
-            }
-            // ticker: no best bid/ask in it; status: keep-alive answer; error: the venue
-            // refused a request (visible in the counters and the log of the live source)
-            Kind::Ticker | Kind::Status | Kind::Error | Kind::Other => {
-                VenueCounters::inc(&c.unknown_messages)
-            }
-        },
-        Err(WireError::UnknownSymbol) => VenueCounters::inc(&c.unknown_messages),
-        Err(_) => VenueCounters::inc(&c.parse_errors),
+impl Default for Upbit {
+    fn default() -> Upbit {
+        Upbit::new()
     }
 }
 
 /// Market-data handler for one Upbit venue.
-pub struct UpbitHandler {
-    venue: VenueId,
-    insts: Vec<Inst>,
-    levels: Levels,
-    counters: Arc<VenueCounters>,
-}
+pub type UpbitHandler = Handler<Upbit>;
 
-impl UpbitHandler {
-    /// A handler for `instruments` (symbols are market codes, `KRW-BTC`).
-    pub fn new(
-        venue: VenueId,
-        instruments: Vec<InstrumentRef>,
-        counters: Arc<VenueCounters>,
-    ) -> UpbitHandler {
-        UpbitHandler {
-            venue,
-            insts: instruments
-                .into_iter()
-                .map(|r| Inst {
-                    r,
-                    alias: String::new(),
-                    book: SnapshotBook::default(),
-                })
-                .collect(),
-            levels: Levels::with_capacity(MAX_UNITS),
-            counters,
-        }
+impl WireFormat for Upbit {
+    type Book = SnapshotBook;
+
+    fn symbols(&self, refs: Vec<InstrumentRef>) -> SymbolTable {
+        SymbolTable::new(refs).case_insensitive()
     }
 
-    /// Timestamp (ms) of the book held for handler instrument `k`.
-    pub fn book_ts(&self, k: usize) -> Option<u64> {
-        self.insts.get(k).and_then(|i| i.book.book_ts())
-    }
-}
-
-impl VenueHandler for UpbitHandler {
-    fn venue(&self) -> VenueId {
-        self.venue
+    fn new_book(&self) -> SnapshotBook {
+        SnapshotBook::default()
     }
 
-    fn counters(&self) -> &Arc<VenueCounters> {
-        &self.counters
+    fn on_message(&mut self, raw: &[u8], cx: Ctx<'_, '_, SnapshotBook>) -> Result<(), WireError> {
+        let Ctx { st, sink } = cx;
+        let parsed = wire::parse(raw, &st.symbols, &mut self.levels);
+        apply(parsed, &self.levels, st, sink)
     }
-
-    fn on_message(&mut self, raw: &[u8], _meta: &RawMeta, sink: &mut EventSink<'_>) {
-        let parsed = wire::parse(raw, &Table(&self.insts), &mut self.levels);
-        apply_parsed(parsed, &self.levels, &mut self.insts, sink, &self.counters);
-    }
-
-    fn on_disconnect(&mut self, sink: &mut EventSink<'_>) {
-        for st in &mut self.insts {
-            st.book.on_disconnect(st.r.id, sink);
-        }
-    }
-
-    fn snapshot_wanted(&mut self, _out: &mut dyn FnMut(InstrumentId)) {}
 }
 
 /// A configured Upbit (KRW, BTC and USDT markets; full orderbook snapshots) venue (one market, one protocol).
@@ -172,6 +123,14 @@ pub fn configure(o: &VenueOptions) -> Result<Arc<dyn Venue>, KeyError> {
 }
 
 impl Venue for UpbitVenue {
+    fn sign_request(
+        &self,
+        creds: &crate::venues::Credentials,
+        r: &crate::venues::SignRequest,
+    ) -> Result<Vec<u8>, String> {
+        orders::sign_request(creds, r)
+    }
+
     fn exchange(&self) -> Exchange {
         Exchange::Upbit
     }
@@ -192,6 +151,7 @@ impl Venue for UpbitVenue {
         Ok(Box::new(UpbitHandler::new(
             ctx.id,
             ctx.instrument_refs(),
+            Upbit::new(),
             counters,
         )))
     }
@@ -210,38 +170,18 @@ impl Venue for UpbitVenue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{MdEvent, MdKind};
+    use crate::event::MdKind;
+    use crate::types::InstrumentId;
+    use crate::types::VenueId;
+    use crate::venues::testing::{assert_parse_errors, disconnect, feed, iref};
 
     pub(crate) fn handler() -> UpbitHandler {
-        let sc = Scale {
-            price_dec: 8,
-            qty_dec: 8,
-        };
         UpbitHandler::new(
             VenueId(2),
-            vec![
-                InstrumentRef {
-                    id: InstrumentId(4),
-                    symbol: "KRW-LAMB".into(),
-                    scale: sc,
-                },
-                InstrumentRef {
-                    id: InstrumentId(5),
-                    symbol: "BTC-ITAM".into(),
-                    scale: sc,
-                },
-            ],
+            vec![iref(4, "KRW-LAMB", 8, 8), iref(5, "BTC-ITAM", 8, 8)],
+            Upbit::new(),
             Arc::new(VenueCounters::default()),
         )
-    }
-
-    fn feed(h: &mut UpbitHandler, msg: &[u8]) -> Vec<MdEvent> {
-        let mut v = vec![];
-        let mut sink = EventSink::to_vec(&mut v);
-        sink.begin(VenueId(2), &RawMeta::default(), 0);
-        h.on_message(msg, &RawMeta::default(), &mut sink);
-        sink.end();
-        v
     }
 
     // real captured messages (UPBIT.ws.62.0, 2021-04-17), byte literals decoded
@@ -270,14 +210,14 @@ mod tests {
             .iter()
             .all(|e| e.instrument == InstrumentId(5) && e.venue == VenueId(2)));
         assert_eq!(ev.last().unwrap().venue_seq, 1618678269270);
-        assert_eq!(h.book_ts(1), Some(1618678269270));
+        assert_eq!(h.book(1).and_then(|b| b.book_ts()), Some(1618678269270));
         // an older snapshot is dropped, an equal or newer one replaces
         let older = String::from_utf8_lossy(BOOK).replace("1618678269270", "1618678269000");
         let ev = feed(&mut h, older.as_bytes());
         assert_eq!(ev[0].kind, MdKind::Noop);
-        assert_eq!(VenueCounters::get(&h.counters.stale_diffs), 1);
+        assert_eq!(VenueCounters::get(&h.counters().stale_diffs), 1);
         assert_eq!(feed(&mut h, BOOK)[0].kind, MdKind::BookClear);
-        assert_eq!(VenueCounters::get(&h.counters.syncs), 1, "synced once");
+        assert_eq!(VenueCounters::get(&h.counters().syncs), 1, "synced once");
     }
 
     #[test]
@@ -311,14 +251,7 @@ mod tests {
             String::new(),
             "{}{}".into(),
         ];
-        for (i, c) in cases.iter().enumerate() {
-            let ev = feed(&mut h, c.as_bytes());
-            assert_eq!((ev.len(), ev[0].kind), (1, MdKind::Noop), "case {i}: {c}");
-        }
-        assert_eq!(
-            VenueCounters::get(&h.counters.parse_errors),
-            cases.len() as u64
-        );
+        assert_parse_errors(&mut h, &cases);
         // well-formed but not ours / not book data: counted as unknown
         feed(&mut h, br#"{"status":"UP"}"#);
         feed(
@@ -329,9 +262,9 @@ mod tests {
             &mut h,
             br#"{"ty":"ticker","cd":"KRW-LAMB","tp":126.0,"tms":5}"#,
         );
-        assert_eq!(VenueCounters::get(&h.counters.unknown_messages), 3);
+        assert_eq!(VenueCounters::get(&h.counters().unknown_messages), 3);
         assert_eq!(
-            VenueCounters::get(&h.counters.parse_errors),
+            VenueCounters::get(&h.counters().parse_errors),
             cases.len() as u64
         );
     }
@@ -340,11 +273,7 @@ mod tests {
     fn disconnect_invalidates_synced_books() {
         let mut h = handler();
         feed(&mut h, BOOK);
-        let mut v = vec![];
-        let mut sink = EventSink::to_vec(&mut v);
-        sink.begin(VenueId(2), &RawMeta::default(), 0);
-        h.on_disconnect(&mut sink);
-        sink.end();
+        let v = disconnect(&mut h);
         let inv: Vec<InstrumentId> = v
             .iter()
             .filter(|e| e.kind == MdKind::BookInvalid)

@@ -24,8 +24,11 @@
 
 use crate::book::Level;
 use crate::venues::raw_json::{parse_with, RawJson};
-use crate::venues::wire_util::Scale;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use crate::venues::symbols::SymbolTable;
+use crate::venues::wire_util::{
+    read_json_lazy, Array, ArraySeed, Buffers, Object, ObjectSeed, Scale, WireError,
+};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
 /// Message type (`type` / `ty`).
@@ -46,7 +49,7 @@ pub enum Kind {
     Other,
 }
 
-/// Fields of one message; levels of an orderbook go to [`Levels`].
+/// Fields of one message; levels of an orderbook go to the handler's [`Buffers`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Msg<'de> {
     /// Message type.
@@ -65,42 +68,6 @@ pub struct Msg<'de> {
     pub trade_id: u64,
 }
 
-/// Reused level buffers (best first, as sent).
-#[derive(Debug)]
-pub struct Levels {
-    /// Bids.
-    pub bids: Vec<Level>,
-    /// Asks.
-    pub asks: Vec<Level>,
-}
-
-impl Levels {
-    /// Room for `cap` levels per side (a message with more is an error, not a reallocation).
-    pub fn with_capacity(cap: usize) -> Levels {
-        Levels {
-            bids: Vec::with_capacity(cap),
-            asks: Vec::with_capacity(cap),
-        }
-    }
-}
-
-/// Why a message was not used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WireError {
-    /// Not JSON, wrong shape, bad number.
-    Malformed,
-    /// A field the message kind needs is missing.
-    MissingField(&'static str),
-    /// The market code is not configured on this handler.
-    UnknownSymbol,
-}
-
-/// Market code → (handler index, scale).
-pub trait CodeTable {
-    /// Look a code up (`KRW-BTC`; a handler may also accept its venue's other spelling).
-    fn find(&self, code: &str) -> Option<(usize, Scale)>;
-}
-
 /// First pass: kind, code, scalar fields; scale-dependent values kept as raw text.
 #[derive(Default)]
 struct Top<'de> {
@@ -116,19 +83,10 @@ struct Top<'de> {
 
 struct TopSeed<'a, 'de>(&'a mut Top<'de>);
 
-impl<'de> DeserializeSeed<'de> for TopSeed<'_, 'de> {
+impl<'de> ObjectSeed<'de> for TopSeed<'_, 'de> {
     type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for TopSeed<'_, 'de> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an Upbit message object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+    const EXPECTING: &'static str = "an Upbit message object";
+    fn visit<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
         let t = self.0;
         while let Some(k) = m.next_key::<&str>()? {
             match k {
@@ -166,19 +124,18 @@ impl<'de> Visitor<'de> for TopSeed<'_, 'de> {
     }
 }
 
-/// Parse one message. Orderbook levels are written to `levels` (cleared first), best first.
-pub fn parse<'de, T: CodeTable>(
+/// Parse one message: its fields and the handler index of its market code (`usize::MAX` for
+/// status, error and unknown messages). Orderbook levels are written to `levels.bids/asks`
+/// (cleared first), best first; [`WireError::UnknownSymbol`] for a code `codes` lacks.
+pub fn parse<'de>(
     raw: &'de [u8],
-    codes: &T,
-    levels: &mut Levels,
+    codes: &SymbolTable,
+    levels: &mut Buffers,
 ) -> Result<(Msg<'de>, usize), WireError> {
     levels.bids.clear();
     levels.asks.clear();
     let mut top = Top::default();
-    let mut de = sonic_rs::Deserializer::from_slice(raw);
-    if TopSeed(&mut top).deserialize(&mut de).is_err() || de.end().is_err() {
-        return Err(WireError::Malformed);
-    }
+    read_json_lazy(raw, Object(TopSeed(&mut top)))?;
     let mut msg = Msg {
         kind: top.kind,
         code: top.code,
@@ -202,10 +159,10 @@ pub fn parse<'de, T: CodeTable>(
                 .ok_or(WireError::MissingField("orderbook_units"))?;
             parse_with(
                 units,
-                UnitsSeed {
+                Array(UnitsSeed {
                     scale: sc,
                     levels: &mut *levels,
-                },
+                }),
             )
             .map_err(|_| WireError::Malformed)?;
         }
@@ -245,22 +202,13 @@ pub fn parse<'de, T: CodeTable>(
 
 struct UnitsSeed<'a> {
     scale: Scale,
-    levels: &'a mut Levels,
+    levels: &'a mut Buffers,
 }
 
-impl<'de> DeserializeSeed<'de> for UnitsSeed<'_> {
+impl<'de> ArraySeed<'de> for UnitsSeed<'_> {
     type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for UnitsSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of orderbook units")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+    const EXPECTING: &'static str = "an array of orderbook units";
+    fn visit<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
         let sc = self.scale;
         while let Some(u) = s.next_element::<Unit<'de>>()? {
             let lv = |p: Option<RawJson<'de>>,
@@ -342,25 +290,18 @@ impl<'de> serde::Deserialize<'de> for Unit<'de> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::venues::testing::table;
 
-    struct One;
-    impl CodeTable for One {
-        fn find(&self, code: &str) -> Option<(usize, Scale)> {
-            (code == "KRW-LAMB" || code == "KRW-BTC").then_some((
-                3,
-                Scale {
-                    price_dec: 8,
-                    qty_dec: 8,
-                },
-            ))
-        }
+    /// `KRW-LAMB` at handler index 3, `KRW-BTC` at 4, both at 8 decimals.
+    fn codes() -> SymbolTable {
+        table(&["KRW-A", "KRW-B", "KRW-C", "KRW-LAMB", "KRW-BTC"], 8, 8)
     }
 
     #[test]
     fn simple_and_default_orderbooks_parse_the_same() {
-        let mut lv = Levels::with_capacity(30);
+        let mut lv = Buffers::with_capacity(30, 0);
         let simple = br#"{"ty":"orderbook","cd":"KRW-LAMB","tms":1618678262640,"tas":25752275.55420627,"tbs":14407925.20098682,"obu":[{"ap":127.0,"bp":126.0,"as":280460.37885666,"bs":688682.44561413},{"ap":128.0,"bp":125.0,"as":502824.98156754,"bs":1924299.53689703}],"st":"REALTIME"}"#;
-        let (m, k) = parse(simple, &One, &mut lv).unwrap();
+        let (m, k) = parse(simple, &codes(), &mut lv).unwrap();
         assert_eq!(
             (m.kind, m.code, m.ts_ms, k),
             (Kind::Orderbook, "KRW-LAMB", 1618678262640, 3)
@@ -377,31 +318,31 @@ mod tests {
         assert_eq!((lv.bids[0].px_frac, lv.bids[0].qty_frac), (1, 8));
         let default = br#"{"type":"orderbook","code":"KRW-LAMB","timestamp":1618678262640,"total_ask_size":25752275.55420627,"total_bid_size":14407925.20098682,"orderbook_units":[{"ask_price":127.0,"bid_price":126.0,"ask_size":280460.37885666,"bid_size":688682.44561413},{"ask_price":128.0,"bid_price":125.0,"ask_size":502824.98156754,"bid_size":1924299.53689703}],"stream_type":"REALTIME","level":0}"#;
         let simple_levels = (lv.bids.clone(), lv.asks.clone());
-        let (m2, _) = parse(default, &One, &mut lv).unwrap();
+        let (m2, _) = parse(default, &codes(), &mut lv).unwrap();
         assert_eq!(m2.ts_ms, m.ts_ms);
         assert_eq!((lv.bids.clone(), lv.asks.clone()), simple_levels);
     }
 
     #[test]
     fn units_before_code_still_parse() {
-        let mut lv = Levels::with_capacity(30);
+        let mut lv = Buffers::with_capacity(30, 0);
         let msg = br#"{"obu":[{"ap":1.5,"bp":1.4,"as":1,"bs":2}],"tms":5,"cd":"KRW-LAMB","ty":"orderbook"}"#;
-        let (m, _) = parse(msg, &One, &mut lv).unwrap();
+        let (m, _) = parse(msg, &codes(), &mut lv).unwrap();
         assert_eq!(m.kind, Kind::Orderbook);
         assert_eq!(lv.asks[0].px, 150_000_000);
     }
 
     #[test]
     fn trade_both_formats() {
-        let mut lv = Levels::with_capacity(4);
+        let mut lv = Buffers::with_capacity(4, 0);
         let t = br#"{"ty":"trade","cd":"KRW-LAMB","tms":1618678262712,"td":"2021-04-17","ttm":"16:51:02","ttms":1618678262000,"tp":127.0,"tv":46.48838371,"ab":"BID","pcp":123.00000000,"c":"RISE","cp":4.00000000,"sid":1618678262000003,"st":"REALTIME"}"#;
-        let (m, _) = parse(t, &One, &mut lv).unwrap();
+        let (m, _) = parse(t, &codes(), &mut lv).unwrap();
         assert_eq!(
             (m.px, m.qty, m.buy_aggressor, m.trade_id),
             (12_700_000_000, 4_648_838_371, true, 1618678262000003)
         );
         let t = br#"{"type":"trade","code":"KRW-BTC","timestamp":1,"trade_price":137001000,"trade_volume":1.2e-05,"ask_bid":"ASK","sequential_id":17}"#;
-        let (m, _) = parse(t, &One, &mut lv).unwrap();
+        let (m, _) = parse(t, &codes(), &mut lv).unwrap();
         assert_eq!(
             (m.px, m.qty, m.buy_aggressor),
             (13_700_100_000_000_000, 1200, false)
@@ -410,20 +351,23 @@ mod tests {
 
     #[test]
     fn status_error_and_unknown() {
-        let mut lv = Levels::with_capacity(4);
+        let mut lv = Buffers::with_capacity(4, 0);
         assert_eq!(
-            parse(br#"{"status":"UP"}"#, &One, &mut lv).unwrap().0.kind,
+            parse(br#"{"status":"UP"}"#, &codes(), &mut lv)
+                .unwrap()
+                .0
+                .kind,
             Kind::Status
         );
         let e = r#"{"error":{"name":"NO_TICKET","message":"티켓이 존재하지 않거나, 유효하지 않습니다."}}"#;
         assert_eq!(
-            parse(e.as_bytes(), &One, &mut lv).unwrap().0.kind,
+            parse(e.as_bytes(), &codes(), &mut lv).unwrap().0.kind,
             Kind::Error
         );
         assert_eq!(
             parse(
                 br#"{"ty":"orderbook","cd":"KRW-XRP","tms":1,"obu":[]}"#,
-                &One,
+                &codes(),
                 &mut lv
             ),
             Err(WireError::UnknownSymbol)
@@ -432,7 +376,7 @@ mod tests {
 
     #[test]
     fn malformed() {
-        let mut lv = Levels::with_capacity(2);
+        let mut lv = Buffers::with_capacity(2, 0);
         for (m, want) in [
             (&br#"{"ty":"orderbook","cd":"KRW-LAMB","obu":[]}"#[..], WireError::MissingField("timestamp")),
             (br#"{"ty":"orderbook","cd":"KRW-LAMB","tms":1}"#, WireError::MissingField("orderbook_units")),
@@ -449,7 +393,7 @@ mod tests {
             (b"", WireError::Malformed),
             (b"[1,2]", WireError::Malformed),
         ] {
-            assert_eq!(parse(m, &One, &mut lv).map(|x| x.0.kind), Err(want), "{}", String::from_utf8_lossy(m));
+            assert_eq!(parse(m, &codes(), &mut lv).map(|x| x.0.kind), Err(want), "{}", String::from_utf8_lossy(m));
         }
         assert_eq!(lv.bids.capacity(), 2, "never grows");
     }

