@@ -331,12 +331,24 @@ pub struct ReplayConfig {
     /// Lets a benchmark replay a slice at recorded pace.
     #[serde(default)]
     pub max_messages: u64,
+    /// Play the recording this many times end to end (a soak: `scripts/soak.sh`). Each pass
+    /// is shifted forward in data time by the recording's span plus 1 ms, and every book
+    /// resyncs at a pass boundary from the recording's own snapshots (as after a reconnect);
+    /// risk, inventory, PnL and journals carry on across passes. 1 (default) = once. More than
+    /// one runs on the single-thread path only (`pace = "max"`, `threads.mode` `auto` or
+    /// `single`).
+    #[serde(default = "one_u32")]
+    pub loops: u32,
     /// Recorded files and the venue each belongs to.
     pub files: Vec<ReplayFileConfig>,
 }
 
 fn one() -> f64 {
     1.0
+}
+
+fn one_u32() -> u32 {
+    1
 }
 
 /// `[[replay.files]]`.
@@ -1480,6 +1492,23 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
         ));
     }
     let t = &cfg.threads;
+    if let Some(r) = cfg.replay.as_ref().filter(|_| cfg.mode == Mode::Replay) {
+        if r.loops == 0 {
+            return Err(invalid(
+                "replay.loops",
+                "must be ≥ 1 (1 = play the recording once)",
+            ));
+        }
+        if r.loops > 1
+            && (r.pace == crate::replay::Pace::Recorded || t.mode == ThreadMode::Threaded)
+        {
+            return Err(invalid(
+                "replay.loops",
+                "a looped replay runs on the single-thread path: it needs replay.pace = \"max\" \
+                 and threads.mode = \"auto\" or \"single\"",
+            ));
+        }
+    }
     if t.mode == ThreadMode::Single
         && cfg
             .replay

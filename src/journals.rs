@@ -547,6 +547,7 @@ pub fn fingerprint(setup: &crate::config::Setup) -> String {
         "premium": c.premium,
         "replay_files": files,
         "max_messages": c.replay.as_ref().map(|r| r.max_messages),
+        "loops": c.replay.as_ref().map(|r| r.loops).filter(|&l| l > 1),
     });
     // FNV-1a, 64 bits: a change detector, not a secret
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;

@@ -88,6 +88,8 @@ pub struct Names {
     pub replay_files: Vec<PathBuf>,
     /// See `replay_files`.
     pub replay_max_messages: u64,
+    /// `replay.loops`: the progress line's total is the files' lines times this.
+    pub replay_loops: u32,
 }
 
 impl Names {
@@ -122,6 +124,7 @@ impl Names {
                 Vec::new()
             },
             replay_max_messages: s.cfg.replay.as_ref().map_or(0, |r| r.max_messages),
+            replay_loops: s.cfg.replay.as_ref().map_or(1, |r| r.loops),
             spot: s
                 .instruments
                 .iter()
@@ -1196,6 +1199,7 @@ pub fn run(
         crate::ops::progress::ProgressLine::start(
             names.replay_files.clone(),
             names.replay_max_messages,
+            names.replay_loops,
         )
     };
     let start = std::time::Instant::now();

@@ -246,6 +246,7 @@ pub fn build(setup: &Setup, config_path: &str, r: &RunResult) -> Value {
             "files": r.files,
             "messages_applied": r.det.messages,
             "merge_skips": r.det.merge_skips,
+            "loops": r.loops,
         },
         "venues": venues,
         "pairs": pairs,

@@ -42,6 +42,7 @@ use std::sync::{
 use loom::cell::UnsafeCell as UnsafeSlot;
 
 #[cfg(not(loom))]
+#[repr(transparent)]
 struct UnsafeSlot<T>(UnsafeCell<T>);
 
 #[cfg(not(loom))]
@@ -93,6 +94,27 @@ pub struct Consumer<T> {
     cached_tail: usize,
 }
 
+/// Touch every memory page of a new ring's slots once, so the operating system maps them
+/// now: a slot's first use on the hot path costs no page fault, and the resident memory of a
+/// run is its full size from the start rather than creeping up as the ring first wraps (a
+/// 16 K-slot journal ring is ~36 MB, touched over minutes of trading otherwise).
+#[cfg(not(loom))]
+fn prefault<T>(buf: &mut [UnsafeSlot<MaybeUninit<T>>]) {
+    const PAGE: usize = 4096;
+    let bytes = std::mem::size_of_val(buf);
+    let p = buf.as_mut_ptr().cast::<u8>();
+    let mut off = 0;
+    while off < bytes {
+        // SAFETY: `off < bytes`, the size of the exclusively borrowed slice `buf`, so `p + off`
+        // is inside it; the slots hold `MaybeUninit` (no validity invariant), and every
+        // `UnsafeSlot` is `#[repr(transparent)]` over `UnsafeCell<MaybeUninit<T>>`, so writing
+        // one byte of one slot leaves it a valid uninitialised slot. Volatile so the write is
+        // not elided.
+        unsafe { p.add(off).write_volatile(0) };
+        off += PAGE;
+    }
+}
+
 /// A bounded SPSC ring of `capacity` (rounded up to a power of two, at least 2) records.
 ///
 /// Records move through the ring by value (each is read exactly once), so move-only types
@@ -104,9 +126,12 @@ pub fn channel<T: Send>(capacity: usize) -> (Producer<T>, Consumer<T>) {
         "ring records must not need Drop: leftovers are not dropped"
     );
     let cap = capacity.max(2).next_power_of_two();
-    let buf: Box<[UnsafeSlot<MaybeUninit<T>>]> = (0..cap)
+    #[allow(unused_mut)]
+    let mut buf: Box<[UnsafeSlot<MaybeUninit<T>>]> = (0..cap)
         .map(|_| UnsafeSlot::new(MaybeUninit::uninit()))
         .collect();
+    #[cfg(not(loom))]
+    prefault(&mut buf);
     let s = Arc::new(Shared {
         buf,
         mask: cap - 1,

@@ -194,6 +194,8 @@ pub struct RunResult {
     pub reconciliation: Option<live::Reconciliation>,
     /// Paper/live with `[recorder]`: what was recorded (R1.6).
     pub recorder: Option<recorder::RecorderSummary>,
+    /// A looped replay (`replay.loops` > 1): the passes it played.
+    pub loops: Option<crate::replay::LoopSummary>,
 }
 
 /// A run failed to start or a thread failed.
@@ -1302,5 +1304,6 @@ pub(crate) fn finish_run(
         resume,
         reconciliation: None,
         recorder: None,
+        loops: None,
     })
 }

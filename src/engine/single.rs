@@ -19,8 +19,8 @@ use crate::event::MdEvent;
 use crate::exec::{Executor, FromExec, ToExec};
 use crate::feed::{EventSink, VenueCounters, VenueHandler};
 use crate::journal::{ColdMsg, LogRecord};
-use crate::replay::{MergedSource, Merger};
-use crate::ring::{channel, Producer};
+use crate::replay::{LoopSummary, Looped, MergedSource, Merger};
+use crate::ring::{channel, Producer, RawMeta};
 use crate::stats::Progress;
 use crate::types::{InstrumentId, VenueId};
 use std::path::Path;
@@ -92,6 +92,14 @@ fn execute_with(
 /// Replay `setup`'s files on this thread (plus the cold logger thread) to the end; writes the
 /// same files as [`super::run_replay`].
 pub fn run_single(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineError> {
+    let loops = setup.cfg.replay.as_ref().map_or(1, |r| r.loops);
+    if loops > 1 {
+        let mut r = run_single_from(setup, out_dir, Looped::open(&setup.replay_files, loops)?)?;
+        if let Some(l) = r.loops.as_mut() {
+            l.passes_asked = loops;
+        }
+        return Ok(r);
+    }
     let merger = Merger::open(&setup.replay_files)?;
     run_single_from(setup, out_dir, merger)
 }
@@ -182,6 +190,8 @@ pub fn run_single_from<S: MergedSource>(
     }
     let mut stop_cause = None;
     let mut halted = None;
+    // the pass over the recording (a looped replay's soak): a new pass restarts the data
+    let mut pass = 0u32;
     crate::alloc_probe::enter_hot();
     let result = (|| -> Result<(), EngineError> {
         while let Some((venue, meta, payload)) = merger.peek() {
@@ -224,6 +234,35 @@ pub fn run_single_from<S: MergedSource>(
                     break;
                 }
                 Boundary::Abort => break,
+            }
+            if merger.pass() != pass {
+                // the data starts over: every book resyncs from the recording's own
+                // snapshots, as after a reconnect (the update ids start over too)
+                pass = merger.pass();
+                let at = RawMeta {
+                    recv_ns: meta.recv_ns,
+                    seq: meta.seq.saturating_sub(1),
+                    ..RawMeta::default()
+                };
+                for (v, h) in setup.venues.iter().zip(handlers.iter_mut()) {
+                    sink.begin(v.id, &at, clock.raw());
+                    h.on_disconnect(&mut sink);
+                    sink.end();
+                }
+                if let Some(events) = sink.vec_mut() {
+                    for ev in events.iter() {
+                        core.on_event(ev, clock.raw(), &mut out);
+                    }
+                    events.clear();
+                }
+                execute_with(
+                    &mut core,
+                    &mut ex,
+                    &mut out,
+                    &mut exec_out,
+                    &mut back,
+                    &mut batch,
+                );
             }
             let Some(h) = handlers.get_mut(venue.idx()) else {
                 merger.advance(true)?;
@@ -295,6 +334,11 @@ pub fn run_single_from<S: MergedSource>(
     })();
     crate::alloc_probe::leave_hot();
     let files = merger.stats();
+    let loops = (merger.pass() > 0).then(|| LoopSummary {
+        passes_played: merger.pass() + 1,
+        passes_asked: 0,
+        period_ns: merger.period_ns(),
+    });
     ex.handle(ToExec::Shutdown, &mut |_| {}, &mut |_| {});
     drop(out.cold);
     drop(exec_out.cold);
@@ -304,7 +348,7 @@ pub fn run_single_from<S: MergedSource>(
         .map_err(|_| EngineError::Panic("logger".into()))??;
     watcher.finish();
     result?;
-    super::finish_run(
+    let mut r = super::finish_run(
         DetOutput::from_core(core, &LoopCounters::default(), halted),
         ex,
         counters,
@@ -314,5 +358,7 @@ pub fn run_single_from<S: MergedSource>(
         vec![("single".into(), None, false)],
         resume_info,
         &mismatch,
-    )
+    )?;
+    r.loops = loops;
+    Ok(r)
 }

@@ -50,9 +50,9 @@ pub fn count_lines(files: &[PathBuf]) -> u64 {
 }
 
 impl ProgressLine {
-    /// A progress line for a replay of `files` (at most `max_messages`, 0 = all), or `None`
-    /// when stderr is not a terminal.
-    pub fn start(files: Vec<PathBuf>, max_messages: u64) -> Option<ProgressLine> {
+    /// A progress line for a replay of `files` played `loops` times (at most `max_messages`,
+    /// 0 = all), or `None` when stderr is not a terminal.
+    pub fn start(files: Vec<PathBuf>, max_messages: u64, loops: u32) -> Option<ProgressLine> {
         if !std::io::stderr().is_terminal() {
             return None;
         }
@@ -61,7 +61,12 @@ impl ProgressLine {
             let t = total.clone();
             let _ = std::thread::Builder::new()
                 .name("arbot-progress-count".into())
-                .spawn(move || t.store(count_lines(&files), Ordering::Relaxed));
+                .spawn(move || {
+                    t.store(
+                        count_lines(&files).saturating_mul(loops.max(1) as u64),
+                        Ordering::Relaxed,
+                    )
+                });
         }
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(5));
         bar.set_style(

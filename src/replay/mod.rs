@@ -399,6 +399,27 @@ pub trait MergedSource {
     fn advance(&mut self, delivered: bool) -> Result<(), ReplayError>;
     /// Per-file statistics.
     fn stats(&self) -> Vec<FileStats>;
+    /// Which pass over the recording the next message belongs to (0 unless the source loops,
+    /// see [`Looped`]). A change tells the engine that the data jumped back to the recording's
+    /// start: its books must resync.
+    fn pass(&self) -> u32 {
+        0
+    }
+    /// The data-time shift between passes, ns (0 for a source that does not loop).
+    fn period_ns(&self) -> u64 {
+        0
+    }
+}
+
+/// What a looped replay ([`Looped`], `replay.loops`) played: `report.json` `data.loops`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LoopSummary {
+    /// Passes over the recording that started (fewer than asked when the run stopped early).
+    pub passes_played: u32,
+    /// `replay.loops`.
+    pub passes_asked: u32,
+    /// Data-time shift of each pass: the recording's span plus [`LOOP_GAP_NS`], ns.
+    pub period_ns: u64,
 }
 
 impl MergedSource for Merger {
@@ -496,6 +517,128 @@ impl MergedSource for MemoryReplay {
     /// The statistics of reading the files whole (not cut at a message limit).
     fn stats(&self) -> Vec<FileStats> {
         self.stats.clone()
+    }
+}
+
+/// Gap between the last message of one pass of a [`Looped`] replay and the first of the next,
+/// ns of data time (1 ms).
+pub const LOOP_GAP_NS: u64 = 1_000_000;
+
+/// The recording played `passes` times end to end (`replay.loops`, the soak of
+/// `scripts/soak.sh`): each pass reads the files again, its receive times shifted forward by
+/// the recording's span plus [`LOOP_GAP_NS`] per pass so data time only moves forward, and its
+/// global message indices continue from the previous pass with one index left unused at each
+/// boundary (the engine's resync events carry it). Venue update ids are not shifted: the
+/// engine resyncs every book at a pass boundary ([`MergedSource::pass`] changes; the handlers
+/// see a disconnect and sync again from the recording's own snapshots, as after a reconnect).
+///
+/// [`MergedSource::stats`] sums the passes per file (lines, skips, steps back) with the first
+/// pass's first time and the last pass's shifted last time.
+pub struct Looped {
+    files: Vec<ReplayFile>,
+    merger: Merger,
+    passes: u32,
+    pass: u32,
+    /// Added to the current pass's receive times.
+    offset_ns: u64,
+    /// Added to the current pass's message indices.
+    seq_base: u64,
+    /// The finished passes' statistics, summed.
+    done: Vec<FileStats>,
+    /// Span of the first pass plus the gap (0 until the first pass ends).
+    period_ns: u64,
+}
+
+impl Looped {
+    /// `files` played `passes` times (≥ 1; 1 is the plain replay). Errors as [`Merger::open`].
+    pub fn open(files: &[ReplayFile], passes: u32) -> Result<Looped, ReplayError> {
+        Ok(Looped {
+            files: files.to_vec(),
+            merger: Merger::open(files)?,
+            passes: passes.max(1),
+            pass: 0,
+            offset_ns: 0,
+            seq_base: 0,
+            done: Vec::new(),
+            period_ns: 0,
+        })
+    }
+
+    /// The current pass's statistics added to the finished ones (times shifted).
+    fn summed(&self) -> Vec<FileStats> {
+        let now = self.merger.stats();
+        if self.done.is_empty() {
+            return now;
+        }
+        self.done
+            .iter()
+            .zip(now)
+            .map(|(d, n)| FileStats {
+                path: d.path.clone(),
+                lines: d.lines + n.lines,
+                bad_timestamps: d.bad_timestamps + n.bad_timestamps,
+                oversized: d.oversized + n.oversized,
+                first_ns: d.first_ns,
+                last_ns: if n.lines > 0 {
+                    n.last_ns + self.offset_ns
+                } else {
+                    d.last_ns
+                },
+                time_steps_back: d.time_steps_back + n.time_steps_back,
+                skipped: d.skipped + n.skipped,
+                unknown_snapshot_symbols: d.unknown_snapshot_symbols + n.unknown_snapshot_symbols,
+            })
+            .collect()
+    }
+}
+
+impl MergedSource for Looped {
+    #[inline]
+    fn peek(&self) -> Option<(VenueId, RawMeta, &[u8])> {
+        let (v, mut meta, data) = self.merger.peek()?;
+        meta.recv_ns += self.offset_ns;
+        meta.seq += self.seq_base;
+        Some((v, meta, data))
+    }
+
+    fn advance(&mut self, delivered: bool) -> Result<(), ReplayError> {
+        self.merger.advance(delivered)?;
+        if self.merger.peek().is_some() || self.pass + 1 >= self.passes {
+            return Ok(());
+        }
+        // the pass ended: the next one starts over, later in data time
+        let stats = self.summed();
+        if self.period_ns == 0 {
+            let first = stats
+                .iter()
+                .filter(|f| f.lines > 0)
+                .map(|f| f.first_ns)
+                .min();
+            let last = stats.iter().map(|f| f.last_ns).max();
+            self.period_ns = match (first, last) {
+                (Some(a), Some(b)) => b.saturating_sub(a) + LOOP_GAP_NS,
+                // nothing was read: nothing to loop
+                _ => return Ok(()),
+            };
+        }
+        self.seq_base += self.merger.seq + 1;
+        self.offset_ns += self.period_ns;
+        self.pass += 1;
+        self.done = stats;
+        self.merger = Merger::open(&self.files)?;
+        Ok(())
+    }
+
+    fn stats(&self) -> Vec<FileStats> {
+        self.summed()
+    }
+
+    fn pass(&self) -> u32 {
+        self.pass
+    }
+
+    fn period_ns(&self) -> u64 {
+        self.period_ns
     }
 }
 
@@ -645,6 +788,66 @@ impl ReplayReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_looped_replay_shifts_each_pass_forward_and_leaves_one_index_between_passes() {
+        let dir = std::env::temp_dir().join(format!("arbot-loop-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b) = (dir.join("a.txt"), dir.join("b.txt"));
+        std::fs::write(&a, "1000 a1\n3000 a2\n").unwrap();
+        std::fs::write(&b, "2000 b1\n5000 b2\n").unwrap();
+        let file = |p: &PathBuf, v| ReplayFile {
+            path: p.clone(),
+            venue: VenueId(v),
+            format: ReplayFormat::NsJson,
+            instruments: Vec::new(),
+        };
+        let mut l = Looped::open(&[file(&a, 0), file(&b, 1)], 3).unwrap();
+        let mut got = Vec::new();
+        while let Some((v, meta, data)) = l.peek() {
+            got.push((
+                l.pass(),
+                v.0,
+                meta.recv_ns,
+                meta.seq,
+                String::from_utf8_lossy(data).to_string(),
+            ));
+            l.advance(true).unwrap();
+        }
+        // span 1000..5000 = 4000 ns, + the 1 ms gap
+        let p = 4000 + LOOP_GAP_NS;
+        assert_eq!(l.period_ns(), p);
+        let one = [
+            (0, 1000, "a1"),
+            (1, 2000, "b1"),
+            (0, 3000, "a2"),
+            (1, 5000, "b2"),
+        ];
+        let mut want = Vec::new();
+        for pass in 0..3u32 {
+            for (i, (v, t, d)) in one.iter().enumerate() {
+                // 4 messages per pass and one index left out at each boundary
+                let seq = pass as u64 * 5 + i as u64;
+                want.push((pass, *v, t + pass as u64 * p, seq, d.to_string()));
+            }
+        }
+        assert_eq!(got, want);
+        let st = l.stats();
+        assert_eq!(st[0].lines, 6);
+        assert_eq!(st[1].lines, 6);
+        assert_eq!(st[0].first_ns, 1000);
+        assert_eq!(st[1].last_ns, 5000 + 2 * p);
+        assert_eq!(st[0].last_ns, 3000 + 2 * p);
+        // one pass is the plain replay
+        let mut once = Looped::open(&[file(&a, 0), file(&b, 1)], 1).unwrap();
+        let mut n = 0;
+        while once.peek().is_some() {
+            once.advance(true).unwrap();
+            n += 1;
+        }
+        assert_eq!((n, once.pass(), once.period_ns()), (4, 0, 0));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn cryptofeed_layout_hands_on_received_frames_only() {
