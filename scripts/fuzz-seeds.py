@@ -136,6 +136,31 @@ def main():
         for sel in range(8):
             for status in (200, 400, 418):
                 save("binance_orders", bytes([sel]) + status.to_bytes(2, "little") + j.encode())
+    # ws_frames: server frames (RFC 6455 §5.2, unmasked) of recorded messages after the valid
+    # 101; byte 0 picks the bytes per socket read (1, 7, 64) and the message limit
+    def frame(op, body, fin=True):
+        n = len(body)
+        head = bytes([(0x80 if fin else 0) | op])
+        if n < 126:
+            head += bytes([n])
+        elif n < 65536:
+            head += bytes([126]) + n.to_bytes(2, "big")
+        else:
+            head += bytes([127]) + n.to_bytes(8, "big")
+        return head + body
+    with gzip.open(os.path.join(DATA, "binance", "spot_btcusdt_20240808.gz"), "rt") as f:
+        bodies = [next(f).split(" ", 1)[1].strip().encode() for _ in range(40)]
+    for k, sel in enumerate((0x00, 0x06, 0x3F, 0x7F)):
+        msgs = bodies[k * 10:(k + 1) * 10]
+        save("ws_frames", bytes([sel]) + b"".join(frame(1, m) for m in msgs))
+        # a ping, a message in three fragments, a binary message, a normal close
+        m = msgs[0]
+        t = len(m) // 3
+        save("ws_frames", bytes([sel]) + frame(9, b"hb") + frame(1, m[:t], False) + frame(0, m[t:2 * t], False)
+             + frame(0, m[2 * t:]) + frame(2, m) + frame(8, (1000).to_bytes(2, "big") + b"end"))
+    # the whole answer: a refusal, and a 101 with the wrong accept key
+    save("ws_frames", bytes([0x80 | 0x3F]) + b"HTTP/1.1 429 Too Many Requests\r\nContent-Length: 5\r\n\r\nslow!")
+    save("ws_frames", bytes([0x80 | 0x07]) + b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: xxx=\r\n\r\n" + frame(1, bodies[0]))
     # configs
     cdir = os.path.join(ROOT, "configs")
     for c in sorted(os.listdir(cdir)):

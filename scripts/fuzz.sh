@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
         *) targets+=("$1"); shift ;;
     esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(md binance_orders replay_reader config binance_scan)
+[ ${#targets[@]} -gt 0 ] || targets=(md binance_orders replay_reader config binance_scan ws_frames)
 if [ "$direct" = 0 ] && ! cargo +nightly fuzz --version >/dev/null 2>&1; then
     echo "fuzz: cargo-fuzz (nightly) not found: building the targets directly, no sanitizer" >&2
     direct=1

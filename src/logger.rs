@@ -1361,11 +1361,20 @@ pub fn run(
         s.tick(&mut inp, &names.bad_venues(), true);
         s.finish();
     }
-    if let Some(mut c) = f.curve.take() {
-        c.flush();
+    if let Some(c) = f.curve.take() {
         st.io_errors += c.io_errors;
         st.curve_rows_elided = c.rows_elided;
-        st.curve = std::mem::take(&mut c.rows);
+        // the curve is read back from its file (not kept in memory during the run)
+        match c.finish() {
+            Ok(rows) => st.curve = rows,
+            Err(e) => {
+                st.io_errors += 1;
+                let _ = f.log.write_line(&format!(
+                    "{} ERROR pnl_curve_read_back error={e:?} (report.json backtest and the plots are left out)\n",
+                    iso_ns(crate::clock::Clock::get().now_ns())
+                ));
+            }
+        }
     }
     st.log_lines = f.log.lines;
     st.rotations = f.log.rotations;

@@ -209,6 +209,49 @@ pub enum WsError {
     Io(String),
 }
 
+/// Check the server's answer to the upgrade request (RFC 6455 §4.1): `resp` is what was read
+/// so far, `key` the `Sec-WebSocket-Key` sent. `Ok(None)`: the headers are not complete yet;
+/// `Ok(Some(n))`: a `101` with the right `Sec-WebSocket-Accept`, whose headers are the first `n`
+/// bytes (what follows is already frames); `Err`: a malformed answer, another status (with up to
+/// 200 characters of its body) or a wrong accept key.
+pub fn upgrade_response(resp: &[u8], key: &str) -> Result<Option<usize>, String> {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut r = httparse::Response::new(&mut headers);
+    let hdr_len = match r.parse(resp) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(format!("upgrade response: {e}")),
+    };
+    if r.code != Some(101) {
+        let body = String::from_utf8_lossy(&resp[hdr_len..]);
+        return Err(format!(
+            "upgrade refused: HTTP {} {}",
+            r.code.unwrap_or(0),
+            body.chars().take(200).collect::<String>()
+        ));
+    }
+    let want = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let accept = r
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("sec-websocket-accept"))
+        .map(|h| h.value);
+    if accept != Some(want.as_bytes()) {
+        return Err("upgrade: wrong Sec-WebSocket-Accept".into());
+    }
+    Ok(Some(hdr_len))
+}
+
+/// tungstenite's settings for a connection with `params`: socket reads of
+/// `read_buffer_bytes`, no write buffering, messages and frames up to `max_message_bytes`.
+pub fn frame_config(params: &WsParams) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(params.read_buffer_bytes)
+        .write_buffer_size(0)
+        .max_message_size(Some(params.max_message_bytes))
+        .max_frame_size(Some(params.max_message_bytes))
+}
+
 /// One client connection.
 pub struct WsConn {
     phase: Phase,
@@ -317,38 +360,13 @@ impl WsConn {
                 Err(e) => return Err(format!("upgrade: {e}")),
             }
         }
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut r = httparse::Response::new(&mut headers);
-        let hdr_len = match r.parse(&self.resp) {
-            Ok(httparse::Status::Complete(n)) => n,
-            Ok(httparse::Status::Partial) => return Ok(false),
-            Err(e) => return Err(format!("upgrade response: {e}")),
+        let Some(hdr_len) = upgrade_response(&self.resp, &self.key)? else {
+            return Ok(false);
         };
-        if r.code != Some(101) {
-            let body = String::from_utf8_lossy(&self.resp[hdr_len..]);
-            return Err(format!(
-                "upgrade refused: HTTP {} {}",
-                r.code.unwrap_or(0),
-                body.chars().take(200).collect::<String>()
-            ));
-        }
-        let want = tungstenite::handshake::derive_accept_key(self.key.as_bytes());
-        let accept = r
-            .headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case("sec-websocket-accept"))
-            .map(|h| h.value);
-        if accept != Some(want.as_bytes()) {
-            return Err("upgrade: wrong Sec-WebSocket-Accept".into());
-        }
         // the frame buffer, pre-sized: the Vec's capacity becomes tungstenite's read buffer
         let mut part = Vec::with_capacity(self.params.read_capacity_bytes);
         part.extend_from_slice(&self.resp[hdr_len..]);
-        let cfg = WebSocketConfig::default()
-            .read_buffer_size(self.params.read_buffer_bytes)
-            .write_buffer_size(0)
-            .max_message_size(Some(self.params.max_message_bytes))
-            .max_frame_size(Some(self.params.max_message_bytes));
+        let cfg = frame_config(&self.params);
         let stream = self.stream.take().ok_or("no stream")?;
         self.ws = Some(WebSocket::from_partially_read(
             stream,

@@ -72,13 +72,41 @@ pub fn e8_str(x: i64) -> String {
     )
 }
 
-/// The CSV and the rows kept for the metrics and the plot.
+/// Exact 1e-8 units from [`e8_str`]'s text (`-1.23456789`, up to 8 decimals); `None` for
+/// anything else.
+pub fn parse_e8(s: &str) -> Option<i64> {
+    let (neg, t) = match s.strip_prefix('-') {
+        Some(t) => (true, t),
+        None => (false, s),
+    };
+    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+    if int.is_empty()
+        || frac.len() > 8
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let mut f: i64 = frac.parse().unwrap_or(0);
+    for _ in frac.len()..8 {
+        f *= 10;
+    }
+    let v = int
+        .parse::<i64>()
+        .ok()?
+        .checked_mul(100_000_000)?
+        .checked_add(f)?;
+    Some(if neg { -v } else { v })
+}
+
+/// The CSV. Rows are not kept in memory while the run goes (a 1 s grid is 86,400 rows a day of
+/// data, ~100 B each); [`read_back`] reads the file for the end-of-run metrics and plots.
 pub struct CurveFile {
     w: BufWriter<File>,
+    path: std::path::PathBuf,
     venues: Vec<String>,
     step_ns: u64,
-    /// Rows so far (grid rows included).
-    pub rows: Vec<CurveRow>,
+    /// Rows written so far (grid rows included).
+    pub rows_written: u64,
     peak_e8: Option<i64>,
     /// Grid rows not written because a silence was longer than [`MAX_GRID_ROWS`].
     pub rows_elided: u64,
@@ -90,7 +118,8 @@ impl CurveFile {
     /// Create (truncate) `<dir>/pnl_curve.csv` and write the header; `step_ns` is the grid
     /// (`run.pnl_curve_interval_ns`).
     pub fn create(dir: &Path, names: &Names, step_ns: u64) -> std::io::Result<CurveFile> {
-        let mut w = BufWriter::new(File::create(dir.join(FILE))?);
+        let path = dir.join(FILE);
+        let mut w = BufWriter::new(File::create(&path)?);
         let venues: Vec<String> = (0..names.venue_count())
             .map(|v| names.venue(v).to_string())
             .collect();
@@ -104,9 +133,10 @@ impl CurveFile {
         w.write_all(h.as_bytes())?;
         Ok(CurveFile {
             w,
+            path,
             venues,
             step_ns,
-            rows: Vec::new(),
+            rows_written: 0,
             peak_e8: None,
             rows_elided: 0,
             io_errors: 0,
@@ -222,7 +252,7 @@ impl CurveFile {
         if self.w.write_all(line.as_bytes()).is_err() {
             self.io_errors += 1;
         }
-        self.rows.push(r);
+        self.rows_written += 1;
     }
 
     /// Hand what is written to the OS.
@@ -231,6 +261,81 @@ impl CurveFile {
             self.io_errors += 1;
         }
     }
+
+    /// Flush, then read the whole curve back from the file ([`read_back`]); an error when
+    /// the file cannot be read or holds other than the rows written.
+    pub fn finish(mut self) -> Result<Vec<CurveRow>, String> {
+        self.flush();
+        let rows = read_back(&self.path, self.venues.len())?;
+        if rows.len() as u64 != self.rows_written {
+            return Err(format!(
+                "{}: {} rows read back, {} written",
+                self.path.display(),
+                rows.len(),
+                self.rows_written
+            ));
+        }
+        Ok(rows)
+    }
+}
+
+/// The rows of a `pnl_curve.csv` written for `n_venues` venues, in file order. Errors name the
+/// file, the line and the column.
+pub fn read_back(path: &Path, n_venues: usize) -> Result<Vec<CurveRow>, String> {
+    use std::io::BufRead;
+    let f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut rows = Vec::new();
+    for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
+        let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
+        if i == 0 {
+            continue;
+        }
+        let bad = |what: &str| format!("{} line {}: {what}", path.display(), i + 1);
+        let c: Vec<&str> = line.split(',').collect();
+        if c.len() != 11 + 2 * n_venues {
+            return Err(bad(&format!(
+                "{} columns, {} expected",
+                c.len(),
+                11 + 2 * n_venues
+            )));
+        }
+        let kind = match c[2] {
+            "interval" => CurveKind::Interval,
+            "trade" => CurveKind::Trade,
+            "end" => CurveKind::End,
+            k => return Err(bad(&format!("kind {k:?}"))),
+        };
+        let e8 = |j: usize, name: &str| parse_e8(c[j]).ok_or_else(|| bad(name));
+        let trade = if kind == CurveKind::Trade {
+            let mut per_venue = Vec::with_capacity(n_venues);
+            for v in 0..n_venues {
+                per_venue.push((
+                    e8(11 + 2 * v, "fees_usd.<venue>")?,
+                    e8(12 + 2 * v, "volume_usd.<venue>")?,
+                ));
+            }
+            Some(TradeRow {
+                id: c[5].parse().map_err(|_| bad("trade_id"))?,
+                pair: c[6].to_string(),
+                status: crate::journal::TradeStatus::parse(c[7])
+                    .ok_or_else(|| bad("status"))?
+                    .as_str(),
+                pnl_e8: e8(8, "trade_pnl_usd")?,
+                fees_e8: e8(9, "fees_usd")?,
+                volume_e8: e8(10, "volume_usd")?,
+                per_venue,
+            })
+        } else {
+            None
+        };
+        rows.push(CurveRow {
+            ts_ns: c[0].parse().map_err(|_| bad("ts_ns"))?,
+            kind,
+            mtm_e8: e8(3, "mtm_pnl_usd")?,
+            trade,
+        });
+    }
+    Ok(rows)
 }
 
 /// `interval`, `trade`, `end`.
@@ -239,5 +344,80 @@ pub fn kind_str(k: CurveKind) -> &'static str {
         CurveKind::Interval => "interval",
         CurveKind::Trade => "trade",
         CurveKind::End => "end",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn e8_text_reads_back_exactly() {
+        for x in [
+            0i64,
+            1,
+            -1,
+            99_999_999,
+            100_000_000,
+            -123_456_789_012,
+            i64::MAX,
+            i64::MIN + 1,
+        ] {
+            assert_eq!(parse_e8(&e8_str(x)), Some(x), "{}", e8_str(x));
+        }
+        assert_eq!(parse_e8("1.5"), Some(150_000_000));
+        assert_eq!(parse_e8("-0.00000001"), Some(-1));
+        for bad in ["", "-", ".5", "1.123456789", "1e3", "1.2.3", "x", "1,0"] {
+            assert_eq!(parse_e8(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_curve_file_reads_back_row_for_row_and_names_a_bad_line() {
+        let dir = std::env::temp_dir().join(format!("arbot-curve-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(FILE);
+        let head = "ts_ns,time_utc,kind,mtm_pnl_usd,drawdown_usd,trade_id,pair,status,trade_pnl_usd,fees_usd,volume_usd,fees_usd.a,volume_usd.a,fees_usd.b,volume_usd.b\n";
+        let body = concat!(
+            "1000,t,interval,0.00000000,0.00000000,,,,,,,,,,\n",
+            "1500,t,trade,-1.25000000,1.25000000,7,a>b,one_leg,-1.25000000,0.50000000,200.00000000,0.20000000,100.00000000,0.30000000,100.00000000\n",
+            "2000,t,end,-1.00000000,1.00000000,,,,,,,,,,\n",
+        );
+        std::fs::write(&p, format!("{head}{body}")).unwrap();
+        let rows = read_back(&p, 2).unwrap();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(
+            (rows[0].ts_ns, rows[0].kind, rows[0].mtm_e8),
+            (1000, CurveKind::Interval, 0)
+        );
+        let t = rows[1].trade.as_ref().unwrap();
+        assert_eq!(rows[1].mtm_e8, -125_000_000);
+        assert_eq!(
+            (t.id, t.pair.as_str(), t.status, t.fees_e8, t.volume_e8),
+            (7, "a>b", "one_leg", 50_000_000, 20_000_000_000)
+        );
+        assert_eq!(
+            t.per_venue,
+            vec![(20_000_000, 10_000_000_000), (30_000_000, 10_000_000_000)]
+        );
+        assert_eq!(
+            (rows[2].kind, rows[2].mtm_e8),
+            (CurveKind::End, -100_000_000)
+        );
+        // a broken row: the error names the line and the column
+        std::fs::write(
+            &p,
+            format!(
+                "{head}{}",
+                body.replace("-1.25000000,0.5", "-1.25000000,x0.5")
+            ),
+        )
+        .unwrap();
+        let e = read_back(&p, 2).unwrap_err();
+        assert!(e.contains("line 3") && e.contains("fees_usd"), "{e}");
+        // the wrong venue count
+        let e = read_back(&p, 1).unwrap_err();
+        assert!(e.contains("line 2") && e.contains("columns"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
