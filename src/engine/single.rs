@@ -89,6 +89,27 @@ fn execute_with(
     }
 }
 
+/// Hand the events the handlers wrote into `sink` to the core, then execute what it staged.
+#[allow(clippy::too_many_arguments)]
+fn apply(
+    clock: &clock::Clock,
+    sink: &mut EventSink<'_>,
+    core: &mut DetectionCore,
+    ex: &mut Executor,
+    out: &mut SingleOut,
+    exec_out: &mut SingleOut,
+    back: &mut Vec<FromExec>,
+    batch: &mut Vec<ToExec>,
+) {
+    if let Some(events) = sink.vec_mut() {
+        for ev in events.iter() {
+            core.on_event(ev, clock.raw(), out);
+        }
+        events.clear();
+    }
+    execute_with(core, ex, out, exec_out, back, batch);
+}
+
 /// Replay `setup`'s files on this thread (plus the cold logger thread) to the end; writes the
 /// same files as [`super::run_replay`].
 pub fn run_single(setup: &Setup, out_dir: &Path) -> Result<RunResult, EngineError> {
@@ -249,13 +270,9 @@ pub fn run_single_from<S: MergedSource>(
                     h.on_disconnect(&mut sink);
                     sink.end();
                 }
-                if let Some(events) = sink.vec_mut() {
-                    for ev in events.iter() {
-                        core.on_event(ev, clock.raw(), &mut out);
-                    }
-                    events.clear();
-                }
-                execute_with(
+                apply(
+                    clock,
+                    &mut sink,
                     &mut core,
                     &mut ex,
                     &mut out,
@@ -276,13 +293,9 @@ pub fn run_single_from<S: MergedSource>(
             VenueCounters::add(&h.counters().events, sink.events - events_before);
             // a replay cannot fetch snapshots: the recording holds them
             h.snapshot_wanted(&mut |_| {});
-            if let Some(events) = sink.vec_mut() {
-                for ev in events.iter() {
-                    core.on_event(ev, clock.raw(), &mut out);
-                }
-                events.clear();
-            }
-            execute_with(
+            apply(
+                clock,
+                &mut sink,
                 &mut core,
                 &mut ex,
                 &mut out,
