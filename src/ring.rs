@@ -16,7 +16,7 @@
 //! the buffer, is at most [`ByteProducer::max_record`] bytes and is published entirely before
 //! the consumer reads it.
 //!
-//! Model checking: built with `RUSTFLAGS="--cfg loom"`, the atomics, the `Arc` and the record
+//! Model checking: built with `--features loom`, the atomics, the `Arc` and the record
 //! slots come from [`loom`](https://docs.rs/loom), which runs `tests/ring_loom.rs` under every
 //! interleaving (within a preemption bound) and checks each slot access against the
 //! happens-before order the atomics establish. A build without the flag uses `std`'s types.
@@ -25,27 +25,27 @@ use crossbeam_utils::CachePadded;
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
 
-#[cfg(loom)]
+#[cfg(feature = "loom")]
 use loom::sync::{
     atomic::{AtomicBool, AtomicUsize, Ordering},
     Arc,
 };
-#[cfg(not(loom))]
+#[cfg(not(feature = "loom"))]
 use std::sync::{
     atomic::{AtomicBool, AtomicUsize, Ordering},
     Arc,
 };
 
 // A record slot: `std::cell::UnsafeCell` behind loom's closure API (inlined away), or under
-// `--cfg loom` loom's own cell, which records every access for the model checker.
-#[cfg(loom)]
+// `--features loom` loom's own cell, which records every access for the model checker.
+#[cfg(feature = "loom")]
 use loom::cell::UnsafeCell as UnsafeSlot;
 
-#[cfg(not(loom))]
+#[cfg(not(feature = "loom"))]
 #[repr(transparent)]
 struct UnsafeSlot<T>(UnsafeCell<T>);
 
-#[cfg(not(loom))]
+#[cfg(not(feature = "loom"))]
 impl<T> UnsafeSlot<T> {
     fn new(v: T) -> Self {
         UnsafeSlot(UnsafeCell::new(v))
@@ -98,7 +98,7 @@ pub struct Consumer<T> {
 /// now: a slot's first use on the hot path costs no page fault, and the resident memory of a
 /// run is its full size from the start rather than creeping up as the ring first wraps (a
 /// 16 K-slot journal ring is ~36 MB, touched over minutes of trading otherwise).
-#[cfg(not(loom))]
+#[cfg(not(feature = "loom"))]
 fn prefault<T>(buf: &mut [UnsafeSlot<MaybeUninit<T>>]) {
     const PAGE: usize = 4096;
     let bytes = std::mem::size_of_val(buf);
@@ -130,7 +130,7 @@ pub fn channel<T: Send>(capacity: usize) -> (Producer<T>, Consumer<T>) {
     let mut buf: Box<[UnsafeSlot<MaybeUninit<T>>]> = (0..cap)
         .map(|_| UnsafeSlot::new(MaybeUninit::uninit()))
         .collect();
-    #[cfg(not(loom))]
+    #[cfg(not(feature = "loom"))]
     prefault(&mut buf);
     let s = Arc::new(Shared {
         buf,
@@ -310,9 +310,9 @@ struct ByteShared {
     head: CachePadded<AtomicUsize>,
     tail: CachePadded<AtomicUsize>,
     producer_gone: AtomicBool,
-    /// Under `--cfg loom`: one model-checked cell per 8-byte unit of `buf`, accessed wherever
+    /// Under `--features loom`: one model-checked cell per 8-byte unit of `buf`, accessed wherever
     /// those bytes are, so loom checks every hand-over of buffer space between the two sides.
-    #[cfg(loom)]
+    #[cfg(feature = "loom")]
     units: Box<[UnsafeSlot<()>]>,
 }
 
@@ -320,22 +320,22 @@ impl ByteShared {
     /// For the model checker: bytes `[at, at + n)` are written now (nothing without loom).
     #[inline(always)]
     fn model_write(&self, at: usize, n: usize) {
-        #[cfg(loom)]
+        #[cfg(feature = "loom")]
         for u in &self.units[at / 8..(at + n).div_ceil(8)] {
             u.with_mut(|_| ());
         }
-        #[cfg(not(loom))]
+        #[cfg(not(feature = "loom"))]
         let _ = (at, n);
     }
 
     /// For the model checker: bytes `[at, at + n)` are read now (nothing without loom).
     #[inline(always)]
     fn model_read(&self, at: usize, n: usize) {
-        #[cfg(loom)]
+        #[cfg(feature = "loom")]
         for u in &self.units[at / 8..(at + n).div_ceil(8)] {
             u.with(|_| ());
         }
-        #[cfg(not(loom))]
+        #[cfg(not(feature = "loom"))]
         let _ = (at, n);
     }
 }
@@ -370,7 +370,7 @@ pub fn byte_channel(capacity: usize) -> (ByteProducer, ByteConsumer) {
         head: CachePadded::new(AtomicUsize::new(0)),
         tail: CachePadded::new(AtomicUsize::new(0)),
         producer_gone: AtomicBool::new(false),
-        #[cfg(loom)]
+        #[cfg(feature = "loom")]
         units: (0..cap / 8).map(|_| UnsafeSlot::new(())).collect(),
     });
     (
@@ -569,8 +569,8 @@ impl ByteConsumer {
     }
 }
 
-// Under `--cfg loom` the ring only runs inside `loom::model` (tests/ring_loom.rs).
-#[cfg(all(test, not(loom)))]
+// Under `--features loom` the ring only runs inside `loom::model` (tests/ring_loom.rs).
+#[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::*;
 

@@ -4,15 +4,14 @@
 //! against the happens-before order the ring's acquire/release indices establish, so a
 //! missing or too weak ordering shows up as a failure here, not as a rare corrupt record.
 //!
-//! Only built with the loom configuration (the ring's atomics come from loom then):
+//! Only built with the `loom` feature (the ring's atomics come from loom then):
 //!
 //! ```sh
-//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom \
-//!     cargo test --test ring_loom
+//! LOOM_MAX_PREEMPTIONS=2 cargo test --features loom --test ring_loom
 //! ```
 //!
 //! Without `LOOM_MAX_PREEMPTIONS` the bound is 3. A plain `cargo test` builds this file empty.
-#![cfg(loom)]
+#![cfg(feature = "loom")]
 
 use arbot::ring::{byte_channel, channel, PushError, RawMeta};
 use loom::thread;
