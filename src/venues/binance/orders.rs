@@ -1101,6 +1101,23 @@ mod tests {
     }
 
     #[test]
+    fn a_number_beyond_f64_in_a_skipped_field_parses() {
+        // found by the binance_orders fuzz target (its serde_json differential): JSON sets no
+        // range on numbers (RFC 8259 §6), so `1.5e+535` in a field the parser skips is valid and
+        // the answer reads as usual; the fields it reads are unchanged
+        let e = enc(Market::Spot, "https://api.binance.com");
+        let mut u = OrderUpdate::default();
+        let body = br#"{"symbol":"BTCUSDT","orderId":28,"clientOrderId":"arb42","executedQty":"0.01000","cummulativeQuoteQty":"618.37630000","status":"EXPIRED","workingTime":151555.5e+535,"fills":[]}"#;
+        e.parse_order(200, body, &mut u).unwrap();
+        assert_eq!((u.client_id, u.status), (42, OrderStatus::Expired));
+        assert_eq!(u.cum_qty, Some(Qty(1000)));
+        assert_eq!(u.cum_quote, Some(Amount(61_837_630_000)));
+        // a malformed number is still refused
+        let bad = br#"{"symbol":"BTCUSDT","orderId":28,"clientOrderId":"arb42","executedQty":"0.01000","status":"EXPIRED","workingTime":1.5e+,"fills":[]}"#;
+        assert!(e.parse_order(200, bad, &mut u).is_err());
+    }
+
+    #[test]
     fn parses_spot_full_answers_errors_and_stream_events() {
         let e = enc(Market::Spot, "https://api.binance.com");
         let mut u = OrderUpdate::default();

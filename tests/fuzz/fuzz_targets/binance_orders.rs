@@ -2,7 +2,7 @@
 //!
 //! Input: byte 0 = market (bits 0–1: spot, usdm, coinm) and parser (bit 2: stream), byte 1–2 =
 //! HTTP status (for answers), the rest = the body or stream message. Besides not panicking, an
-//! answer that parses is valid JSON that serde_json reads too, with the same `clientOrderId`.
+//! answer that parses is valid JSON that serde_json reads too (numbers beyond f64 aside).
 #![no_main]
 
 mod common;
@@ -32,8 +32,16 @@ fuzz_target!(|data: &[u8]| {
     if sel & 4 != 0 {
         let _ = oe.parse_stream(body, &mut out);
     } else if oe.parse_order(status, body, &mut out).is_ok() {
-        // differential: what the hand-written parser accepted, serde_json reads as JSON
+        // differential: what the hand-written parser accepted, serde_json reads as JSON. Except
+        // a number beyond f64 (`1e+535`): valid JSON (RFC 8259 §6 sets no range), refused by
+        // serde_json as out of range; the parser skips it in a field it does not read (found by
+        // this target; `binance::orders::tests::a_number_beyond_f64_in_a_skipped_field_parses`)
         let j: Result<serde_json::Value, _> = serde_json::from_slice(body);
-        assert!(j.is_ok(), "parse_order accepted invalid JSON");
+        if let Err(e) = j {
+            assert!(
+                e.to_string().contains("number out of range"),
+                "parse_order accepted invalid JSON: {e}"
+            );
+        }
     }
 });
