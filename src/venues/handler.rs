@@ -189,7 +189,11 @@ impl<W: WireFormat> VenueHandler for Handler<W> {
             st: &mut self.st,
             sink: &mut *sink,
         };
-        let r = if snapshot {
+        // a venue with no instruments configured has nothing to apply a message to (and the
+        // wire formats take handler index 0 for granted): every message is unknown to it
+        let r = if cx.st.symbols.is_empty() {
+            Err(WireError::Unknown)
+        } else if snapshot {
             VenueCounters::inc(&cx.st.counters.snapshots);
             let k = cx.st.snapshot_target(meta.tag);
             self.wire.on_snapshot(raw, k, cx)

@@ -195,6 +195,36 @@ mod tests {
         )
     }
 
+    #[test]
+    fn a_venue_with_no_instruments_counts_every_message_as_unknown() {
+        // found by the md fuzz target: a message of another channel ("transaction", Bithumb's)
+        // on a Bitget handler with no instruments indexed an empty table
+        let c = Arc::new(VenueCounters::default());
+        let mut h = BitgetHandler::new(VenueId(0), vec![], Bitget::new(), c.clone());
+        for msg in [
+            r#"{"type":"transaction","content":{"list":[{"contPrice":"7.524","symbol":"GOM2_KRW"}]}}"#,
+            r#"{"event":"subscribe","arg":{"instType":"SP","channel":"books","instId":"CULTUSDT"}}"#,
+            r#"{"action":"snapshot","arg":{"instType":"sp","channel":"books","instId":"CULTUSDT"},"data":[]}"#,
+        ] {
+            let ev = testing::feed(&mut h, msg);
+            assert!(
+                ev.iter().all(|e| !matches!(
+                    e.kind,
+                    MdKind::BookLevel | MdKind::BookCommit | MdKind::Bbo | MdKind::Trade
+                )),
+                "{ev:?}"
+            );
+        }
+        assert_eq!(
+            (
+                c.unknown_messages
+                    .load(std::sync::atomic::Ordering::Relaxed),
+                c.parse_errors.load(std::sync::atomic::Ordering::Relaxed)
+            ),
+            (3, 0)
+        );
+    }
+
     fn feed(h: &mut BitgetHandler, m: &mut Market, msg: &str) -> Vec<MdEvent> {
         let v = testing::feed(h, msg);
         for e in &v {
