@@ -855,9 +855,7 @@ mod tests {
                 l.record(v * (k as u64 + 1) * 37 % 5_000_000 + 100);
             }
         }
-        let t = std::time::Instant::now();
         LATENCY.publish([&ls[0], &ls[1], &ls[2], &ls[3]]);
-        println!("publish of 4 stages: {:?}", t.elapsed());
         for (b, l) in LATENCY.stages.iter().zip(&ls) {
             let s = l.summary();
             assert_eq!(b.count.load(Ordering::Relaxed), s.count);
