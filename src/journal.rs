@@ -31,6 +31,10 @@ pub enum LogCode {
     /// A venue crossed the bad-data limit (`a` = parse errors, `b` = messages of the window);
     /// the logger writes the cause ([`crate::health::message`]).
     BadData,
+    /// A live feed thread waited `a` ms for room in its ring to detection, past
+    /// `threads.stall_resync_ns`, and reconnected the venue so its books resync
+    /// ([`crate::feed`]).
+    StallReconnect,
 }
 
 /// Severity.

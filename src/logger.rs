@@ -540,6 +540,11 @@ fn log_line(n: &Names, r: &LogRecord) -> String {
             r.a, r.b
         ),
         LogCode::FeedEnd => format!("feed_end venue={v}"),
+        LogCode::StallReconnect => format!(
+            "ring_stall_reconnect venue={v} blocked_ms={}: detection held the feed thread up; \
+             reconnecting so the books resync from fresh snapshots",
+            r.a
+        ),
         LogCode::TradeDone => format!("trade_done id={} net_pnl_usd={}", r.a, Amount(r.b)),
         LogCode::BadData => match &n.bad_data {
             Some((s, c)) if r.venue.idx() < c.len() => format!(

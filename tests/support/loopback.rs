@@ -133,13 +133,36 @@ pub fn paper_edited(
     ping: Option<std::time::Duration>,
     edit: impl FnOnce(String) -> String,
 ) -> Run {
+    paper_paced(
+        tag,
+        tls,
+        if lockstep { None } else { Some(20.0) },
+        faults,
+        extra_venue,
+        ping,
+        edit,
+    )
+}
+
+/// [`paper_edited`] with the server's pace given: `Some(x)` = x times the recorded pace,
+/// `None` = lock-step with the engine.
+pub fn paper_paced(
+    tag: &str,
+    tls: bool,
+    speed: Option<f64>,
+    faults: Faults,
+    extra_venue: &str,
+    ping: Option<std::time::Duration>,
+    edit: impl FnOnce(String) -> String,
+) -> Run {
+    let lockstep = speed.is_none();
     let files = cut_data();
     let out = common::tmp(tag);
     let cert = out.join("cert.pem");
     let server = arbot::tools::replay_server::start(ServerConfig {
         files: files.iter().map(|(_, m, p)| (*m, p.clone())).collect(),
         bind: "127.0.0.1:0".parse().unwrap(),
-        speed: if lockstep { None } else { Some(20.0) },
+        speed,
         tls,
         cert_out: tls.then(|| cert.clone()),
         lockstep,
