@@ -3,7 +3,7 @@
 //! a noisy machine even where the absolute figures do not.
 //!
 //! `cargo bench --bench components` (all, ~5 min) or with a filter:
-//! `cargo bench --bench components -- json` / `decimal` / `spsc` / `book` / `sign`.
+//! `cargo bench --bench components -- json` / `decimal` / `spsc` / `book` / `sign` / `status`.
 //!
 //! - `json/*`: Binance bookTicker, depthUpdate and trade messages parsed by arbot's hand scanner
 //!   (shipped, sonic-rs as its fallback) and by arbot's wire seeds (straight into fixed point
@@ -17,6 +17,8 @@
 //!   against a `BTreeMap` book.
 //! - `sign/*`: HMAC-SHA256 of a real order query with `ring` (what `OrderEncoder` uses) vs
 //!   RustCrypto `hmac` + `sha2`, and the whole `OrderEncoder::encode`.
+//! - `status_publish/*`: the status endpoint's once-a-second latency publication on the
+//!   detection thread: one pass per histogram vs a pass per quantile plus one for the mean.
 //!
 //! All in the `bench` profile, which inherits the shipped `release` profile (fat LTO, one
 //! codegen unit, no `target-cpu=native`).
@@ -37,6 +39,8 @@ mod json;
 mod sign;
 #[path = "components/spsc.rs"]
 mod spsc;
+#[path = "components/status.rs"]
+mod status;
 #[path = "components/summary.rs"]
 mod summary;
 
@@ -51,7 +55,7 @@ fn config() -> Criterion {
 criterion_group! {
     name = components;
     config = config();
-    targets = json::bench, decimal::bench, spsc::bench, book::bench, sign::bench
+    targets = json::bench, decimal::bench, spsc::bench, book::bench, sign::bench, status::bench
 }
 fn main() {
     let since = std::time::SystemTime::now();

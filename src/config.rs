@@ -1314,6 +1314,21 @@ pub fn resolve(cfg: Config, base: &Path) -> Result<Setup, ConfigError> {
     if instruments.is_empty() {
         return Err(invalid("instruments", "no instruments configured"));
     }
+    // a venue with nothing to read would connect (or replay its file) and count every message
+    // as unknown: say so at load instead
+    if let Some(v) = venues
+        .iter()
+        .find(|v| !instruments.iter().any(|i| i.venue == v.id))
+    {
+        return Err(invalid(
+            format!("venues.{}", v.name),
+            format!(
+                "no instrument of venue {:?} is configured: add one ([[instruments]] or \
+                 [[instrument_files]] with venue = {:?}) or remove the venue",
+                v.name, v.name
+            ),
+        ));
+    }
     let find_inst = |key: &str, s: &str| -> Result<InstrumentId, ConfigError> {
         let (vn, sym) = s
             .split_once(':')
@@ -1950,6 +1965,16 @@ instruments = ["a:BTCUSDT", "b:BTCUSDT"]
         assert!(e.contains("tick_size"), "{e}");
         let e = err(&GOOD.replace("mode = \"replay\"", "mode = \"yolo\""));
         assert!(e.contains("mode"), "{e}");
+        // a third venue with no instrument: named, not left to count every message as unknown
+        let e = err(&GOOD.replacen(
+            "[[instruments]]",
+            "[venues.c]\nexchange = \"okx\"\ntaker_fee_bps = 8.0\nbook_levels = 400\n[[instruments]]",
+            1,
+        ));
+        assert!(
+            e.contains("venues.c") && e.contains("no instrument of venue \"c\""),
+            "{e}"
+        );
     }
 
     #[test]

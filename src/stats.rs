@@ -12,6 +12,9 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 #[derive(Clone, Debug)]
 pub struct Latency {
     h: Histogram<u64>,
+    /// Exact sum of the recorded values, ns (saturating), so the mean and a Prometheus
+    /// summary's `_sum` need no pass over the buckets.
+    sum_ns: u64,
 }
 
 impl Default for Latency {
@@ -46,12 +49,19 @@ impl Latency {
     pub fn new() -> Latency {
         Latency {
             h: Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("static histogram bounds"),
+            sum_ns: 0,
         }
     }
     /// Record one value in ns.
     #[inline]
     pub fn record(&mut self, ns: u64) {
-        self.h.saturating_record(ns.max(1));
+        let ns = ns.max(1);
+        self.h.saturating_record(ns);
+        self.sum_ns = self.sum_ns.saturating_add(ns);
+    }
+    /// Exact sum of every value recorded, ns (saturates at `u64::MAX`, about 584 years).
+    pub fn sum_ns(&self) -> u64 {
+        self.sum_ns
     }
     /// Record the time between two raw clock stamps.
     #[inline]
@@ -68,6 +78,7 @@ impl Latency {
     /// Merge another histogram in.
     pub fn merge(&mut self, o: &Latency) {
         let _ = self.h.add(&o.h);
+        self.sum_ns = self.sum_ns.saturating_add(o.sum_ns);
     }
     /// Percentiles.
     pub fn summary(&self) -> LatencySummary {

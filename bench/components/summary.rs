@@ -11,13 +11,14 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 /// arbot's choice in each group (the reference of the ratios).
-const CHOSEN: [&str; 6] = [
+const CHOSEN: [&str; 7] = [
     "arbot_hand_scanner",
     "arbot_parse_decimal_to_i64",
     "arbot_ring",
     "l2book_sorted_array",
     "ring",
     "arbot_order_encoder_full_request",
+    "arbot_single_pass",
 ];
 
 fn criterion_dir() -> PathBuf {
@@ -100,7 +101,7 @@ pub fn report(since: SystemTime) {
         )
     });
     println!(
-        "\ncomponent comparisons (ns per element: message / string / level change / event / order)"
+        "\ncomponent comparisons (ns per element: message / string / level change / event / order / publication of four stages)"
     );
     println!(
         "{:<28} {:<40} {:>10} {:>10} {:>14} {:>12}",
