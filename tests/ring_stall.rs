@@ -128,6 +128,10 @@ fn a_stalled_detection_thread_fills_the_rings_and_the_feeds_resync() {
             "{v}: ring_full {} stall_reconnects {} reconnects {} syncs {} messages {}",
             r["ring_full"], r["stall_reconnects"], r["reconnects"], r["syncs"], r["messages"]
         );
+        eprintln!(
+            "{v}: gaps {} stale_diffs {} buffered_diffs {} buffer_dropped {} snapshots {} snapshots_rejected {}",
+            r["gaps"], r["stale_diffs"], r["buffered_diffs"], r["buffer_dropped"], r["snapshots"], r["snapshots_rejected"]
+        );
     }
     // `ring_full` counts against the venue whose message met the full ring; the config's one
     // feed thread serves all three venues and reconnects all three after the stall
@@ -147,7 +151,10 @@ fn a_stalled_detection_thread_fills_the_rings_and_the_feeds_resync() {
             r["syncs"].as_u64().unwrap() >= 2,
             "{v}: book resynced from a fresh snapshot"
         );
-        assert_eq!(r["gaps"], 0, "{v}: a resync, not a gap in the data");
+        // no gap: this test found USD-M (3 runs in 5) refusing the first diff after its
+        // post-stall snapshot, `pu == lastUpdateId` with `U > lastUpdateId` (the diff ending
+        // at the snapshot id went to the old connection), as a gap; see `seq_book`
+        assert_eq!(r["gaps"], 0, "{v}: a resync, not a gap");
         assert!(
             ev.iter()
                 .any(|(_, e, ev_v)| e == "ring_stall_reconnect" && ev_v == v),

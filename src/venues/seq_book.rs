@@ -12,7 +12,8 @@
 //!   dropped (counted `stale_diffs`);
 //! - the first diff applied after a snapshot `S` must *bridge* it: `first <= S + 1 <= last`
 //!   (KuCoin: `sequenceStart <= S+1`, `sequenceEnd > S`; Gate and Binance spot:
-//!   `U <= S+1 <= u`; Binance futures: `U <= S <= u`, `u == S` allowed);
+//!   `U <= S+1 <= u`; Binance futures: `U <= S <= u`, `u == S` allowed, or `pu == S`: the
+//!   diff right after the snapshot when the one ending at `S` was never received);
 //! - each later diff must *continue* the previous one: [`Continuity::Overlap`] (KuCoin:
 //!   `first <= prev + 1` and `last > prev`), [`Continuity::Exact`] (Gate: `U == prev_u + 1`),
 //!   [`Continuity::BinanceSpot`] (`U <= prev_u + 1`) or [`Continuity::BinanceFutures`]
@@ -75,7 +76,15 @@ impl Continuity {
     /// `r` may be the first diff on top of a snapshot (or book) at `snap`.
     fn bridges(self, snap: u64, r: Range) -> bool {
         match self {
-            Continuity::BinanceFutures => r.first <= snap && snap <= r.last,
+            // the documented `U <= S <= u`, or a diff whose predecessor ended exactly at `S`
+            // (`pu == S`): the snapshot holds everything up to `S` and the diff starts right
+            // after it. The documented rule alone refuses that diff when the one ending at `S`
+            // was never received (it happened before the subscription, e.g. a snapshot taken
+            // right after a reconnect or on a quiet symbol): every new snapshot would then end
+            // in a false gap (seen on the loopback exchange after a stall reconnect).
+            Continuity::BinanceFutures => {
+                (r.first <= snap && snap <= r.last) || r.prev == Some(snap)
+            }
             _ => r.first <= snap.saturating_add(1) && r.last > snap,
         }
     }
@@ -672,6 +681,28 @@ mod tests {
         assert_eq!(h.s.book_id(), Some(30));
         assert_eq!(h.bn(31, 35, Some(30), 1), DiffOutcome::Applied);
         assert_eq!(h.bn(40, 45, Some(36), 1), DiffOutcome::Gap, "pu != last u");
+    }
+
+    #[test]
+    fn binance_futures_a_diff_whose_pu_is_the_snapshot_id_bridges_it() {
+        // the diff ending at L was sent before this connection subscribed: the first one it
+        // gets starts after L (U > L) and names L as its predecessor (pu == L)
+        let mut h = H::with_capacity(Continuity::BinanceFutures, 16, 64);
+        assert_eq!(h.snap2(100), SnapshotOutcome::Synced(0));
+        assert_eq!(h.bn(105, 110, Some(100), 1), DiffOutcome::Applied);
+        assert_eq!(h.s.book_id(), Some(110));
+        // the same diff buffered before the snapshot
+        let mut h = H::with_capacity(Continuity::BinanceFutures, 16, 64);
+        h.bn(105, 110, Some(100), 1);
+        assert_eq!(h.snap2(100), SnapshotOutcome::Synced(1));
+        // still a gap when the diff neither spans L nor follows it
+        let mut h = H::with_capacity(Continuity::BinanceFutures, 16, 64);
+        h.snap2(100);
+        assert_eq!(h.bn(105, 110, Some(102), 1), DiffOutcome::Gap);
+        let mut h = H::with_capacity(Continuity::BinanceFutures, 16, 64);
+        h.bn(105, 110, Some(102), 1);
+        assert_eq!(h.snap2(100), SnapshotOutcome::TooOld);
+        assert_eq!(VenueCounters::get(&h.c.snapshots_rejected), 1);
     }
 
     #[test]
