@@ -295,8 +295,10 @@ pub struct Reconciliation {
     pub open_orders: Vec<(String, Vec<u64>)>,
     /// Venues that could not be asked (the error).
     pub errors: Vec<String>,
-    /// Largest `|diff|` counted as equal: the venue truncates each commission to 1e-8, so
-    /// the engine's figure may differ by up to 1e-8 per fill.
+    /// Largest `|diff|` counted as equal: the venue truncates each commission and each
+    /// futures fill's realized PnL to 1e-8, so the engine's figure may differ by up to 2e-8
+    /// per fill (a COIN-M account differed by 2.5e-7 BTC after 22 trades, over the earlier
+    /// 1e-8-per-fill bound, in one run of `tests/live_loopback.rs` beside a test load).
     pub tolerance: f64,
 }
 
@@ -536,7 +538,7 @@ pub fn reconcile(
     fills: u64,
 ) -> Reconciliation {
     use crate::instrument::InstrumentKind;
-    let tol = 1e-8 * (fills as f64 + 1.0);
+    let tol = 2e-8 * (fills as f64 + 1.0);
     let mut out = Reconciliation {
         tolerance: tol,
         ..Reconciliation::default()
