@@ -32,7 +32,8 @@
 //!   watchdog/backoff/rotation and the stall reconnect, venue connection protocol, the raw
 //!   recorder [`feed::recorder`], R1.6), [`net`] (mio + rustls WebSocket, REST
 //!   snapshot thread; R1.1, R1.4), [`replay`] (recorded files merged by receive time, paced;
-//!   [`replay::cryptofeed`] reads cryptofeed sessions; R3.1, R8.1).
+//!   [`replay::cryptofeed`] reads cryptofeed sessions, [`replay::inflate`] inflates large
+//!   gzip recordings on threads of their own; R3.1, R8.1).
 //! - [`venues`]: the venue registry ([`venues::Exchange`], one line per venue; the checklist for
 //!   adding one is in its docs) and one folder per exchange with the same files: Binance (spot,
 //!   USDⓈ-M, COIN-M; orders), OKX, Bybit, Coinbase, Kraken, Upbit, Bithumb, KuCoin, Gate.io,
