@@ -128,8 +128,11 @@ pub fn decode_py_bytes_into(s: &[u8], out: &mut Vec<u8>) {
 /// The body of a Python bytes literal `b'...'` / `b"..."`, if the payload is one.
 pub fn py_bytes_literal(p: &str) -> Option<&[u8]> {
     let t = p.trim_end_matches(['\n', '\r']);
-    ((t.starts_with("b'") && t.ends_with('\'')) || (t.starts_with("b\"") && t.ends_with('"')))
-        .then(|| &t.as_bytes()[2..t.len() - 1])
+    // at least `b` and two quotes: `b'` alone starts and ends with the same quote
+    (t.len() >= 3
+        && ((t.starts_with("b'") && t.ends_with('\''))
+            || (t.starts_with("b\"") && t.ends_with('"'))))
+    .then(|| &t.as_bytes()[2..t.len() - 1])
 }
 
 fn payload(s: &str) -> Vec<u8> {
@@ -239,6 +242,19 @@ pub fn parse_cryptofeed_line(line: &str) -> Option<RecLine> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_lone_b_and_quote_is_not_a_bytes_literal() {
+        // fuzz crash (tests/fuzz replay_reader, 235,767 executions): `b"` starts and ends with
+        // the same quote, and the body slice [2..1] panicked
+        assert_eq!(super::py_bytes_literal("b\""), None);
+        assert_eq!(super::py_bytes_literal("b'"), None);
+        assert_eq!(super::py_bytes_literal("b'\n"), None);
+        assert_eq!(super::py_bytes_literal("b''"), Some(&b""[..]));
+        assert_eq!(super::py_bytes_literal("b\"x\""), Some(&b"x"[..]));
+        // and the whole line reads as a plain payload instead
+        assert_eq!(super::payload("b\""), b"b\"".to_vec());
+    }
+
     #[test]
     fn a_time_too_large_for_u64_ns_is_not_a_line() {
         // fuzz crash (tests/fuzz replay_reader): `i * 1_000_000_000` overflowed
